@@ -1,0 +1,50 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "sluice",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sluice", targets: ["sluice"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // Sendable value types, the NDJSON codec and the sketches. No dependencies on purpose:
+        // everything else builds on it.
+        .target(name: "SluiceModel"),
+        // The typed, validated configuration and its YAML loader.
+        .target(
+            name: "SluiceConfig",
+            dependencies: ["SluiceModel", .product(name: "Yams", package: "Yams")]
+        ),
+        // Bounded channels, the stages and the sinks.
+        .target(
+            name: "SluicePipeline",
+            dependencies: [
+                "SluiceModel", "SluiceConfig",
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        // The commands, as a library so that tests drive them in-process.
+        .target(
+            name: "SluiceCLI",
+            dependencies: [
+                "SluiceModel", "SluiceConfig", "SluicePipeline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "sluice", dependencies: ["SluiceCLI"]),
+        // Test kit: manual clock, fixture locator, golden files, recording sinks.
+        .target(name: "SluiceTesting", dependencies: ["SluiceModel", "SluicePipeline"]),
+
+        .testTarget(name: "SluiceModelTests", dependencies: ["SluiceModel", "SluiceTesting"]),
+        .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceTesting"]),
+        .testTarget(name: "SluicePipelineTests", dependencies: ["SluicePipeline", "SluiceTesting"]),
+        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceTesting"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,131 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ArgumentParser
+import SluiceModel
+import SluicePipeline
+
+/// `sluice bench`: seeded workloads, timed in-process.
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure parse and pipeline throughput on a seeded workload.",
+        discussion: """
+            Generates ~110-byte metric lines (the same for a given --seed) and reports events per \
+            second, the median of --runs runs, for parsing alone and for the whole run pipeline \
+            (decode, window aggregation, output) fed from memory. Build with -c release for \
+            meaningful figures. --write FILE saves the workload instead, to time `sluice run < FILE`.
+            """
+    )
+
+    @Option(help: "Records in the workload.") var records = 2_000_000
+    @Option(help: "Seed of the workload generator.") var seed: UInt64 = 42
+    @Option(help: "Timed runs; the median is reported.") var runs = 5
+    @Option(name: .customLong("window"), help: ArgumentHelp("Window lengths of the pipeline run.", valueName: "D"))
+    var windows: [String] = ["1m"]
+    @Option(help: ArgumentHelp("Write the workload to FILE and exit.", valueName: "FILE")) var write: String?
+
+    func validate() throws {
+        guard records > 0, runs > 0 else { throw ValidationError("--records and --runs must be above zero") }
+        for w in windows where WindowDuration(parsing: w) == nil { throw ValidationError("--window \(w): expected a duration such as 1m") }
+    }
+
+    func run() async throws {
+        let workload = Workload.metricLines(count: records, seed: seed)
+        if let write {
+            let sink = try NDJSONSink.create(path: write)
+            try sink.writeRaw(workload)
+            try await sink.finish()
+            print("wrote \(records) records, \(workload.count) bytes (\(workload.count / records) bytes per line) to \(write)")
+            return
+        }
+        print("workload: \(records) metric records, \(workload.count / records) bytes per line, seed \(seed)")
+        var parse: [Double] = []
+        var pipeline: [Double] = []
+        for _ in 0..<runs {
+            parse.append(Double(records) / time { Self.parseOnly(workload) })
+            let lengths = windows.compactMap { WindowDuration(parsing: $0) }
+            let seconds = try await timeAsync { try await Self.pipeline(workload, windows: lengths) }
+            pipeline.append(Double(records) / seconds)
+        }
+        print("parse only:    \(Self.format(median(parse))) events/s (median of \(runs); runs: \(parse.map(Self.format).joined(separator: ", ")))")
+        print("run pipeline:  \(Self.format(median(pipeline))) events/s (median of \(runs); runs: \(pipeline.map(Self.format).joined(separator: ", ")))")
+    }
+
+    static func parseOnly(_ workload: [UInt8]) -> Int {
+        let decoder = NDJSONDecoder()
+        var splitter = LineSplitter(maximumLineBytes: 1 << 20)
+        var decoded = 0
+        workload.withUnsafeBufferPointer { bytes in
+            splitter.feed(bytes) { line in
+                if case .line(let l, _) = line, case .success = decoder.decode(l, ingestTime: nil) { decoded += 1 }
+            }
+        }
+        return decoded
+    }
+
+    static func pipeline(_ workload: [UInt8], windows: [WindowDuration]) async throws {
+        let devNull = open("/dev/null", O_WRONLY)
+        defer { close(devNull) }
+        let pipeline = Pipeline(
+            configuration: .init(aggregator: .init(windows: windows)),
+            sinks: [NDJSONSink(descriptor: devNull)]
+        )
+        let ingest = Ingest(configuration: .init(), output: pipeline.input, counters: pipeline.counters, ingestTime: nil) { _ in }
+        let chunks = MemoryChunks(bytes: workload, chunkBytes: 256 << 10)
+        async let drained: Void = pipeline.run()
+        _ = try await ingest.run(chunks)
+        pipeline.input.finish()
+        try await drained
+    }
+
+    static func format(_ rate: Double) -> String {
+        rate >= 1_000_000 ? "\((rate / 10_000).rounded() / 100)M" : "\((rate / 10).rounded() / 100)k"
+    }
+}
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+}
+
+func time(_ body: () -> Int) -> Double {
+    let start = ContinuousClock.now
+    _ = body()
+    let elapsed = ContinuousClock.now - start
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+}
+
+func timeAsync(_ body: () async throws -> Void) async rethrows -> Double {
+    let start = ContinuousClock.now
+    try await body()
+    let elapsed = ContinuousClock.now - start
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+}
+
+/// An in-memory byte stream cut into chunks, as a reader would deliver it.
+public struct MemoryChunks: AsyncSequence, Sendable {
+    public typealias Element = [UInt8]
+    let bytes: [UInt8]
+    let chunkBytes: Int
+
+    public init(bytes: [UInt8], chunkBytes: Int) {
+        self.bytes = bytes
+        self.chunkBytes = chunkBytes
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let bytes: [UInt8]
+        let chunkBytes: Int
+        var offset = 0
+        public mutating func next() async -> [UInt8]? {
+            guard offset < bytes.count else { return nil }
+            let end = Swift.min(offset + chunkBytes, bytes.count)
+            defer { offset = end }
+            return Array(bytes[offset..<end])
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(bytes: bytes, chunkBytes: chunkBytes) }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import SluiceConfig
+import SluiceModel
+import SluicePipeline
+
+/// The options `run`, `replay` and `tail` share.
+struct PipelineOptions: ParsableArguments {
+    @Option(name: .customLong("window"), help: ArgumentHelp(
+        "A tumbling window length such as 10s, 1m or 1h; repeat for several (default: 1m, or pipeline.windows).",
+        valueName: "D"))
+    var windows: [String] = []
+
+    @Option(help: ArgumentHelp(
+        "How far behind the newest event time a record may arrive and still count (default: 5s, or pipeline.lateness).",
+        valueName: "D"))
+    var lateness: String?
+
+    @Option(help: ArgumentHelp("A YAML configuration file (see Config/sluice.yml for every key).", valueName: "FILE"))
+    var config: String?
+
+    @Flag(help: "Stop at the first malformed line (exit status 65) instead of reporting it and going on.")
+    var strict = false
+
+    func validate() throws {
+        for w in windows {
+            guard let d = WindowDuration(parsing: w), d.microseconds > 0 else {
+                throw ValidationError("--window \(w): expected a duration above zero such as 10s, 1m or 1h")
+            }
+        }
+        if let lateness, WindowDuration(parsing: lateness) == nil {
+            throw ValidationError("--lateness \(lateness): expected a duration such as 0s, 5s or 1m")
+        }
+    }
+
+    /// The configuration file (or the defaults) with the command-line flags on top.
+    func resolvedConfiguration() throws -> Configuration {
+        var configuration: Configuration
+        if let config {
+            do {
+                configuration = try Configuration.load(path: config)
+            } catch {
+                throw ValidationError("\(config): \(error)")
+            }
+        } else {
+            configuration = Configuration()
+        }
+        if !windows.isEmpty { configuration.pipeline.windows = windows.compactMap { WindowDuration(parsing: $0) } }
+        if let lateness, let d = WindowDuration(parsing: lateness) { configuration.pipeline.lateness = d }
+        return configuration
+    }
+}
+
+extension Configuration {
+    /// The pipeline's settings from the configuration.
+    var pipelineConfiguration: SluicePipeline.Pipeline.Configuration {
+        SluicePipeline.Pipeline.Configuration(
+            aggregator: .init(windows: pipeline.windows, lateness: pipeline.lateness),
+            channelCapacity: pipeline.channelCapacity
+        )
+    }
+
+    func ingestConfiguration(strict: Bool) -> SluicePipeline.Ingest.Configuration {
+        var c = SluicePipeline.Ingest.Configuration()
+        c.decoder.maximumLineBytes = ingest.maxLineBytes
+        c.decoder.maximumLabels = ingest.maxLabels
+        c.batchRecords = pipeline.batchRecords
+        c.strict = strict
+        return c
+    }
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import SluiceModel
+import SluicePipeline
+
+/// `sluice run`: NDJSON on stdin → output records on stdout.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Aggregate NDJSON records from stdin; write output records as NDJSON to stdout.",
+        discussion: """
+            Each input line is one JSON record (design §2: metric, cache, performance, token_usage \
+            or visit). A record without a timestamp takes the time it was read. Windows close as \
+            event time advances (largest timestamp seen minus --lateness) and every open window \
+            closes at the end of input; a summary record ends the output. Malformed lines are \
+            reported on stderr as "line N: reason" and counted; the rest is processed.
+
+            Example:
+              printf '%s\\n' '{"metric_name":"cpu","value":0.5,"timestamp":"2026-11-24T10:00:00Z"}' | sluice run
+            """
+    )
+
+    @OptionGroup var options: PipelineOptions
+
+    func run() async throws {
+        let configuration = try options.resolvedConfiguration()
+        let outcome = try await StreamRunner(
+            configuration: configuration, strict: options.strict,
+            sinks: [NDJSONSink(descriptor: 1)], ingestTime: { Timestamp.now() }
+        ).run(sources: [.standardInput])
+        if case .stopped = outcome { throw ExitCode(65) }
+    }
+}

@@ -1,0 +1,135 @@
+import SluiceModel
+
+/// Sluice's whole configuration (design §6): every key optional, every default here and in
+/// `Config/sluice.yml`, which a test keeps in step with this file.
+public struct Configuration: Sendable, Hashable {
+    public var pipeline = Pipeline()
+    public var ingest = Ingest()
+    public var tokens = Tokens()
+    public var anomaly = AnomalyDetection()
+    public var retention = Retention()
+    public var store = Store()
+    public var server = Server()
+    public var auth = Auth()
+
+    public init() {}
+
+    /// `pipeline:` — windows and the channels between stages.
+    public struct Pipeline: Sendable, Hashable {
+        /// Tumbling window lengths.
+        public var windows: [WindowDuration] = [.minutes(1)]
+        /// How far behind the newest event time a record may be and still count.
+        public var lateness: WindowDuration = .seconds(5)
+        /// Batches each channel between stages holds before its producer waits.
+        public var channelCapacity = 4
+        /// Most records in one batch.
+        public var batchRecords = 4_096
+        public init() {}
+    }
+
+    /// `ingest:` — limits on input lines.
+    public struct Ingest: Sendable, Hashable {
+        public var maxLineBytes = 1 << 20
+        public var maxLabels = 30
+        public init() {}
+    }
+
+    /// `tokens:` — pricing, budgets and deduplication for the token meter.
+    public struct Tokens: Sendable, Hashable {
+        public var pricing: [String: ModelPrice] = [:]
+        public var budgets: [String: Budget] = [:]
+        public var dedupeWindow: WindowDuration = .hours(48)
+        /// Most request ids remembered at once; the oldest are forgotten first beyond it.
+        public var dedupeCapacity = 1_000_000
+        public init() {}
+    }
+
+    /// USD per million tokens, kept as micro-dollars per million tokens so costs stay integers.
+    public struct ModelPrice: Sendable, Hashable {
+        public var promptMicroUSDPerMillion: Int64
+        public var completionMicroUSDPerMillion: Int64
+        /// Defaults to the prompt price.
+        public var cachedMicroUSDPerMillion: Int64?
+        public init(promptMicroUSDPerMillion: Int64, completionMicroUSDPerMillion: Int64, cachedMicroUSDPerMillion: Int64? = nil) {
+            self.promptMicroUSDPerMillion = promptMicroUSDPerMillion
+            self.completionMicroUSDPerMillion = completionMicroUSDPerMillion
+            self.cachedMicroUSDPerMillion = cachedMicroUSDPerMillion
+        }
+    }
+
+    /// A tenant's monthly budget.
+    public struct Budget: Sendable, Hashable {
+        public var monthlyTokens: UInt64?
+        public var monthlyMicroUSD: Int64?
+        public var thresholds: [Double] = [0.5, 0.8, 1.0]
+        public init(monthlyTokens: UInt64? = nil, monthlyMicroUSD: Int64? = nil, thresholds: [Double] = [0.5, 0.8, 1.0]) {
+            self.monthlyTokens = monthlyTokens
+            self.monthlyMicroUSD = monthlyMicroUSD
+            self.thresholds = thresholds
+        }
+    }
+
+    /// `anomaly:` — which window statistics the detector watches.
+    public struct AnomalyDetection: Sendable, Hashable {
+        public var enabled = true
+        /// Statistics scored for every series.
+        public var statistics: [String] = ["mean", "p99"]
+        /// Per metric name: the statistics to score instead.
+        public var metrics: [String: [String]] = [:]
+        /// Windows a new series must see before it may alert.
+        public var warmup = 30
+        /// The lowest score reported as an anomaly.
+        public var threshold = 0.9
+        public init() {}
+    }
+
+    /// `retention:` — how long stored data is kept.
+    public struct Retention: Sendable, Hashable {
+        public var maxAge: [String: WindowDuration] = Retention.defaultMaxAge
+        public var tenants: [String: [String: WindowDuration]] = [:]
+        public var maxBytes: Int64 = 10 << 30
+        public var interval: WindowDuration = .minutes(5)
+        public static let defaultMaxAge: [String: WindowDuration] = [
+            "metric": .days(30), "performance": .days(30), "cache": .days(30), "visit": .days(30),
+            "window": .days(400), "token_usage": .days(800),
+        ]
+        public static let recordTypes = ["cache", "metric", "performance", "token_usage", "visit", "window"]
+        public init() {}
+    }
+
+    /// `store:` — the segment store.
+    public struct Store: Sendable, Hashable {
+        public var flushInterval: WindowDuration = .seconds(1)
+        public var flushRecords = 65_536
+        public var fsync: FsyncPolicy = .interval
+        public var segmentBytes: Int64 = 64 << 20
+        public var segmentAge: WindowDuration = .hours(1)
+        public init() {}
+    }
+
+    public enum FsyncPolicy: String, Sendable, Hashable, CaseIterable {
+        case always, interval, never
+    }
+
+    /// `server:` — listeners and request limits for `sluice serve`.
+    public struct Server: Sendable, Hashable {
+        public var http: String? = "127.0.0.1:8080"
+        public var tcp: String?
+        public var udp: String?
+        public var maxBodyBytes = 8 << 20
+        public var maxConnections = 1_024
+        public var idleTimeout: WindowDuration = .minutes(5)
+        /// How long an ingest request waits for room in the pipeline before `503`.
+        public var enqueueTimeout: WindowDuration = .seconds(2)
+        /// Records per second each tenant may send (0: unlimited), with a burst of one second.
+        public var tenantRecordsPerSecond = 0
+        public init() {}
+    }
+
+    /// `auth:` — bearer tokens.
+    public struct Auth: Sendable, Hashable {
+        /// Token → tenant id, or `admin`.
+        public var tokens: [String: String] = [:]
+        public init() {}
+    }
+}

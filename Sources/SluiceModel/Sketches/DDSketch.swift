@@ -1,0 +1,166 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A mergeable quantile sketch with relative-error guarantees (DDSketch, Masson et al., VLDB 2019).
+///
+/// Values fall into logarithmic bins whose width is set by the relative accuracy α: any quantile
+/// it answers is within α of the true sample value of that rank. Two sketches merge by adding
+/// their bins, exactly, so rolling windows built from panes are as accurate as one big sketch.
+/// Count, minimum and maximum are kept exactly; estimates are clamped to them.
+public struct DDSketch: Sendable, Hashable {
+    /// The relative accuracy design §3 asks for.
+    public static let relativeAccuracy = 0.01
+    @usableFromInline static let gamma = (1 + relativeAccuracy) / (1 - relativeAccuracy)
+    @usableFromInline static let inverseLogGamma = 1 / log(gamma)
+    /// Magnitudes below this count as zero (they would need bins far below any real metric).
+    @usableFromInline static let minimumIndexable = 1e-9
+
+    @usableFromInline var positive = BinStore()
+    @usableFromInline var negative = BinStore()
+    @usableFromInline var zeroCount: UInt64 = 0
+    @usableFromInline var storedCount: UInt64 = 0
+    @usableFromInline var storedMin: Double = .infinity
+    @usableFromInline var storedMax: Double = -.infinity
+
+    /// Values added, exactly.
+    public var count: UInt64 { storedCount }
+    /// The smallest value added, exactly (+∞ when empty).
+    public var min: Double { storedMin }
+    /// The largest value added, exactly (−∞ when empty).
+    public var max: Double { storedMax }
+
+    public init() {}
+
+    public var isEmpty: Bool { count == 0 }
+
+    @inlinable
+    static func index(_ magnitude: Double) -> Int {
+        Int((log(magnitude) * inverseLogGamma).rounded(.up))
+    }
+
+    @inlinable
+    static func value(_ index: Int) -> Double {
+        2 * pow(gamma, Double(index)) / (gamma + 1)
+    }
+
+    /// Adds one finite value.
+    @inlinable
+    public mutating func add(_ value: Double) {
+        storedCount += 1
+        if value < storedMin { storedMin = value }
+        if value > storedMax { storedMax = value }
+        if value > Self.minimumIndexable {
+            positive.add(Self.index(value), count: 1)
+        } else if value < -Self.minimumIndexable {
+            negative.add(Self.index(-value), count: 1)
+        } else {
+            zeroCount += 1
+        }
+    }
+
+    /// Adds every value of `other`: the result is the sketch of both inputs together.
+    public mutating func merge(_ other: DDSketch) {
+        guard !other.isEmpty else { return }
+        storedCount += other.storedCount
+        zeroCount += other.zeroCount
+        storedMin = Swift.min(storedMin, other.storedMin)
+        storedMax = Swift.max(storedMax, other.storedMax)
+        positive.merge(other.positive)
+        negative.merge(other.negative)
+    }
+
+    /// The estimated value at quantile `q` (0…1): within α of the nearest-rank sample, the
+    /// ⌈q·n⌉-th smallest of the n values added. `nil` when empty.
+    public func quantile(_ q: Double) -> Double? {
+        guard count > 0 else { return nil }
+        if q <= 0 { return min }
+        if q >= 1 { return max }
+        // Zero-based index of the nearest-rank sample.
+        // (The epsilon keeps 0.9 × 10 from rounding up past 9 through binary noise.)
+        let rank = Swift.max(0, (q * Double(count) - 1e-9).rounded(.up) - 1)
+        var seen: Double = 0
+        var estimate: Double?
+        // Negative values, largest magnitude (smallest value) first.
+        if !negative.isEmpty {
+            for i in stride(from: negative.bins.count - 1, through: 0, by: -1) {
+                seen += Double(negative.bins[i])
+                if seen > rank { estimate = -Self.value(negative.offset + i); break }
+            }
+        }
+        if estimate == nil {
+            seen += Double(zeroCount)
+            if seen > rank { estimate = 0 }
+        }
+        if estimate == nil {
+            for i in 0..<positive.bins.count {
+                seen += Double(positive.bins[i])
+                if seen > rank { estimate = Self.value(positive.offset + i); break }
+            }
+        }
+        return Swift.min(Swift.max(estimate ?? max, min), max)
+    }
+
+    /// Dense counts for a contiguous range of bin indices, grown on demand.
+    @usableFromInline
+    struct BinStore: Sendable, Hashable {
+        /// The bin index of `bins[0]`.
+        @usableFromInline var offset = 0
+        @usableFromInline var bins: [UInt64] = []
+        /// More bins than this collapse the lowest ones together (α = 1% covers 35 decades in
+        /// 4,096 bins, so this only guards memory against hostile input).
+        @usableFromInline static let maximumBins = 4_096
+
+        @usableFromInline var isEmpty: Bool { bins.isEmpty }
+
+        @inlinable
+        mutating func add(_ index: Int, count: UInt64) {
+            if bins.isEmpty {
+                offset = index
+                bins.append(count)
+                return
+            }
+            var i = index - offset
+            if i >= 0 && i < bins.count {
+                bins[i] += count
+                return
+            }
+            if i < 0 {
+                let grow = -i
+                if bins.count + grow > Self.maximumBins {
+                    // Collapse: the new value joins the lowest bin kept.
+                    let keep = Self.maximumBins - bins.count
+                    if keep > 0 {
+                        bins.insert(contentsOf: repeatElement(0, count: keep), at: 0)
+                        offset -= keep
+                    }
+                    bins[0] += count
+                    return
+                }
+                bins.insert(contentsOf: repeatElement(0, count: grow), at: 0)
+                offset = index
+                i = 0
+            } else {
+                let grow = i - bins.count + 1
+                if bins.count + grow > Self.maximumBins {
+                    // Keep the high end, where the tail quantiles live; fold the lowest bins.
+                    let shift = bins.count + grow - Self.maximumBins
+                    let folded = bins[0..<Swift.min(shift + 1, bins.count)].reduce(0, +)
+                    bins.removeFirst(Swift.min(shift, bins.count))
+                    if bins.isEmpty { bins.append(0) }
+                    bins[0] = folded
+                    offset += shift
+                    i = index - offset
+                }
+                if i >= bins.count { bins.append(contentsOf: repeatElement(0, count: i - bins.count + 1)) }
+            }
+            bins[i] += count
+        }
+
+        mutating func merge(_ other: BinStore) {
+            for (i, c) in other.bins.enumerated() where c > 0 { add(other.offset + i, count: c) }
+        }
+    }
+}

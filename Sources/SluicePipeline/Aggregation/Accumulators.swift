@@ -1,0 +1,108 @@
+import SluiceModel
+
+/// Exact count, sum, min and max plus a DDSketch for percentiles: one series in one pane.
+public struct MetricAccumulator: Sendable {
+    public private(set) var sum = ExactSum()
+    public private(set) var sketch = DDSketch()
+
+    public init() {}
+
+    public var count: UInt64 { sketch.count }
+
+    
+    public mutating func add(_ value: Double) {
+        sum.add(value)
+        sketch.add(value)
+    }
+
+    /// Adds another pane of the same series (rolling windows).
+    public mutating func merge(_ other: MetricAccumulator) {
+        sum.add(other.sum)
+        sketch.merge(other.sketch)
+    }
+
+    public func summary(span: WindowSpan, series: SeriesKey) -> WindowSummary {
+        WindowSummary(
+            span: span, series: series, count: sketch.count, sum: sum.value,
+            min: sketch.min, max: sketch.max,
+            p50: sketch.quantile(0.50) ?? 0, p90: sketch.quantile(0.90) ?? 0,
+            p95: sketch.quantile(0.95) ?? 0, p99: sketch.quantile(0.99) ?? 0
+        )
+    }
+}
+
+/// A cache's key within a tenant: its name and labels.
+public struct CacheKey: Sendable, Hashable {
+    public var tenantID: String?
+    public var cache: String?
+    public var labels: Labels
+
+    public init(tenantID: String?, cache: String?, labels: Labels) {
+        self.tenantID = tenantID
+        self.cache = cache
+        self.labels = labels
+    }
+
+    /// Its place among a window's output (design §3): tenant, then name, then labels.
+    public var seriesKey: SeriesKey { SeriesKey(tenantID: tenantID, name: cache ?? "", labels: labels) }
+}
+
+/// Summed hits and misses, and the size of the latest report.
+public struct CacheAccumulator: Sendable {
+    public private(set) var hits: UInt64 = 0
+    public private(set) var misses: UInt64 = 0
+    public private(set) var sizeKB: UInt64 = 0
+    private var sizeTime = Int64.min
+
+    public init() {}
+
+    public mutating func add(_ record: CacheRecord) {
+        hits = Self.saturatingAdd(hits, record.hits)
+        misses = Self.saturatingAdd(misses, record.misses)
+        // The latest event time wins; among equal times, the last to arrive.
+        if record.timestamp.microseconds >= sizeTime {
+            sizeTime = record.timestamp.microseconds
+            sizeKB = record.sizeKB
+        }
+    }
+
+    public mutating func merge(_ other: CacheAccumulator) {
+        hits = Self.saturatingAdd(hits, other.hits)
+        misses = Self.saturatingAdd(misses, other.misses)
+        if other.sizeTime >= sizeTime {
+            sizeTime = other.sizeTime
+            sizeKB = other.sizeKB
+        }
+    }
+
+    static func saturatingAdd(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let (s, overflow) = a.addingReportingOverflow(b)
+        return overflow ? .max : s
+    }
+
+    public func summary(span: WindowSpan, key: CacheKey) -> CacheWindowSummary {
+        CacheWindowSummary(span: span, tenantID: key.tenantID, cache: key.cache, labels: key.labels, hits: hits, misses: misses, sizeKB: sizeKB)
+    }
+}
+
+/// Visits (exact) and distinct visitors (HyperLogLog) of one site.
+public struct VisitAccumulator: Sendable {
+    public private(set) var visits: UInt64 = 0
+    public private(set) var visitors = HyperLogLog()
+
+    public init() {}
+
+    public mutating func add(_ record: VisitRecord) {
+        visits += 1
+        visitors.add(record.visitorID)
+    }
+
+    public mutating func merge(_ other: VisitAccumulator) {
+        visits += other.visits
+        visitors.merge(other.visitors)
+    }
+
+    public func summary(span: WindowSpan, tenantID: String?) -> VisitsWindowSummary {
+        VisitsWindowSummary(span: span, tenantID: tenantID, visits: visits, uniqueVisitors: visitors.estimate)
+    }
+}

@@ -1,0 +1,40 @@
+import SluiceModel
+
+/// The last stage: hands output records to every sink, in order, and closes the run with the
+/// `summary` record once everything upstream has drained.
+public struct SinkStage: Sendable {
+    let input: BoundedChannel<[StageEvent]>
+    let sinks: [any Sink]
+    let counters: PipelineCounters
+    /// Emit a `summary` record at the end (`run`, `replay`).
+    let emitSummary: Bool
+
+    public init(input: BoundedChannel<[StageEvent]>, sinks: [any Sink], counters: PipelineCounters, emitSummary: Bool) {
+        self.input = input
+        self.sinks = sinks
+        self.counters = counters
+        self.emitSummary = emitSummary
+    }
+
+    public func run() async throws {
+        for await events in input {
+            var records: [OutputRecord] = []
+            records.reserveCapacity(events.count)
+            var emitted: [String: UInt64] = [:]
+            for case .output(let record) in events {
+                records.append(record)
+                emitted[record.typeName, default: 0] += 1
+            }
+            guard !records.isEmpty else { continue }
+            counters.update { summary in
+                for (type, n) in emitted { summary.emitted[type, default: 0] += n }
+            }
+            for sink in sinks { try await sink.write(records) }
+        }
+        if emitSummary {
+            let summary = OutputRecord.summary(counters.snapshot)
+            for sink in sinks { try await sink.write([summary]) }
+        }
+        for sink in sinks { try await sink.finish() }
+    }
+}

@@ -1,0 +1,162 @@
+import SluiceModel
+
+extension WindowAggregator {
+    /// Tumbling event-time windows, pure and synchronous: records in, closed windows out.
+    ///
+    /// Flink's vocabulary: each window length has an assigner (epoch-aligned `[start, end)`),
+    /// the watermark is the largest event time seen minus the allowed lateness, and a window
+    /// fires when the watermark reaches its end. A record for a window that has fired is late:
+    /// not added, counted.
+    public struct StateMachine: Sendable {
+        public let configuration: Configuration
+        public private(set) var registry = SeriesRegistry()
+        private var lengths: [LengthState]
+        private var maxEventTime = Int64.min
+        /// Windows ending at or before this instant have fired.
+        public private(set) var watermark = Int64.min
+        /// Watermark events go downstream when it crosses a multiple of this.
+        private let tick: Int64
+        public private(set) var late: UInt64 = 0
+        public private(set) var lateByWindow: [UInt64]
+
+        struct LengthState: Sendable {
+            let length: Int64
+            /// Open windows, ascending by start; usually one or two.
+            var open: [(start: Int64, pane: Pane)] = []
+        }
+
+        public init(configuration: Configuration) {
+            self.configuration = configuration
+            lengths = configuration.windows.map { LengthState(length: $0.microseconds) }
+            lateByWindow = Array(repeating: 0, count: configuration.windows.count)
+            tick = min(1_000_000, configuration.windows[0].microseconds)
+        }
+
+        /// Windows still open, for live queries (`partial` summaries).
+        public var openWindowCount: Int { lengths.reduce(0) { $0 + $1.open.count } }
+
+        /// Takes one record; appends what it causes (closed windows, a forwarded token record,
+        /// a watermark) to `events`, in order.
+        public mutating func record(_ record: Record, into events: inout [StageEvent]) {
+            let t = record.timestamp.microseconds
+            var wasLate = false
+            switch record {
+            case .metric(let m):
+                let id = registry.id(for: SeriesKey(tenantID: m.tenantID, name: m.name, labels: m.labels))
+                for i in lengths.indices {
+                    if let j = paneIndex(i, t) { lengths[i].open[j].pane.addMetric(id, m.value) } else { lateFor(i, &wasLate) }
+                }
+            case .performance(let p):
+                var ids: (Int32?, Int32?, Int32?) = (nil, nil, nil)
+                if p.dbQueryTime != nil { ids.0 = registry.id(for: SeriesKey(tenantID: p.tenantID, name: "db_query_time", labels: p.labels)) }
+                if p.memoryUsage != nil { ids.1 = registry.id(for: SeriesKey(tenantID: p.tenantID, name: "memory_usage", labels: p.labels)) }
+                if p.responseTime != nil { ids.2 = registry.id(for: SeriesKey(tenantID: p.tenantID, name: "response_time", labels: p.labels)) }
+                for i in lengths.indices {
+                    guard let j = paneIndex(i, t) else { lateFor(i, &wasLate); continue }
+                    if let id = ids.0, let v = p.dbQueryTime { lengths[i].open[j].pane.addMetric(id, v) }
+                    if let id = ids.1, let v = p.memoryUsage { lengths[i].open[j].pane.addMetric(id, v) }
+                    if let id = ids.2, let v = p.responseTime { lengths[i].open[j].pane.addMetric(id, v) }
+                }
+            case .cache(let c):
+                let key = CacheKey(tenantID: c.tenantID, cache: c.cache, labels: c.labels)
+                for i in lengths.indices {
+                    if let j = paneIndex(i, t) { lengths[i].open[j].pane.addCache(key, c) } else { lateFor(i, &wasLate) }
+                }
+            case .visit(let v):
+                for i in lengths.indices {
+                    if let j = paneIndex(i, t) { lengths[i].open[j].pane.addVisit(v) } else { lateFor(i, &wasLate) }
+                }
+            case .tokenUsage(let u):
+                events.append(.tokenUsage(u))
+            }
+            if wasLate { late += 1 }
+            if t > maxEventTime {
+                maxEventTime = t
+                advance(to: t - configuration.lateness.microseconds, into: &events)
+            }
+        }
+
+        @inline(__always)
+        private mutating func lateFor(_ i: Int, _ wasLate: inout Bool) {
+            lateByWindow[i] += 1
+            wasLate = true
+        }
+
+        /// The open window of length `i` holding `t`, opened if need be; `nil` when it has fired.
+        @inline(__always)
+        private mutating func paneIndex(_ i: Int, _ t: Int64) -> Int? {
+            let length = lengths[i].length
+            var start = t - t % length
+            if t % length < 0 { start -= length }
+            if start + length <= watermark { return nil }
+            let count = lengths[i].open.count
+            // Most records fall in the newest window.
+            if count > 0, lengths[i].open[count - 1].start == start { return count - 1 }
+            var j = count
+            while j > 0, lengths[i].open[j - 1].start > start { j -= 1 }
+            if j > 0, lengths[i].open[j - 1].start == start { return j - 1 }
+            lengths[i].open.insert((start, Pane()), at: j)
+            return j
+        }
+
+        /// Moves the watermark forward, firing every window that ends at or before it.
+        public mutating func advance(to newWatermark: Int64, into events: inout [StageEvent]) {
+            guard newWatermark > watermark else { return }
+            let crossedTick = watermark == .min || floorDiv(newWatermark, tick) > floorDiv(watermark, tick)
+            watermark = newWatermark
+            fire(through: newWatermark, into: &events)
+            if crossedTick { events.append(.watermark(Timestamp(microseconds: newWatermark))) }
+        }
+
+        /// End of input: every open window fires.
+        public mutating func inputFinished(into events: inout [StageEvent]) {
+            fire(through: .max, into: &events)
+        }
+
+        private mutating func fire(through limit: Int64, into events: inout [StageEvent]) {
+            var firing: [(WindowSpan, Pane)] = []
+            for i in lengths.indices {
+                var fired = 0
+                for (start, _) in lengths[i].open {
+                    guard limit == .max || start + lengths[i].length <= limit else { break }
+                    fired += 1
+                }
+                guard fired > 0 else { continue }
+                let length = WindowDuration(microseconds: lengths[i].length)
+                for (start, pane) in lengths[i].open[..<fired] {
+                    firing.append((WindowSpan(length: length, start: Timestamp(microseconds: start)), pane))
+                }
+                lengths[i].open.removeFirst(fired)
+            }
+            guard !firing.isEmpty else { return }
+            firing.sort { $0.0 < $1.0 }
+            for (span, pane) in firing {
+                for output in pane.summaries(span: span, registry: registry) { events.append(.output(output)) }
+            }
+        }
+
+        /// Summaries of the windows still open, marked partial (live queries and the dashboard).
+        public func openSummaries() -> [OutputRecord] {
+            var out: [OutputRecord] = []
+            for state in lengths {
+                for (start, pane) in state.open {
+                    let span = WindowSpan(length: WindowDuration(microseconds: state.length), start: Timestamp(microseconds: start))
+                    for var record in pane.summaries(span: span, registry: registry) {
+                        if case .window(var w) = record {
+                            w.partial = true
+                            record = .window(w)
+                        }
+                        out.append(record)
+                    }
+                }
+            }
+            return out
+        }
+    }
+}
+
+@inline(__always)
+func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+    let q = a / b
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
+}

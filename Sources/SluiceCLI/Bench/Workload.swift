@@ -26,7 +26,7 @@ public enum Workload {
         var out: [UInt8] = []
         out.reserveCapacity(count * 112)
         let names = ["req_ms", "cpu_util", "queue_len", "heap_mb", "gc_ms"]
-        let base: Int64 = 1_795_600_000_000  // 2026-11-24T...Z, in milliseconds
+        let base: Int64 = 1_795_600_000_000  // 2026-11-25T09:46:40Z, in milliseconds
         for i in 0..<count {
             let tenant = Int(random.next() % UInt64(tenants))
             let series = Int(random.next() % UInt64(seriesPerTenant))
@@ -41,7 +41,8 @@ public enum Workload {
     }
 
     /// A mixed workload of all five record types across many tenants, with out-of-order events
-    /// inside the lateness and a share far behind it.
+    /// inside the lateness and a share far behind it. Values are multiples of ¼, so any order of
+    /// summation is exact and a test can check sums with a plain loop.
     public static func mixedLines(count: Int, seed: UInt64, tenants: Int = 12, visitors: Int = 5_000) -> [UInt8] {
         var random = SeededRandom(seed: seed)
         var out: [UInt8] = []
@@ -58,13 +59,13 @@ public enum Workload {
             let line: String
             switch random.next() % 5 {
             case 0:
-                let value = Double(random.next() % 100_000) / 10
+                let value = Double(random.next() % 100_000) / 4
                 line = "{\"timestamp\":\(ts),\"tenant_id\":\"\(tenant)\",\"metric_name\":\"orders\",\"value\":\(value)}"
             case 1:
                 line = "{\"type\":\"cache\",\"timestamp\":\(ts),\"tenant_id\":\"\(tenant)\",\"cache\":\"redis\",\"hits\":\(random.next() % 100),\"misses\":\(random.next() % 20),\"size_kb\":\(random.next() % 10_000)}"
             case 2:
-                let rt = Double(random.next() % 50_000) / 100
-                let db = Double(random.next() % 5_000) / 100
+                let rt = Double(random.next() % 50_000) / 4
+                let db = Double(random.next() % 5_000) / 4
                 let mem = Double(random.next() % 4_096)
                 line = "{\"type\":\"performance\",\"timestamp\":\(ts),\"tenant_id\":\"\(tenant)\",\"route\":\"\(routes[Int(random.next() % 3)])\",\"response_time\":\(rt),\"db_query_time\":\(db),\"memory_usage\":\(mem)}"
             case 3:

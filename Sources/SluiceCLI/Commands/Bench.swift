@@ -103,29 +103,3 @@ func timeAsync(_ body: () async throws -> Void) async rethrows -> Double {
     let elapsed = ContinuousClock.now - start
     return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 }
-
-/// An in-memory byte stream cut into chunks, as a reader would deliver it.
-public struct MemoryChunks: AsyncSequence, Sendable {
-    public typealias Element = [UInt8]
-    let bytes: [UInt8]
-    let chunkBytes: Int
-
-    public init(bytes: [UInt8], chunkBytes: Int) {
-        self.bytes = bytes
-        self.chunkBytes = chunkBytes
-    }
-
-    public struct AsyncIterator: AsyncIteratorProtocol {
-        let bytes: [UInt8]
-        let chunkBytes: Int
-        var offset = 0
-        public mutating func next() async -> [UInt8]? {
-            guard offset < bytes.count else { return nil }
-            let end = Swift.min(offset + chunkBytes, bytes.count)
-            defer { offset = end }
-            return Array(bytes[offset..<end])
-        }
-    }
-
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(bytes: bytes, chunkBytes: chunkBytes) }
-}

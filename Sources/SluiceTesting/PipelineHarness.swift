@@ -1,0 +1,45 @@
+import Synchronization
+import SluiceModel
+import SluicePipeline
+
+/// Runs bytes through the real pipeline in-process and collects what comes out.
+public struct PipelineHarness {
+    public struct Result: Sendable {
+        public var records: [OutputRecord]
+        public var ndjson: String
+        public var errors: [LineError]
+        public var outcome: Ingest.Outcome
+    }
+
+    public var pipeline: Pipeline.Configuration
+    public var ingest: Ingest.Configuration
+    public var stages: [any EventStage]
+
+    public init(windows: [WindowDuration] = [.minutes(1)], lateness: WindowDuration = .seconds(5), stages: [any EventStage] = []) {
+        pipeline = Pipeline.Configuration(aggregator: .init(windows: windows, lateness: lateness))
+        ingest = Ingest.Configuration()
+        self.stages = stages
+    }
+
+    /// Feeds `bytes` cut into chunks of `chunkBytes` (to prove output does not depend on them).
+    public func run(_ bytes: [UInt8], chunkBytes: Int = 64 << 10, ingestTime: (@Sendable () -> Timestamp)? = nil) async throws -> Result {
+        let sink = RecordingSink()
+        let errors = Mutex<[LineError]>([])
+        let pipeline = Pipeline(configuration: pipeline, stages: stages, sinks: [sink])
+        let ingest = Ingest(configuration: ingest, output: pipeline.input, counters: pipeline.counters, ingestTime: ingestTime) { e in
+            errors.withLock { $0.append(e) }
+        }
+        async let drained: Void = pipeline.run()
+        let outcome: Ingest.Outcome
+        do {
+            outcome = try await ingest.run(MemoryChunks(bytes: bytes, chunkBytes: chunkBytes))
+        } catch {
+            pipeline.input.finish()
+            try await drained
+            throw error
+        }
+        pipeline.input.finish()
+        try await drained
+        return Result(records: sink.records, ndjson: sink.ndjson, errors: errors.withLock { $0 }, outcome: outcome)
+    }
+}

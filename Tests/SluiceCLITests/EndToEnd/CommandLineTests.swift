@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+import SluiceTesting
+
+@Suite("Command line")
+struct CommandLineTests {
+    let line = #"{"metric_name":"m","value":1,"timestamp":"2026-11-24T10:00:00Z"}"#
+
+    @Test("--strict stops at the first bad line with status 65, after reporting it")
+    func strict() throws {
+        let input = "\(line)\nbroken\n\(line)\n"
+        let result = try SluiceBinary.run(["run", "--strict"], stdin: Data(input.utf8))
+        #expect(result.status == 65)
+        #expect(result.stderr == "line 2: invalid JSON at column 1: expected '{', found 'b'\n")
+        // What came before the bad line is still aggregated and summarised.
+        #expect(result.stdout.contains(#""count":1,"#))
+        #expect(result.stdout.contains(#""type":"summary","records":1,"errors":1"#))
+    }
+
+    @Test("without --strict, bad lines are reported and the run succeeds")
+    func lenient() throws {
+        let input = "\(line)\nbroken\n\n\(line)\n"
+        let result = try SluiceBinary.run(["run"], stdin: Data(input.utf8))
+        #expect(result.status == 0)
+        #expect(result.stderr == "line 2: invalid JSON at column 1: expected '{', found 'b'\n")
+        #expect(result.stdout.contains(#""count":2,"#))
+    }
+
+    @Test("a missing timestamp is the read time in run, an error in replay")
+    func missingTimestamp() throws {
+        let path = TestFiles.temporaryDirectory() + "/no-ts.ndjson"
+        _ = TestFiles.write(path, #"{"metric_name":"m","value":1}"# + "\n")
+        let replay = try SluiceBinary.run(["replay", path])
+        #expect(replay.stderr.contains("line 1: missing field \"timestamp\""))
+        let run = try SluiceBinary.run(["run"], stdin: Data((#"{"metric_name":"m","value":1}"# + "\n").utf8))
+        #expect(run.stderr.isEmpty)
+        #expect(run.stdout.contains(#""metric_name":"m""#))
+    }
+
+    @Test("bad options and configuration are refused with a message naming the problem")
+    func badOptions() throws {
+        let window = try SluiceBinary.run(["run", "--window", "soon"])
+        #expect(window.status != 0)
+        #expect(window.stderr.contains("--window soon"))
+        let dir = TestFiles.temporaryDirectory()
+        _ = TestFiles.write(dir + "/bad.yml", "pipeline:\n  lateness: 5 seconds\n")
+        let config = try SluiceBinary.run(["run", "--config", dir + "/bad.yml"])
+        #expect(config.status != 0)
+        #expect(config.stderr.contains("pipeline.lateness"))
+        let missing = try SluiceBinary.run(["replay", "/nonexistent.ndjson"])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("/nonexistent.ndjson"))
+    }
+
+    @Test("--output writes the replay to a file")
+    func outputFile() throws {
+        let out = TestFiles.temporaryDirectory() + "/out.ndjson"
+        let result = try SluiceBinary.run(["replay", "Fixtures/demo/input.ndjson", "--output", out])
+        #expect(result.status == 0)
+        #expect(result.stdout.isEmpty)
+        #expect(TestFiles.readString(out) == TestFiles.readString(FixtureLocator.fixtures() + "/demo/expected.ndjson"))
+    }
+
+    @Test("help explains each command", arguments: ["run", "replay", "tail", "bench"])
+    func help(command: String) throws {
+        let result = try SluiceBinary.run([command, "--help"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("USAGE: sluice \(command)"))
+        #expect(result.stdout.contains("OVERVIEW:"))
+        if command != "bench" { #expect(result.stdout.contains("--window")) }
+    }
+
+    @Test("tail prints a plain snapshot when stdout is not a terminal")
+    func tailPlain() throws {
+        let result = try SluiceBinary.run(["tail"], stdinFile: FixtureLocator.fixtures() + "/demo/input.ndjson")
+        #expect(result.status == 0)
+        let last = result.stdout.components(separatedBy: "sluice tail — ").last ?? ""
+        #expect(last.hasPrefix("event time 2026-11-24T10:05:06Z — 1800 records"))
+        #expect(last.contains("blog orders_per_min{region=us}"))
+        #expect(last.contains("shop-eu response_time{route=/checkout}"))
+        #expect(last.contains("SITE"))
+        #expect(!result.stdout.contains("\u{1B}["))
+    }
+}

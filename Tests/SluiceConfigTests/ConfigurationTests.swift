@@ -1,0 +1,113 @@
+import Testing
+import SluiceModel
+import SluiceTesting
+@testable import SluiceConfig
+
+@Suite("Configuration")
+struct ConfigurationTests {
+    @Test("Config/sluice.yml documents exactly the built-in defaults")
+    func documentedDefaults() throws {
+        let path = FixtureLocator.repositoryRoot() + "/Config/sluice.yml"
+        let loaded = try Configuration.load(path: path)
+        #expect(loaded == Configuration())
+    }
+
+    @Test("an empty file is the default configuration")
+    func empty() throws {
+        #expect(try Configuration.parse(yaml: "") == Configuration())
+        #expect(try Configuration.parse(yaml: "# nothing\n") == Configuration())
+    }
+
+    @Test("design §6's example keys load into typed values")
+    func designExample() throws {
+        let c = try Configuration.parse(yaml: """
+            pipeline:
+              windows: [10s, 1m]
+              lateness: 2s
+            tokens:
+              pricing:
+                gpt-4o: {prompt_per_million_usd: 2.5, completion_per_million_usd: 10, cached_per_million_usd: 1.25}
+              budgets:
+                site-a: {monthly_tokens: 5000000, monthly_usd: 40, thresholds: [0.5, 0.8, 1.0]}
+              dedupe_window: 48h
+            retention:
+              max_age: {metric: 30d, performance: 30d, cache: 30d, visit: 30d, window: 400d, token_usage: 800d}
+              tenants:
+                site-b: {max_age: {metric: 7d}}
+              max_bytes: 10GiB
+              interval: 5m
+            store:
+              flush_interval: 1s
+              fsync: always
+            auth:
+              tokens:
+                "change-me-tenant-a": site-a
+                "change-me-admin": admin
+            """)
+        #expect(c.pipeline.windows == [.seconds(10), .minutes(1)])
+        #expect(c.pipeline.lateness == .seconds(2))
+        #expect(c.tokens.pricing["gpt-4o"] == .init(promptMicroUSDPerMillion: 2_500_000, completionMicroUSDPerMillion: 10_000_000, cachedMicroUSDPerMillion: 1_250_000))
+        #expect(c.tokens.budgets["site-a"] == .init(monthlyTokens: 5_000_000, monthlyMicroUSD: 40_000_000, thresholds: [0.5, 0.8, 1.0]))
+        #expect(c.retention.tenants["site-b"] == ["metric": .days(7)])
+        #expect(c.retention.maxBytes == 10 << 30)
+        #expect(c.store.fsync == .always)
+        #expect(c.auth.tokens["change-me-admin"] == "admin")
+    }
+
+    @Test("an unknown key is an error naming its full path", arguments: [
+        ("pipeline:\n  windowz: [1m]\n", "pipeline.windowz"),
+        ("nope: 1\n", "nope"),
+        ("retention:\n  max_age: {metrics: 1d}\n", "retention.max_age.metrics"),
+        ("tokens:\n  pricing:\n    m: {prompt_per_million_usd: 1, completion_per_million_usd: 1, extra: 2}\n", "tokens.pricing.m.extra"),
+    ])
+    func unknownKey(yaml: String, key: String) {
+        #expect {
+            try Configuration.parse(yaml: yaml)
+        } throws: { error in
+            guard let e = error as? ConfigurationError else { return false }
+            return e.isUnknownKey && e.key == key && e.description.hasPrefix(key)
+        }
+    }
+
+    @Test("a bad value is an error naming the key and what was expected", arguments: [
+        ("pipeline:\n  lateness: soon\n", "pipeline.lateness"),
+        ("pipeline:\n  windows: [0s]\n", "pipeline.windows[0]"),
+        ("pipeline:\n  windows: []\n", "pipeline.windows"),
+        ("store:\n  fsync: sometimes\n", "store.fsync"),
+        ("retention:\n  max_bytes: lots\n", "retention.max_bytes"),
+        ("tokens:\n  pricing:\n    m: {prompt_per_million_usd: 1.1234567, completion_per_million_usd: 1}\n", "tokens.pricing.m.prompt_per_million_usd"),
+        ("tokens:\n  budgets:\n    site-a: {thresholds: [0.5]}\n", "tokens.budgets.site-a"),
+        ("server:\n  http: localhost\n", "server.http"),
+        ("auth:\n  tokens:\n    \"long-enough-token\": \"not a tenant\"\n", "auth.tokens.long-enough-token"),
+    ])
+    func badValue(yaml: String, key: String) {
+        #expect {
+            try Configuration.parse(yaml: yaml)
+        } throws: { error in
+            guard let e = error as? ConfigurationError else { return false }
+            return e.isBadValue && e.key == key
+        }
+    }
+
+    @Test("invalid YAML is a syntax error, an unreadable file says why")
+    func syntaxAndFiles() {
+        #expect(throws: ConfigurationError.self) { try Configuration.parse(yaml: "pipeline: [unclosed\n") }
+        #expect {
+            try Configuration.load(path: "/nonexistent/sluice.yml")
+        } throws: { error in
+            "\(error)".contains("/nonexistent/sluice.yml") && "\(error)".contains("No such file")
+        }
+    }
+
+    @Test("sizes and decimals parse exactly")
+    func units() {
+        #expect(ByteSize.parse("50MiB") == 50 << 20)
+        #expect(ByteSize.parse("1GB") == 1_000_000_000)
+        #expect(ByteSize.parse("4096") == 4096)
+        #expect(ByteSize.parse("-1KiB") == nil)
+        #expect(Decimal6.parse("2.5") == 2_500_000)
+        #expect(Decimal6.parse("0.000001") == 1)
+        #expect(Decimal6.parse("1.") == nil)
+        #expect(Decimal6.parse("-1") == nil)
+    }
+}

@@ -1,0 +1,45 @@
+import Testing
+@testable import SluicePipeline
+
+@Suite("Line splitter")
+struct LineSplitterTests {
+    enum Seen: Equatable { case line(String, Int), tooLong(Int, Int) }
+
+    func split(_ text: String, chunk: Int, limit: Int = 1 << 20) -> [Seen] {
+        var splitter = LineSplitter(maximumLineBytes: limit)
+        var seen: [Seen] = []
+        let bytes = Array(text.utf8)
+        var offset = 0
+        let collect: (LineSplitter.Line) -> Void = { line in
+            switch line {
+            case .line(let l, let n): seen.append(.line(String(decoding: l, as: UTF8.self), n))
+            case .tooLong(let length, let n): seen.append(.tooLong(length, n))
+            }
+        }
+        while offset < bytes.count {
+            let end = min(offset + chunk, bytes.count)
+            bytes[offset..<end].withUnsafeBufferPointer { splitter.feed($0, collect) }
+            offset = end
+        }
+        splitter.finish(collect)
+        return seen
+    }
+
+    @Test("lines and their numbers do not depend on where chunks are cut")
+    func everyCut() {
+        let text = "alpha\nbe\r\n\ngamma-delta\nlast"
+        let expected: [Seen] = [.line("alpha", 1), .line("be", 2), .line("", 3), .line("gamma-delta", 4), .line("last", 5)]
+        for chunk in 1...text.utf8.count {
+            #expect(split(text, chunk: chunk) == expected, "chunk \(chunk)")
+        }
+    }
+
+    @Test("a line over the limit is skipped and reported once with its length; the next line survives")
+    func oversize() {
+        let long = String(repeating: "x", count: 50)
+        for chunk in [1, 7, 64] {
+            #expect(split("ok\n\(long)\nafter\n", chunk: chunk, limit: 10) == [.line("ok", 1), .tooLong(50, 2), .line("after", 3)])
+            #expect(split("\(long)", chunk: chunk, limit: 10) == [.tooLong(50, 1)])
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import Testing
+import SluiceModel
+@testable import SluicePipeline
+
+@Suite("Window aggregator state machine")
+struct WindowAggregatorStateMachineTests {
+    static let base: Int64 = 1_795_514_400_000_000  // 2026-11-24T10:00:00Z
+
+    func metric(_ seconds: Double, _ value: Double, tenant: String? = "t", name: String = "m") -> Record {
+        .metric(MetricRecord(timestamp: Timestamp(microseconds: Self.base + Int64(seconds * 1_000_000)), tenantID: tenant, name: name, value: value))
+    }
+
+    func windows(_ events: [StageEvent]) -> [WindowSummary] {
+        events.compactMap { if case .output(.window(let w)) = $0 { return w } else { return nil } }
+    }
+
+    @Test("a window fires when the watermark (max event time − lateness) reaches its end, not before")
+    func firesAtWatermark() {
+        var machine = WindowAggregator.StateMachine(configuration: .init(windows: [.seconds(10)], lateness: .seconds(2)))
+        var events: [StageEvent] = []
+        machine.record(metric(1, 1), into: &events)
+        machine.record(metric(11.999, 2), into: &events)
+        #expect(windows(events).isEmpty)
+        machine.record(metric(12, 3), into: &events)
+        let fired = windows(events)
+        #expect(fired.count == 1)
+        #expect(fired.first?.count == 1)
+        #expect(fired.first?.span.start == Timestamp(microseconds: Self.base))
+        #expect(fired.first?.span.end == Timestamp(microseconds: Self.base + 10_000_000))
+    }
+
+    @Test("windows are half-open: an event at the end belongs to the next window")
+    func halfOpen() {
+        var machine = WindowAggregator.StateMachine(configuration: .init(windows: [.seconds(10)], lateness: .zero))
+        var events: [StageEvent] = []
+        machine.record(metric(9.999999, 1), into: &events)
+        machine.record(metric(10, 2), into: &events)
+        machine.inputFinished(into: &events)
+        #expect(windows(events).map(\.count) == [1, 1])
+        #expect(windows(events).map(\.sum) == [1, 2])
+    }
+
+    @Test("a record for a fired window is late: not added, counted per window length")
+    func late() {
+        var machine = WindowAggregator.StateMachine(configuration: .init(windows: [.seconds(10), .minutes(1)], lateness: .seconds(1)))
+        var events: [StageEvent] = []
+        machine.record(metric(5, 1), into: &events)
+        machine.record(metric(20, 1), into: &events)     // fires [0,10)
+        machine.record(metric(3, 100), into: &events)    // late for 10s, fine for 1m
+        machine.record(metric(70, 1), into: &events)     // fires [0,60)
+        machine.record(metric(59, 100), into: &events)   // late for both: one late record
+        machine.inputFinished(into: &events)
+        #expect(machine.late == 2)
+        #expect(machine.lateByWindow == [2, 1])
+        let minute = windows(events).filter { $0.span.length == .minutes(1) && $0.span.start.microseconds == Self.base }
+        #expect(minute.first?.count == 3)
+        #expect(minute.first?.max == 100)
+    }
+
+    @Test("output order: window end, then length, then tenant (platform-wide first), series, labels")
+    func order() {
+        var machine = WindowAggregator.StateMachine(configuration: .init(windows: [.minutes(1), .seconds(30)], lateness: .zero))
+        var events: [StageEvent] = []
+        for (tenant, name) in [("b", "z"), ("a", "y"), (nil, "x"), ("a", "a")] as [(String?, String)] {
+            machine.record(metric(10, 1, tenant: tenant, name: name), into: &events)
+        }
+        machine.inputFinished(into: &events)
+        let keys = windows(events).map { "\($0.span.length)|\($0.span.end.microseconds - Self.base)|\($0.series.tenantID ?? "-")|\($0.series.name)" }
+        #expect(keys == [
+            "30s|30000000|-|x", "30s|30000000|a|a", "30s|30000000|a|y", "30s|30000000|b|z",
+            "60s|60000000|-|x", "60s|60000000|a|a", "60s|60000000|a|y", "60s|60000000|b|z",
+        ])
+    }
+
+    @Test("a cache window keeps the size of the latest event time, the last to arrive among equals")
+    func cacheSize() {
+        var machine = WindowAggregator.StateMachine(configuration: .init(windows: [.minutes(1)], lateness: .seconds(30)))
+        var events: [StageEvent] = []
+        func cache(_ s: Double, hits: UInt64, misses: UInt64, size: UInt64) -> Record {
+            .cache(CacheRecord(timestamp: Timestamp(microseconds: Self.base + Int64(s * 1e6)), tenantID: "t", cache: "c", hits: hits, misses: misses, sizeKB: size))
+        }
+        machine.record(cache(10, hits: 1, misses: 1, size: 100), into: &events)
+        machine.record(cache(20, hits: 2, misses: 0, size: 200), into: &events)
+        machine.record(cache(20, hits: 3, misses: 0, size: 300), into: &events)
+        machine.record(cache(15, hits: 4, misses: 2, size: 150), into: &events)
+        machine.inputFinished(into: &events)
+        guard case .output(.cacheWindow(let w)) = events.first(where: { $0.output != nil }) else { Issue.record("no cache window"); return }
+        #expect(w.hits == 10)
+        #expect(w.misses == 3)
+        #expect(w.sizeKB == 300)
+        #expect(w.hitRatio == 10.0 / 13.0)
+    }
+
+    @Test("a performance record feeds three series labelled with its route; token records pass through in place")
+    func performanceAndTokens() {
+        var machine = WindowAggregator.StateMachine(configuration: .init(windows: [.minutes(1)], lateness: .zero))
+        var events: [StageEvent] = []
+        let ts = Timestamp(microseconds: Self.base)
+        machine.record(.performance(PerformanceRecord(timestamp: ts, tenantID: "t", labels: ["route": "/a"], responseTime: 100, dbQueryTime: 10, memoryUsage: 512)), into: &events)
+        let token = TokenUsageRecord(timestamp: ts, tenantID: "t", model: "m", promptTokens: 1, completionTokens: 2, requestID: "r")
+        machine.record(.tokenUsage(token), into: &events)
+        #expect(events.contains(.tokenUsage(token)))
+        machine.inputFinished(into: &events)
+        #expect(windows(events).map(\.series.name) == ["db_query_time", "memory_usage", "response_time"])
+        #expect(windows(events).allSatisfy { $0.series.labels == ["route": "/a"] })
+    }
+
+    @Test("watermarks go downstream once per second of event time, not per record")
+    func watermarkEvents() {
+        var machine = WindowAggregator.StateMachine(configuration: .init(windows: [.minutes(1)], lateness: .zero))
+        var events: [StageEvent] = []
+        for i in 0..<1_000 { machine.record(metric(Double(i) * 0.01, 1), into: &events) }
+        let marks = events.filter { if case .watermark = $0 { true } else { false } }
+        #expect(marks.count == 10)
+    }
+}

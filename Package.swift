@@ -11,6 +11,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
     ],
     targets: [
         // Sendable value types, the NDJSON codec and the sketches. No dependencies on purpose:
@@ -29,11 +30,22 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
+        // libzstd, from the system (Debian: libzstd-dev). Only the store imports it.
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        // Segment files, the segment writer, recovery, retention and queries.
+        .target(
+            name: "SluiceStore",
+            dependencies: [
+                "SluiceModel", "SluiceConfig", "SluicePipeline", "CZstd",
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+            ],
+            exclude: ["FORMAT.md"]
+        ),
         // The commands, as a library so that tests drive them in-process.
         .target(
             name: "SluiceCLI",
             dependencies: [
-                "SluiceModel", "SluiceConfig", "SluicePipeline",
+                "SluiceModel", "SluiceConfig", "SluicePipeline", "SluiceStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -44,6 +56,7 @@ let package = Package(
         .testTarget(name: "SluiceModelTests", dependencies: ["SluiceModel", "SluiceTesting"]),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceTesting"]),
         .testTarget(name: "SluicePipelineTests", dependencies: ["SluicePipeline", "SluiceTesting"]),
+        .testTarget(name: "SluiceStoreTests", dependencies: ["SluiceStore", "SluiceTesting"]),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluicePipeline", "SluiceTesting"]),
     ],
     swiftLanguageModes: [.v6]

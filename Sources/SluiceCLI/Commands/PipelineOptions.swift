@@ -34,16 +34,7 @@ struct PipelineOptions: ParsableArguments {
 
     /// The configuration file (or the defaults) with the command-line flags on top.
     func resolvedConfiguration() throws -> Configuration {
-        var configuration: Configuration
-        if let config {
-            do {
-                configuration = try Configuration.load(path: config)
-            } catch {
-                throw ValidationError("\(config): \(error)")
-            }
-        } else {
-            configuration = Configuration()
-        }
+        var configuration = try loadConfiguration(config)
         if !windows.isEmpty { configuration.pipeline.windows = windows.compactMap { WindowDuration(parsing: $0) } }
         if let lateness, let d = WindowDuration(parsing: lateness) { configuration.pipeline.lateness = d }
         return configuration

@@ -11,7 +11,10 @@ struct Run: AsyncParsableCommand {
             or visit). A record without a timestamp takes the time it was read. Windows close as \
             event time advances (largest timestamp seen minus --lateness) and every open window \
             closes at the end of input; a summary record ends the output. Malformed lines are \
-            reported on stderr as "line N: reason" and counted; the rest is processed.
+            reported on stderr as "line N: reason" and counted; the rest is processed. With \
+            --data-dir, raw records and window aggregates are also stored (see `sluice query`), \
+            and the retention policy is applied every retention.interval. SIGINT or SIGTERM stops \
+            reading, drains what is in flight, flushes the store and exits 0.
 
             Example:
               printf '%s\\n' '{"metric_name":"cpu","value":0.5,"timestamp":"2026-11-24T10:00:00Z"}' | sluice run
@@ -20,11 +23,16 @@ struct Run: AsyncParsableCommand {
 
     @OptionGroup var options: PipelineOptions
 
+    @Option(help: ArgumentHelp("Also store raw records and window aggregates in this data directory.", valueName: "DIR"))
+    var dataDir: String?
+
     func run() async throws {
         let configuration = try options.resolvedConfiguration()
+        let stop = StopSignal()
+        ShutdownSignals.install(stop)
         let outcome = try await StreamRunner(
             configuration: configuration, strict: options.strict,
-            sinks: [NDJSONSink(descriptor: 1)], ingestTime: { Timestamp.now() }
+            sinks: [NDJSONSink(descriptor: 1)], ingestTime: { Timestamp.now() }, dataDirectory: dataDir, stop: stop
         ).run(sources: [.standardInput])
         if case .stopped = outcome { throw ExitCode(65) }
     }

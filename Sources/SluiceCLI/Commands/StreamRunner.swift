@@ -6,6 +6,8 @@ import Darwin
 import SluiceConfig
 import SluiceModel
 import SluicePipeline
+import SluiceStore
+import ArgumentParser
 
 /// Runs byte streams through the pipeline to sinks: what `run` and `replay` share.
 struct StreamRunner {
@@ -20,6 +22,10 @@ struct StreamRunner {
     /// `nil` in replay: time comes from the records alone.
     let ingestTime: (@Sendable () -> Timestamp)?
     var stages: [any EventStage] = []
+    /// Store raw records and aggregates here.
+    var dataDirectory: String?
+    /// Set by a signal handler: input ends at the next chunk and everything drains.
+    var stop: StopSignal?
 
     /// Reads every source in order, then lets the pipeline drain. Returns how ingest ended.
     func run(sources: [Source]) async throws -> Ingest.Outcome {
@@ -27,35 +33,97 @@ struct StreamRunner {
         var readers: [(FileDescriptorReader, String?)] = []
         for source in sources {
             switch source {
-            case .standardInput: readers.append((FileDescriptorReader(descriptor: 0), nil))
-            case .file(let path): readers.append((try FileDescriptorReader.open(path: path), path))
+            case .standardInput: readers.append((FileDescriptorReader(descriptor: 0, stop: stop), nil))
+            case .file(let path): readers.append((try FileDescriptorReader.open(path: path, stop: stop), path))
             }
         }
-        let pipeline = Pipeline(configuration: configuration.pipelineConfiguration, stages: stages, sinks: sinks)
+        let storage = try dataDirectory.map { try Storage(path: $0, configuration: configuration, live: ingestTime != nil) }
+        let pipeline = Pipeline(configuration: configuration.pipelineConfiguration, stages: stages, sinks: sinks, store: storage?.writer)
         let ingest = Ingest(
             configuration: configuration.ingestConfiguration(strict: strict), output: pipeline.input,
             counters: pipeline.counters, ingestTime: ingestTime, report: StandardError.report
         )
         let opened = readers
-        return try await withThrowingTaskGroup(of: Ingest.Outcome?.self) { group in
+        let outcome = try await withThrowingTaskGroup(of: RunnerTask.self) { group in
             group.addTask {
                 try await pipeline.run()
-                return nil
+                return .pipeline
             }
             group.addTask {
                 defer { pipeline.input.finish() }
                 for (reader, name) in opened {
                     let outcome = try await ingest.run(reader, source: name)
-                    if case .stopped = outcome { return outcome }
+                    if case .stopped = outcome { return .ingest(outcome) }
                 }
-                return .completed
+                return .ingest(.completed)
+            }
+            if let storage, storage.live {
+                group.addTask {
+                    try await storage.pruneEvery(configuration.retention.interval)
+                    return .retention
+                }
             }
             var outcome = Ingest.Outcome.completed
-            for try await result in group {
-                if let result { outcome = result }
+            var remaining = 2
+            while remaining > 0, let done = try await group.next() {
+                switch done {
+                case .ingest(let o): outcome = o; remaining -= 1
+                case .pipeline: remaining -= 1
+                case .retention: break
+                }
             }
+            group.cancelAll()
             return outcome
         }
+        withExtendedLifetime(storage) {}
+        return outcome
+    }
+}
+
+/// Which of `StreamRunner`'s tasks ended.
+enum RunnerTask: Sendable {
+    case ingest(Ingest.Outcome), pipeline, retention
+}
+
+/// The store behind `--data-dir`: the locked directory, its writer and its pruner.
+struct Storage: Sendable {
+    let directory: DataDirectory
+    let lock: DirectoryLock
+    let writer: any StoreStage
+    let pruner: RetentionPruner
+    /// Wall-clock time (run, serve) rather than replay's virtual time.
+    let live: Bool
+
+    init(path: String, configuration: Configuration, live: Bool) throws {
+        do {
+            directory = try DataDirectory(path: path, create: true)
+            lock = try directory.lock()
+        } catch {
+            throw ValidationError("--data-dir \(path): \(error)")
+        }
+        let writerConfiguration = SegmentWriter<ContinuousClock>.Configuration(configuration)
+        if live {
+            writer = SegmentWriter(configuration: writerConfiguration, directory: directory, clock: ContinuousClock(), report: Storage.log)
+        } else {
+            writer = SegmentWriter(replayConfiguration: writerConfiguration, directory: directory, report: Storage.log)
+        }
+        pruner = RetentionPruner(directory: directory, policy: RetentionPolicy(configuration.retention), segmentBytes: writerConfiguration.segmentBytes)
+        self.live = live
+    }
+
+    /// The retention pruner stage: prunes on every tick of the wall clock until cancelled.
+    func pruneEvery(_ interval: WindowDuration) async throws {
+        while true {
+            try await Task.sleep(for: .microseconds(interval.microseconds))
+            let report = try pruner.prune(now: Timestamp.now())
+            if report.removedRecords > 0 {
+                for line in PruneReportText.render(report).split(separator: "\n") { Storage.log("retention: \(line)") }
+            }
+        }
+    }
+
+    @Sendable static func log(_ message: String) {
+        StandardError.write("sluice: \(message)\n")
     }
 }
 

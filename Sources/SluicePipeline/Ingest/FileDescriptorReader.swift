@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Dispatch
+import Synchronization
 
 /// Chunks of bytes read from a file descriptor (stdin or a file), as an async sequence.
 ///
@@ -17,18 +18,21 @@ public struct FileDescriptorReader: AsyncSequence, Sendable {
     let chunkBytes: Int
     /// Close the descriptor at the end (files opened by path; never stdin).
     let closeAtEnd: Bool
+    /// Once set, the stream ends at the next chunk boundary (a graceful shutdown).
+    let stop: StopSignal?
 
-    public init(descriptor: Int32, chunkBytes: Int = 256 << 10, closeAtEnd: Bool = false) {
+    public init(descriptor: Int32, chunkBytes: Int = 256 << 10, closeAtEnd: Bool = false, stop: StopSignal? = nil) {
         self.descriptor = descriptor
         self.chunkBytes = chunkBytes
         self.closeAtEnd = closeAtEnd
+        self.stop = stop
     }
 
     /// Opens a file for reading.
-    public static func open(path: String, chunkBytes: Int = 256 << 10) throws -> FileDescriptorReader {
+    public static func open(path: String, chunkBytes: Int = 256 << 10, stop: StopSignal? = nil) throws -> FileDescriptorReader {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw IOError(operation: "open", path: path, errno: errno) }
-        return FileDescriptorReader(descriptor: fd, chunkBytes: chunkBytes, closeAtEnd: true)
+        return FileDescriptorReader(descriptor: fd, chunkBytes: chunkBytes, closeAtEnd: true, stop: stop)
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
@@ -37,13 +41,21 @@ public struct FileDescriptorReader: AsyncSequence, Sendable {
         var done = false
 
         public mutating func next() async throws -> [UInt8]? {
-            guard !done else { return nil }
+            guard !done, reader.stop?.isSet != true else { return finish() }
             let fd = reader.descriptor
             let size = reader.chunkBytes
+            let stop = reader.stop
             let result: Result<[UInt8], IOError> = await withCheckedContinuation { continuation in
                 queue.async {
                     var buffer = [UInt8](repeating: 0, count: size)
                     while true {
+                        // Wait in short slices so a stop request is seen even on a quiet pipe.
+                        if let stop {
+                            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                            let ready = poll(&poller, 1, 100)
+                            if stop.isSet { continuation.resume(returning: .success([])); return }
+                            if ready == 0 || (ready < 0 && errno == EINTR) { continue }
+                        }
                         let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, size) }
                         if n >= 0 {
                             buffer.removeSubrange(n...)
@@ -57,16 +69,26 @@ public struct FileDescriptorReader: AsyncSequence, Sendable {
                 }
             }
             let chunk = try result.get()
-            if chunk.isEmpty {
-                done = true
-                if reader.closeAtEnd { Glibc.close(fd) }
-                return nil
-            }
+            if chunk.isEmpty { return finish() }
             return chunk
+        }
+
+        private mutating func finish() -> [UInt8]? {
+            if !done, reader.closeAtEnd { Glibc.close(reader.descriptor) }
+            done = true
+            return nil
         }
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(reader: self) }
+}
+
+/// A flag a signal handler sets to end input gracefully.
+public final class StopSignal: Sendable {
+    private let flag = Atomic<Bool>(false)
+    public init() {}
+    public var isSet: Bool { flag.load(ordering: .acquiring) }
+    public func set() { flag.store(true, ordering: .releasing) }
 }
 
 /// A failed system call on a file, with the system's reason.

@@ -1,0 +1,173 @@
+import SluiceModel
+
+/// What a block holds, readable without decompressing it: per (kind, tenant) the record count
+/// and time range, and a small filter of the series names inside. Retention, `stats` and query
+/// planning read only this.
+public struct BlockSummary: Sendable, Hashable {
+    public struct Entry: Sendable, Hashable {
+        public var kind: StoredRecord.Kind
+        public var tenantID: String?
+        public var count: UInt32
+        public var minTime: Int64
+        public var maxTime: Int64
+    }
+
+    public var entries: [Entry]
+    /// A 256-bit Bloom filter (two probes) of the names in the block.
+    var nameFilter: [UInt64]
+
+    init(_ records: [StoredRecord]) {
+        struct Key: Hashable { var kind: StoredRecord.Kind; var tenant: String? }
+        var byKey: [Key: Entry] = [:]
+        var order: [Key] = []
+        var filter = [UInt64](repeating: 0, count: 4)
+        for r in records {
+            let key = Key(kind: r.kind, tenant: r.tenantID)
+            let t = r.timestamp.microseconds
+            if var e = byKey[key] {
+                e.count += 1
+                e.minTime = min(e.minTime, t)
+                e.maxTime = max(e.maxTime, t)
+                byKey[key] = e
+            } else {
+                order.append(key)
+                byKey[key] = Entry(kind: key.kind, tenantID: key.tenant, count: 1, minTime: t, maxTime: t)
+            }
+            if case .record(.performance) = r {
+                for name in ["response_time", "db_query_time", "memory_usage"] { Self.insert(name, &filter) }
+            } else if let name = r.name {
+                Self.insert(name, &filter)
+            }
+        }
+        entries = order.map { byKey[$0]! }
+        nameFilter = filter
+    }
+
+    init(entries: [Entry], nameFilter: [UInt64]) {
+        self.entries = entries
+        self.nameFilter = nameFilter
+    }
+
+    private static func probes(_ name: String) -> (Int, Int) {
+        let h = StableHash.hash(name)
+        return (Int(h & 0xFF), Int((h >> 32) & 0xFF))
+    }
+
+    private static func insert(_ name: String, _ filter: inout [UInt64]) {
+        let (a, b) = probes(name)
+        filter[a >> 6] |= 1 << UInt64(a & 63)
+        filter[b >> 6] |= 1 << UInt64(b & 63)
+    }
+
+    /// `false` only when no record in the block has this name.
+    public func mayContain(name: String) -> Bool {
+        let (a, b) = Self.probes(name)
+        return nameFilter[a >> 6] & (1 << UInt64(a & 63)) != 0 && nameFilter[b >> 6] & (1 << UInt64(b & 63)) != 0
+    }
+
+    public var recordCount: Int { entries.reduce(0) { $0 + Int($1.count) } }
+
+    func encode() -> [UInt8] {
+        var w = ByteWriter()
+        w.varint(entries.count)
+        for e in entries {
+            w.u8(e.kind.rawValue)
+            if let tenant = e.tenantID { w.u8(1); w.string(tenant) } else { w.u8(0) }
+            w.varint(UInt64(e.count))
+            w.signed(e.minTime)
+            w.signed(e.maxTime)
+        }
+        for word in nameFilter { w.u64(word) }
+        return w.bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) throws(StoreError) -> BlockSummary {
+        var r = ByteReader(bytes)
+        let n = try r.count(max: 1 << 20)
+        var entries: [Entry] = []
+        for _ in 0..<n {
+            guard let kind = StoredRecord.Kind(rawValue: try r.u8()) else { throw .corrupt("unknown record kind in block summary") }
+            let tenant: String? = try r.u8() == 1 ? try r.string() : nil
+            entries.append(Entry(kind: kind, tenantID: tenant, count: UInt32(truncatingIfNeeded: try r.varint()), minTime: try r.signed(), maxTime: try r.signed()))
+        }
+        var filter: [UInt64] = []
+        for _ in 0..<4 { filter.append(try r.u64()) }
+        return BlockSummary(entries: entries, nameFilter: filter)
+    }
+}
+
+/// A block on disk (FORMAT.md, "Block frame"): a 40-byte header, the summary, the zstd payload.
+struct BlockFrame {
+    static let magic: UInt32 = 0x4B4C_4253  // "SBLK"
+    static let headerBytes = 40
+
+    struct Header: Sendable, Hashable {
+        var payloadLength: Int
+        var summaryLength: Int
+        var recordCount: Int
+        var rawLength: Int
+        var minTime: Int64
+        var maxTime: Int64
+        var checksum: UInt32
+
+        var frameLength: Int { BlockFrame.headerBytes + summaryLength + payloadLength }
+    }
+
+    /// Encodes, compresses and frames `records`.
+    static func build(_ records: [StoredRecord], level: Int32) throws(StoreError) -> (bytes: [UInt8], summary: BlockSummary) {
+        let raw = BlockCodec.encode(records)
+        let payload = try Zstd.compress(raw, level: level)
+        let summary = BlockSummary(records)
+        let summaryBytes = summary.encode()
+        let times = records.map(\.timestamp.microseconds)
+        var w = ByteWriter(capacity: headerBytes + summaryBytes.count + payload.count)
+        w.u32(magic)
+        w.u32(UInt32(payload.count))
+        w.u32(UInt32(summaryBytes.count))
+        w.u32(UInt32(records.count))
+        w.u32(UInt32(raw.count))
+        w.i64(times.min() ?? 0)
+        w.i64(times.max() ?? 0)
+        var crc = CRC32C.checksum(w.bytes)
+        crc = CRC32C.checksum(summaryBytes, seed: crc)
+        crc = CRC32C.checksum(payload, seed: crc)
+        w.u32(crc)
+        w.raw(summaryBytes)
+        w.raw(payload)
+        return (w.bytes, summary)
+    }
+
+    /// Parses a header; `nil` when the bytes are not one (a torn or damaged frame).
+    static func header(_ bytes: [UInt8]) -> Header? {
+        guard bytes.count >= headerBytes else { return nil }
+        var r = ByteReader(bytes)
+        guard (try? r.u32()) == magic else { return nil }
+        guard let payload = try? r.u32(), let summary = try? r.u32(), let count = try? r.u32(), let raw = try? r.u32(),
+              let minTime = try? r.i64(), let maxTime = try? r.i64(), let crc = try? r.u32() else { return nil }
+        guard raw <= 1 << 30, payload <= 1 << 30, summary <= 1 << 26 else { return nil }
+        return Header(payloadLength: Int(payload), summaryLength: Int(summary), recordCount: Int(count), rawLength: Int(raw),
+                      minTime: minTime, maxTime: maxTime, checksum: crc)
+    }
+
+    /// Whether the frame's checksum matches (`frame` is the whole frame).
+    static func checksumMatches(_ frame: [UInt8], _ header: Header) -> Bool {
+        frame.withUnsafeBytes { raw in
+            var crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[0..<36]))
+            crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[headerBytes...]), seed: crc)
+            return crc == header.checksum
+        }
+    }
+
+    /// Decompresses and decodes a verified frame.
+    static func records(_ frame: [UInt8], _ header: Header) throws(StoreError) -> [StoredRecord] {
+        let start = headerBytes + header.summaryLength
+        let raw = try Zstd.decompress(frame[start..<(start + header.payloadLength)], expected: header.rawLength)
+        let records = try BlockCodec.decode(raw)
+        guard records.count == header.recordCount else { throw .corrupt("block holds \(records.count) records, its header says \(header.recordCount)") }
+        return records
+    }
+
+    static func summary(_ frame: [UInt8], _ header: Header) throws(StoreError) -> BlockSummary {
+        try BlockSummary.decode(Array(frame[headerBytes..<(headerBytes + header.summaryLength)]))
+    }
+}

@@ -1,0 +1,190 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A data directory: `segments/` with the segment files, `quarantine/` for damaged ones moved
+/// aside by `verify --repair`, and `LOCK`, held by the one process that writes.
+public struct DataDirectory: Sendable {
+    public let path: String
+
+    public var segmentsPath: String { path + "/segments" }
+    public var quarantinePath: String { path + "/quarantine" }
+
+    /// Opens (with `create`, creates) a data directory.
+    public init(path: String, create: Bool) throws(StoreError) {
+        self.path = path
+        if create {
+            try FileIO.makeDirectory(segmentsPath)
+        } else {
+            guard access(segmentsPath, F_OK) == 0 else {
+                throw .usage("\(path) is not a Sluice data directory (no segments/ inside); write one with `sluice run --data-dir \(path)`")
+            }
+        }
+    }
+
+    /// Segment files, oldest first (leftover temporary files are ignored).
+    public func segments() throws(StoreError) -> [SegmentFile] {
+        try FileIO.list(segmentsPath).compactMap { SegmentFile(fileName: $0, directory: segmentsPath) }.sorted()
+    }
+
+    /// Bytes of every segment file.
+    public func totalBytes() throws(StoreError) -> Int {
+        try segments().reduce(0) { $0 + (FileIO.size(path: $1.path) ?? 0) }
+    }
+
+    /// Takes the writer's lock; fails at once, naming the holder, when another process has it.
+    public func lock() throws(StoreError) -> DirectoryLock {
+        let lockPath = path + "/LOCK"
+        let fd = try FileIO.open(lockPath, O_RDWR | O_CREAT)
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let holder = (try? FileIO.pread(fd, lockPath, offset: 0, count: 32)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
+            close(fd)
+            throw .locked("\(path) is in use by another Sluice process (pid \(holder.trimmingCharacters())); stop it first, or use its HTTP API")
+        }
+        _ = ftruncate(fd, 0)
+        try? FileIO.writeAll(fd, lockPath, Array("\(getpid())".utf8))
+        return DirectoryLock(fd: fd)
+    }
+
+    /// What recovery did to one segment.
+    public struct Recovery: Sendable, CustomStringConvertible {
+        public var segment: String
+        public var keptBlocks: Int
+        public var cutBytes: Int
+        public var offset: Int
+        public var reason: String
+
+        public var description: String {
+            "\(segment): cut \(cutBytes) bytes at offset \(offset) (\(reason)); kept \(keptBlocks) whole blocks"
+        }
+    }
+
+    /// Makes every unsealed segment whole: a torn tail is cut back to the last whole block, and
+    /// the segment is sealed. Only the lock holder may call this. Returns what was cut.
+    public func recoverOpenSegments() throws(StoreError) -> [Recovery] {
+        var cuts: [Recovery] = []
+        for name in try FileIO.list(segmentsPath) where name.hasSuffix(".tmp") {
+            try FileIO.remove("\(segmentsPath)/\(name)")
+        }
+        for segment in try segments() where !segment.sealed {
+            let scan = try segment.scan(verify: true)
+            if let damage = scan.damage {
+                try FileIO.truncate(segment.path, to: scan.validLength)
+                cuts.append(Recovery(segment: segment.name, keptBlocks: scan.blocks.count, cutBytes: scan.fileLength - scan.validLength,
+                                     offset: damage.offset, reason: damage.reason))
+            }
+            if scan.blocks.isEmpty {
+                try FileIO.remove(segment.path)
+            } else {
+                try FileIO.rename(segment.path, SegmentFile(id: segment.id, sealed: true, directory: segmentsPath).path)
+            }
+        }
+        try FileIO.syncDirectory(segmentsPath)
+        return cuts
+    }
+
+    /// Moves a damaged segment to `quarantine/`, where it stays until a person deletes it.
+    public func quarantine(_ segment: SegmentFile) throws(StoreError) -> String {
+        try FileIO.makeDirectory(quarantinePath)
+        let destination = "\(quarantinePath)/\(segment.name)"
+        try FileIO.rename(segment.path, destination)
+        try FileIO.syncDirectory(segmentsPath)
+        try FileIO.syncDirectory(quarantinePath)
+        return destination
+    }
+
+    /// Replaces a sealed segment with one holding `frames`, atomically: write a temporary file,
+    /// fsync it, rename it over the old one, fsync the directory. No frames: the segment goes.
+    func replace(_ segment: SegmentFile, frames: [[UInt8]]) throws(StoreError) {
+        guard !frames.isEmpty else {
+            try FileIO.remove(segment.path)
+            try FileIO.syncDirectory(segmentsPath)
+            return
+        }
+        let temporary = segment.path + ".tmp"
+        let fd = try FileIO.open(temporary, O_WRONLY | O_CREAT | O_TRUNC)
+        do {
+            try FileIO.writeAll(fd, temporary, SegmentFile.header())
+            for frame in frames { try FileIO.writeAll(fd, temporary, frame) }
+            try FileIO.fsync(fd, temporary)
+        } catch {
+            close(fd)
+            try? FileIO.remove(temporary)
+            throw error
+        }
+        close(fd)
+        try FileIO.rename(temporary, SegmentFile(id: segment.id, sealed: true, directory: segmentsPath).path)
+        try FileIO.syncDirectory(segmentsPath)
+    }
+
+    /// Starts a new segment after every existing one.
+    func createSegment() throws(StoreError) -> SegmentAppender {
+        let id = (try segments().last?.id ?? 0) + 1
+        return try SegmentAppender(file: SegmentFile(id: id, sealed: false, directory: segmentsPath))
+    }
+}
+
+/// The writer's hold on a data directory; released when dropped or when the process ends.
+public final class DirectoryLock: Sendable {
+    let fd: Int32
+    init(fd: Int32) { self.fd = fd }
+    deinit { close(fd) }
+}
+
+/// The segment being written: appends frames, syncs, seals.
+final class SegmentAppender {
+    private(set) var file: SegmentFile
+    private let fd: Int32
+    private(set) var size: Int
+    private(set) var blocks = 0
+    private(set) var unsynced = false
+
+    init(file: SegmentFile) throws(StoreError) {
+        self.file = file
+        fd = try FileIO.open(file.path, O_WRONLY | O_CREAT | O_EXCL)
+        try FileIO.writeAll(fd, file.path, SegmentFile.header())
+        try FileIO.fsync(fd, file.path)
+        try FileIO.syncDirectory(file.directory)
+        size = SegmentFile.headerBytes
+    }
+
+    func append(_ frame: [UInt8]) throws(StoreError) {
+        try FileIO.writeAll(fd, file.path, frame)
+        size += frame.count
+        blocks += 1
+        unsynced = true
+    }
+
+    func sync() throws(StoreError) {
+        guard unsynced else { return }
+        try FileIO.fsync(fd, file.path)
+        unsynced = false
+    }
+
+    /// Syncs, closes and renames `.open` to `.seg`. Returns the sealed file.
+    func seal() throws(StoreError) -> SegmentFile {
+        try sync()
+        close(fd)
+        let sealed = SegmentFile(id: file.id, sealed: true, directory: file.directory)
+        if blocks == 0 {
+            try FileIO.remove(file.path)
+        } else {
+            try FileIO.rename(file.path, sealed.path)
+        }
+        try FileIO.syncDirectory(file.directory)
+        return sealed
+    }
+
+    deinit {}
+}
+
+extension String {
+    func trimmingCharacters() -> String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

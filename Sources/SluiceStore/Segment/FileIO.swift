@@ -1,0 +1,110 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Thin, checked wrappers over the system calls the store uses; every failure names the file.
+enum FileIO {
+    static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0o644) throws(StoreError) -> Int32 {
+        let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw failure("open", path) }
+        return fd
+    }
+
+    static func failure(_ operation: String, _ path: String) -> StoreError {
+        .io("cannot \(operation) \(path): \(String(cString: strerror(errno)))")
+    }
+
+    static func size(_ fd: Int32, _ path: String) throws(StoreError) -> Int {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw failure("stat", path) }
+        return Int(st.st_size)
+    }
+
+    static func size(path: String) -> Int? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return Int(st.st_size)
+    }
+
+    /// Reads up to `count` bytes at `offset`; fewer only at the end of the file.
+    static func pread(_ fd: Int32, _ path: String, offset: Int, count: Int) throws(StoreError) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = buffer.withUnsafeMutableBytes { Glibc.pread(fd, $0.baseAddress! + done, count - done, off_t(offset + done)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw failure("read", path)
+            }
+            if n == 0 { break }
+            done += n
+        }
+        if done < count { buffer.removeSubrange(done...) }
+        return buffer
+    }
+
+    static func writeAll(_ fd: Int32, _ path: String, _ bytes: [UInt8]) throws(StoreError) {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw failure("write", path)
+            }
+            done += n
+        }
+    }
+
+    static func fsync(_ fd: Int32, _ path: String) throws(StoreError) {
+        guard Glibc.fsync(fd) == 0 else { throw failure("fsync", path) }
+    }
+
+    /// Makes a rename or a new file in `directory` durable.
+    static func syncDirectory(_ directory: String) throws(StoreError) {
+        let fd = try open(directory, O_RDONLY | O_DIRECTORY)
+        defer { close(fd) }
+        try fsync(fd, directory)
+    }
+
+    static func readFile(_ path: String) throws(StoreError) -> [UInt8] {
+        let fd = try open(path, O_RDONLY)
+        defer { close(fd) }
+        return try pread(fd, path, offset: 0, count: try size(fd, path))
+    }
+
+    static func makeDirectory(_ path: String) throws(StoreError) {
+        var partial = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            partial += "/" + component
+            if mkdir(partial, 0o755) != 0 && errno != EEXIST { throw failure("create directory", partial) }
+        }
+    }
+
+    static func list(_ directory: String) throws(StoreError) -> [String] {
+        guard let dir = opendir(directory) else { throw failure("list", directory) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    static func rename(_ from: String, _ to: String) throws(StoreError) {
+        guard Glibc.rename(from, to) == 0 else { throw failure("rename", from) }
+    }
+
+    static func remove(_ path: String) throws(StoreError) {
+        guard unlink(path) == 0 || errno == ENOENT else { throw failure("delete", path) }
+    }
+
+    static func truncate(_ path: String, to length: Int) throws(StoreError) {
+        let fd = try open(path, O_WRONLY)
+        defer { close(fd) }
+        guard ftruncate(fd, off_t(length)) == 0 else { throw failure("truncate", path) }
+        try fsync(fd, path)
+    }
+}

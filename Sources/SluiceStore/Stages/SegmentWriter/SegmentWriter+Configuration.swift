@@ -1,0 +1,31 @@
+import SluiceConfig
+import SluiceModel
+
+extension SegmentWriter {
+    /// When blocks are flushed and synced, when segments are sealed (`store:` in the config).
+    public struct Configuration: Sendable {
+        /// A block is written at least this often (wall clock; not in replay).
+        public var flushInterval: Duration = .seconds(1)
+        /// …or as soon as it holds this many records.
+        public var flushRecords = 65_536
+        public var fsync: SluiceConfig.Configuration.FsyncPolicy = .interval
+        /// A segment is sealed at this size…
+        public var segmentBytes = 64 << 20
+        /// …or this age, whichever comes first.
+        public var segmentAge: Duration = .seconds(3_600)
+        /// zstd's level: 3 is its default; higher packs tighter and costs CPU.
+        public var compressionLevel: Int32 = 3
+
+        public init() {}
+
+        /// From the configuration file. A segment is also sealed at an eighth of the size cap,
+        /// so that retention, which deletes whole sealed segments, can keep the cap.
+        public init(_ c: SluiceConfig.Configuration) {
+            flushInterval = .microseconds(c.store.flushInterval.microseconds)
+            flushRecords = c.store.flushRecords
+            fsync = c.store.fsync
+            segmentBytes = Int(min(c.store.segmentBytes, max(64 << 10, c.retention.maxBytes / 8)))
+            segmentAge = .microseconds(c.store.segmentAge.microseconds)
+        }
+    }
+}

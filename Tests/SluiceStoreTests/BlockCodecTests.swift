@@ -1,0 +1,77 @@
+import Testing
+import SluiceModel
+@testable import SluiceStore
+
+@Suite("Block codec")
+struct BlockCodecTests {
+    static let t0: Int64 = 1_795_514_400_000_000
+
+    static func sample() -> [StoredRecord] {
+        var out: [StoredRecord] = []
+        for i in 0..<500 {
+            let ts = Timestamp(microseconds: t0 + Int64(i) * 10_000_000)
+            out.append(.record(.metric(MetricRecord(timestamp: ts, tenantID: "t\(i % 3)", labels: ["host": "h\(i % 5)"], name: "cpu", value: Double(i % 97) * 0.25))))
+            out.append(.record(.metric(MetricRecord(timestamp: ts, tenantID: nil, name: "ratio", value: 1 / Double(i + 1)))))
+            if i % 7 == 0 {
+                out.append(.record(.performance(PerformanceRecord(timestamp: ts, tenantID: "t1", labels: ["route": "/a"], responseTime: Double(i), dbQueryTime: i % 2 == 0 ? 1.5 : nil))))
+                out.append(.record(.cache(CacheRecord(timestamp: ts, tenantID: "t1", cache: i % 2 == 0 ? "lru" : nil, hits: UInt64(i), misses: 3, sizeKB: UInt64(1000 - i)))))
+                out.append(.record(.tokenUsage(TokenUsageRecord(timestamp: ts, tenantID: "t2", model: "gpt-4o", promptTokens: 100, completionTokens: UInt64(i), cachedTokens: 7, requestID: "r\(i)"))))
+                out.append(.record(.visit(VisitRecord(timestamp: ts, tenantID: "site", visitorID: "v\(i % 11)", path: i % 2 == 0 ? "/p" : nil))))
+            }
+        }
+        let span = WindowSpan(length: .minutes(1), start: Timestamp(microseconds: t0))
+        out.append(.output(.window(WindowSummary(span: span, series: SeriesKey(tenantID: "t", name: "m", labels: ["a": "b"]), count: 3, sum: 6.5, min: -1, max: 4.25, p50: 2, p90: 4, p95: 4.2, p99: 4.25))))
+        out.append(.output(.cacheWindow(CacheWindowSummary(span: span, tenantID: nil, cache: "c", labels: .empty, hits: 9, misses: 1, sizeKB: 4))))
+        out.append(.output(.visitsWindow(VisitsWindowSummary(span: span, tenantID: "s", visits: 10, uniqueVisitors: 7))))
+        out.append(.output(.anomaly(Anomaly(timestamp: span.end, series: SeriesKey(tenantID: "t", name: "m"), statistic: "p99", value: 840, expected: 120, score: 0.97, reason: "p99 m 840, expected 120 ± 35"))))
+        return out
+    }
+
+    @Test("every record comes back equal, floats bit-exact, after encode, compress and frame")
+    func roundTrip() throws {
+        let records = Self.sample()
+        let (frame, summary) = try BlockFrame.build(records, level: 3)
+        let header = try #require(BlockFrame.header(frame))
+        #expect(BlockFrame.checksumMatches(frame, header))
+        let decoded = try BlockFrame.records(frame, header)
+        #expect(Set(decoded) == Set(records))
+        #expect(decoded.count == records.count)
+        #expect(summary.recordCount == records.count)
+        #expect(summary.mayContain(name: "cpu") && summary.mayContain(name: "response_time"))
+    }
+
+    @Test("floats of every kind round-trip bit for bit", arguments: [
+        [0.0, 1.5, 2.25, 100.125], [-0.0, 1.0], [0.1, 0.2, 0.30000000000000004], [1e300, -1e-300, 5e-324],
+        [73.967, 12.345678, 0.000001], [Double.greatestFiniteMagnitude, 123456789.123], [3.141592653589793],
+    ])
+    func floats(values: [Double]) throws {
+        var w = ByteWriter()
+        FloatColumn.encode(values, into: &w)
+        var r = ByteReader(w.bytes)
+        let back = try FloatColumn.decode(values.count, from: &r)
+        #expect(back.map(\.bitPattern) == values.map(\.bitPattern))
+    }
+
+    @Test("short decimals are stored as scaled integers")
+    func decimalScale() {
+        #expect(FloatColumn.decimalScale([1, 2, 3]) == 0)
+        #expect(FloatColumn.decimalScale([1.5, 2.25]) == 2)
+        #expect(FloatColumn.decimalScale([73.967, 0.001]) == 3)
+        #expect(FloatColumn.decimalScale([1 / 3.0]) == nil)
+        #expect(FloatColumn.decimalScale([-0.0]) == nil)
+    }
+
+    @Test("a flipped bit anywhere in a frame is caught by its checksum")
+    func bitFlips() throws {
+        let (frame, _) = try BlockFrame.build(Self.sample(), level: 3)
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            var damaged = frame
+            let i = Int.random(in: 0..<frame.count, using: &random)
+            damaged[i] ^= 1 << UInt8.random(in: 0..<8, using: &random)
+            if let header = BlockFrame.header(damaged), header.frameLength == damaged.count {
+                #expect(!BlockFrame.checksumMatches(damaged, header), "flip at \(i) not detected")
+            }
+        }
+    }
+}

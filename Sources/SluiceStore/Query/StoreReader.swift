@@ -59,6 +59,9 @@ public struct StoreReader: Sendable {
             } catch where !segment.sealed {
                 continue  // sealed or removed while we looked: its data is in the sealed file
             }
+            if segment.sealed, let damage = scan.damage {
+                throw .corrupt("\(segment.path) is damaged at offset \(damage.offset) (\(damage.reason)); run `sluice verify --data-dir \(directory.path) --repair`")
+            }
             let wanted = scan.blocks.filter { query.mayMatch($0) }
             skipped += scan.blocks.count - wanted.count
             for r in try segment.records(blocks: wanted) where query.matches(r) { out.append(r) }

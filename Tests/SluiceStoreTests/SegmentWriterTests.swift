@@ -1,0 +1,88 @@
+import Testing
+import Synchronization
+import SluiceModel
+import SluicePipeline
+import SluiceTesting
+@testable import SluiceStore
+
+@Suite("Segment writer")
+struct SegmentWriterTests {
+    @Test("flushes a block at flush_records and on every clock tick; seals at the end")
+    func flushes() async throws {
+        let directory = try DataDirectory(path: TestFiles.temporaryDirectory(), create: true)
+        var configuration = SegmentWriter<ManualClock>.Configuration()
+        configuration.flushRecords = 100
+        configuration.flushInterval = .seconds(1)
+        let clock = ManualClock()
+        let statistics = StoreStatistics()
+        let writer = SegmentWriter(configuration: configuration, directory: directory, clock: clock, statistics: statistics) { _ in }
+        let input = BoundedChannel<StoreBatch>(capacity: 2)
+        async let done: Void = writer.run(input: input)
+
+        try await input.send(StoreBatch(records: (0..<250).map { StoreTestSupport.metric($0) }, outputs: []))
+        while statistics.blocks < 1 { await Task.yield() }
+        #expect(statistics.records == 250, "one block as soon as the batch passed flush_records")
+
+        try await input.send(StoreBatch(records: (250..<260).map { StoreTestSupport.metric($0) }, outputs: []))
+        while clock.sleeperCount == 0 { await Task.yield() }
+        #expect(statistics.blocks == 1, "ten records wait for the interval")
+        clock.advance(by: .seconds(1))
+        while statistics.blocks < 2 { await Task.yield() }
+        #expect(statistics.records == 260)
+
+        try await input.send(StoreBatch(records: [StoreTestSupport.metric(260)], outputs: []))
+        input.finish()
+        try await done
+        #expect(statistics.records == 261)
+        let segments = try directory.segments()
+        #expect(segments.count == 1 && segments[0].sealed)
+        #expect(try StoreReader(directory: directory).records(StoreQuery()).count == 261)
+    }
+
+    @Test("a segment is sealed at its size limit and the next one starts")
+    func sealsBySize() async throws {
+        let directory = try DataDirectory(path: TestFiles.temporaryDirectory(), create: true)
+        var configuration = SegmentWriter<ContinuousClock>.Configuration()
+        configuration.flushRecords = 50
+        configuration.segmentBytes = 600
+        let writer = SegmentWriter(replayConfiguration: configuration, directory: directory) { _ in }
+        let input = BoundedChannel<StoreBatch>(capacity: 2)
+        async let done: Void = writer.run(input: input)
+        for i in 0..<20 {
+            try await input.send(StoreBatch(records: (0..<50).map { StoreTestSupport.metric(i * 50 + $0, seconds: Int64(i * 50 + $0) * 7) }, outputs: []))
+        }
+        input.finish()
+        try await done
+        let segments = try directory.segments()
+        #expect(segments.count > 1)
+        #expect(segments.allSatisfy { $0.sealed })
+        #expect(try StoreReader(directory: directory).records(StoreQuery()).count == 1_000)
+    }
+
+    @Test("closed windows are stored beside raw records, and only what is worth storing")
+    func storesWindows() async throws {
+        let directory = try DataDirectory(path: TestFiles.temporaryDirectory(), create: true)
+        let writer = SegmentWriter(replayConfiguration: .init(), directory: directory) { _ in }
+        let input = BoundedChannel<StoreBatch>(capacity: 2)
+        async let done: Void = writer.run(input: input)
+        let window = WindowSummary(span: WindowSpan(length: .minutes(1), start: Timestamp(microseconds: StoreTestSupport.t0)),
+                                   series: SeriesKey(tenantID: "t", name: "m"), count: 1, sum: 1, min: 1, max: 1, p50: 1, p90: 1, p95: 1, p99: 1)
+        try await input.send(StoreBatch(records: [StoreTestSupport.metric(1)], outputs: [.window(window), .summary(RunSummary())]))
+        input.finish()
+        try await done
+        let stored = try StoreReader(directory: directory).records(StoreQuery(kinds: [.window]))
+        #expect(stored == [.output(.window(window))])
+    }
+
+    @Test("a second writer on the same directory is refused, naming the reason")
+    func lock() throws {
+        let directory = try DataDirectory(path: TestFiles.temporaryDirectory(), create: true)
+        let held = try directory.lock()
+        #expect {
+            try directory.lock()
+        } throws: { error in
+            (error as? StoreError)?.isLocked == true && "\(error)".contains("in use by another Sluice process")
+        }
+        withExtendedLifetime(held) {}
+    }
+}

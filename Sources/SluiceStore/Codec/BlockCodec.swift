@@ -47,80 +47,12 @@ enum BlockCodec {
         }
     }
 
+    /// Encodes records in one go (retention rewrites, tests); the writer builds blocks with
+    /// `BlockBuilder` as records arrive.
     static func encode(_ records: [StoredRecord]) -> [UInt8] {
-        var order: [GroupKey] = []
-        var groups: [GroupKey: [StoredRecord]] = [:]
-        for r in records {
-            let key = GroupKey(r)
-            if groups[key] == nil { order.append(key) }
-            groups[key, default: []].append(r)
-        }
-        var dictionary = Dictionary()
-        var body = ByteWriter(capacity: records.count * 8)
-        body.varint(order.count)
-        for key in order {
-            let members = groups[key]!
-            body.u8(key.kind.rawValue)
-            body.varint(dictionary.ref(key.tenant))
-            body.varint(dictionary.ref(key.name))
-            body.varint(key.labels.count)
-            for label in key.labels {
-                body.varint(dictionary.ref(label.key))
-                body.varint(dictionary.ref(label.value))
-            }
-            body.signed(key.length)
-            body.varint(members.count)
-            encodeColumns(key.kind, members, &body, &dictionary)
-        }
-        var out = ByteWriter(capacity: body.bytes.count + dictionary.strings.count * 12)
-        out.varint(dictionary.strings.count)
-        for s in dictionary.strings { out.string(s) }
-        out.raw(body.bytes)
-        return out.bytes
-    }
-
-    private static func encodeColumns(_ kind: StoredRecord.Kind, _ members: [StoredRecord], _ w: inout ByteWriter, _ d: inout Dictionary) {
-        TimeColumn.encode(members.map(\.timestamp.microseconds), into: &w)
-        switch kind {
-        case .metric:
-            FloatColumn.encode(members.map { if case .record(.metric(let m)) = $0 { m.value } else { 0 } }, into: &w)
-        case .cache:
-            let caches = members.compactMap { if case .record(.cache(let c)) = $0 { c } else { nil } }
-            for c in caches { w.varint(c.hits); w.varint(c.misses) }
-            var previous: Int64 = 0
-            for c in caches { w.signed(Int64(bitPattern: c.sizeKB) &- previous); previous = Int64(bitPattern: c.sizeKB) }
-        case .performance:
-            let perf = members.compactMap { if case .record(.performance(let p)) = $0 { p } else { nil } }
-            for p in perf { w.u8((p.responseTime != nil ? 1 : 0) | (p.dbQueryTime != nil ? 2 : 0) | (p.memoryUsage != nil ? 4 : 0)) }
-            FloatColumn.encode(perf.compactMap(\.responseTime), into: &w)
-            FloatColumn.encode(perf.compactMap(\.dbQueryTime), into: &w)
-            FloatColumn.encode(perf.compactMap(\.memoryUsage), into: &w)
-        case .tokenUsage:
-            for case .record(.tokenUsage(let t)) in members {
-                w.varint(t.promptTokens); w.varint(t.completionTokens); w.varint(t.cachedTokens)
-                w.varint(d.ref(t.requestID))
-            }
-        case .visit:
-            for case .record(.visit(let v)) in members {
-                w.varint(d.ref(v.visitorID)); w.varint(d.ref(v.path))
-            }
-        case .window:
-            let windows = members.compactMap { if case .output(.window(let x)) = $0 { x } else { nil } }
-            for x in windows { w.varint(x.count) }
-            for column in [\WindowSummary.sum, \.min, \.max, \.p50, \.p90, \.p95, \.p99] {
-                FloatColumn.encode(windows.map { $0[keyPath: column] }, into: &w)
-            }
-        case .cacheWindow:
-            for case .output(.cacheWindow(let x)) in members { w.varint(x.hits); w.varint(x.misses); w.varint(x.sizeKB) }
-        case .visitsWindow:
-            for case .output(.visitsWindow(let x)) in members { w.varint(x.visits); w.varint(x.uniqueVisitors) }
-        case .anomaly:
-            let anomalies = members.compactMap { if case .output(.anomaly(let a)) = $0 { a } else { nil } }
-            for a in anomalies { w.varint(d.ref(a.statistic)); w.varint(d.ref(a.reason)) }
-            FloatColumn.encode(anomalies.map(\.value), into: &w)
-            FloatColumn.encode(anomalies.map(\.expected), into: &w)
-            FloatColumn.encode(anomalies.map(\.score), into: &w)
-        }
+        var builder = BlockBuilder()
+        for r in records { builder.add(r) }
+        return builder.encode().payload
     }
 
     static func decode(_ payload: [UInt8]) throws(StoreError) -> [StoredRecord] {

@@ -16,36 +16,15 @@ public struct BlockSummary: Sendable, Hashable {
     /// A 256-bit Bloom filter (two probes) of the names in the block.
     var nameFilter: [UInt64]
 
-    init(_ records: [StoredRecord]) {
-        struct Key: Hashable { var kind: StoredRecord.Kind; var tenant: String? }
-        var byKey: [Key: Entry] = [:]
-        var order: [Key] = []
-        var filter = [UInt64](repeating: 0, count: 4)
-        for r in records {
-            let key = Key(kind: r.kind, tenant: r.tenantID)
-            let t = r.timestamp.microseconds
-            if var e = byKey[key] {
-                e.count += 1
-                e.minTime = min(e.minTime, t)
-                e.maxTime = max(e.maxTime, t)
-                byKey[key] = e
-            } else {
-                order.append(key)
-                byKey[key] = Entry(kind: key.kind, tenantID: key.tenant, count: 1, minTime: t, maxTime: t)
-            }
-            if case .record(.performance) = r {
-                for name in ["response_time", "db_query_time", "memory_usage"] { Self.insert(name, &filter) }
-            } else if let name = r.name {
-                Self.insert(name, &filter)
-            }
-        }
-        entries = order.map { byKey[$0]! }
-        nameFilter = filter
-    }
-
     init(entries: [Entry], nameFilter: [UInt64]) {
         self.entries = entries
         self.nameFilter = nameFilter
+    }
+
+    init(entries: [Entry], names: [String]) {
+        var filter = [UInt64](repeating: 0, count: 4)
+        for name in names { Self.insert(name, &filter) }
+        self.init(entries: entries, nameFilter: filter)
     }
 
     private static func probes(_ name: String) -> (Int, Int) {
@@ -96,10 +75,10 @@ public struct BlockSummary: Sendable, Hashable {
     }
 }
 
-/// A block on disk (FORMAT.md, "Block frame"): a 40-byte header, the summary, the zstd payload.
+/// A block on disk (FORMAT.md, "Block frame"): a 44-byte header, the summary, the zstd payload.
 struct BlockFrame {
     static let magic: UInt32 = 0x4B4C_4253  // "SBLK"
-    static let headerBytes = 40
+    static let headerBytes = 44
 
     struct Header: Sendable, Hashable {
         var payloadLength: Int
@@ -108,30 +87,39 @@ struct BlockFrame {
         var rawLength: Int
         var minTime: Int64
         var maxTime: Int64
+        /// Over header bytes 0–35, the summary and the payload.
         var checksum: UInt32
+        /// Over header bytes 0–35 and the summary: lets a reader trust a summary without
+        /// reading the payload.
+        var summaryChecksum: UInt32
 
         var frameLength: Int { BlockFrame.headerBytes + summaryLength + payloadLength }
     }
 
     /// Encodes, compresses and frames `records`.
     static func build(_ records: [StoredRecord], level: Int32) throws(StoreError) -> (bytes: [UInt8], summary: BlockSummary) {
-        let raw = BlockCodec.encode(records)
+        var builder = BlockBuilder()
+        for r in records { builder.add(r) }
+        return try build(&builder, level: level)
+    }
+
+    /// Frames what a builder holds (and leaves the builder as it was).
+    static func build(_ builder: inout BlockBuilder, level: Int32) throws(StoreError) -> (bytes: [UInt8], summary: BlockSummary) {
+        let count = builder.count
+        let (raw, summary) = builder.encode()
         let payload = try Zstd.compress(raw, level: level)
-        let summary = BlockSummary(records)
         let summaryBytes = summary.encode()
-        let times = records.map(\.timestamp.microseconds)
         var w = ByteWriter(capacity: headerBytes + summaryBytes.count + payload.count)
         w.u32(magic)
         w.u32(UInt32(payload.count))
         w.u32(UInt32(summaryBytes.count))
-        w.u32(UInt32(records.count))
+        w.u32(UInt32(count))
         w.u32(UInt32(raw.count))
-        w.i64(times.min() ?? 0)
-        w.i64(times.max() ?? 0)
-        var crc = CRC32C.checksum(w.bytes)
-        crc = CRC32C.checksum(summaryBytes, seed: crc)
-        crc = CRC32C.checksum(payload, seed: crc)
-        w.u32(crc)
+        w.i64(summary.entries.map(\.minTime).min() ?? 0)
+        w.i64(summary.entries.map(\.maxTime).max() ?? 0)
+        let summaryCRC = CRC32C.checksum(summaryBytes, seed: CRC32C.checksum(w.bytes))
+        w.u32(CRC32C.checksum(payload, seed: summaryCRC))
+        w.u32(summaryCRC)
         w.raw(summaryBytes)
         w.raw(payload)
         return (w.bytes, summary)
@@ -143,10 +131,10 @@ struct BlockFrame {
         var r = ByteReader(bytes)
         guard (try? r.u32()) == magic else { return nil }
         guard let payload = try? r.u32(), let summary = try? r.u32(), let count = try? r.u32(), let raw = try? r.u32(),
-              let minTime = try? r.i64(), let maxTime = try? r.i64(), let crc = try? r.u32() else { return nil }
+              let minTime = try? r.i64(), let maxTime = try? r.i64(), let crc = try? r.u32(), let summaryCRC = try? r.u32() else { return nil }
         guard raw <= 1 << 30, payload <= 1 << 30, summary <= 1 << 26 else { return nil }
         return Header(payloadLength: Int(payload), summaryLength: Int(summary), recordCount: Int(count), rawLength: Int(raw),
-                      minTime: minTime, maxTime: maxTime, checksum: crc)
+                      minTime: minTime, maxTime: maxTime, checksum: crc, summaryChecksum: summaryCRC)
     }
 
     /// Whether the frame's checksum matches (`frame` is the whole frame).
@@ -155,6 +143,16 @@ struct BlockFrame {
             var crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[0..<36]))
             crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[headerBytes...]), seed: crc)
             return crc == header.checksum
+        }
+    }
+
+    /// Whether the header and summary are intact (`headerAndSummary` is the frame's start).
+    static func summaryChecksumMatches(_ headerAndSummary: [UInt8], _ header: Header) -> Bool {
+        guard headerAndSummary.count == headerBytes + header.summaryLength else { return false }
+        return headerAndSummary.withUnsafeBytes { raw in
+            var crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[0..<36]))
+            crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[headerBytes...]), seed: crc)
+            return crc == header.summaryChecksum
         }
     }
 

@@ -100,7 +100,8 @@ public struct SegmentFile: Sendable, Hashable, Comparable {
             let summary: BlockSummary
             if verify {
                 let frame = try FileIO.pread(fd, path, offset: offset, count: header.frameLength)
-                guard BlockFrame.checksumMatches(frame, header) else {
+                guard BlockFrame.checksumMatches(frame, header),
+                      BlockFrame.summaryChecksumMatches(Array(frame[0..<(BlockFrame.headerBytes + header.summaryLength)]), header) else {
                     scan.damage = (offset, "block checksum mismatch")
                     break
                 }
@@ -112,8 +113,12 @@ public struct SegmentFile: Sendable, Hashable, Comparable {
                     break
                 }
             } else {
-                let summaryBytes = try FileIO.pread(fd, path, offset: offset + BlockFrame.headerBytes, count: header.summaryLength)
-                guard let s = try? BlockSummary.decode(summaryBytes) else {
+                let start = try FileIO.pread(fd, path, offset: offset, count: BlockFrame.headerBytes + header.summaryLength)
+                guard BlockFrame.summaryChecksumMatches(start, header) else {
+                    scan.damage = (offset, "block header or summary checksum mismatch")
+                    break
+                }
+                guard let s = try? BlockSummary.decode(Array(start[BlockFrame.headerBytes...])) else {
                     scan.damage = (offset, "block summary does not decode")
                     break
                 }

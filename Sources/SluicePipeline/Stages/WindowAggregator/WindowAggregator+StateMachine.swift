@@ -36,13 +36,17 @@ extension WindowAggregator {
         public var openWindowCount: Int { lengths.reduce(0) { $0 + $1.open.count } }
 
         /// Takes one record; appends what it causes (closed windows, a forwarded token record,
-        /// a watermark) to `events`, in order.
-        public mutating func record(_ record: Record, into events: inout [StageEvent]) {
+        /// a watermark) to `events`, in order. Returns a metric record's series number (the
+        /// store groups by it), otherwise -1.
+        @discardableResult
+        public mutating func record(_ record: Record, into events: inout [StageEvent]) -> Int32 {
             let t = record.timestamp.microseconds
             var wasLate = false
+            var seriesID: Int32 = -1
             switch record {
             case .metric(let m):
                 let id = registry.id(for: SeriesKey(tenantID: m.tenantID, name: m.name, labels: m.labels))
+                seriesID = id
                 for i in lengths.indices {
                     if let j = paneIndex(i, t) { lengths[i].open[j].pane.addMetric(id, m.value) } else { lateFor(i, &wasLate) }
                 }
@@ -74,6 +78,7 @@ extension WindowAggregator {
                 maxEventTime = t
                 advance(to: t - configuration.lateness.microseconds, into: &events)
             }
+            return seriesID
         }
 
         @inline(__always)

@@ -31,7 +31,13 @@ public struct WindowAggregator: Sendable {
         }
         for await batch in input {
             var events: [StageEvent] = []
-            for record in batch { machine.record(record, into: &events) }
+            var seriesIDs: [Int32] = []
+            if storeOutput != nil {
+                seriesIDs.reserveCapacity(batch.count)
+                for record in batch { seriesIDs.append(machine.record(record, into: &events)) }
+            } else {
+                for record in batch { machine.record(record, into: &events) }
+            }
             if machine.late != reportedLate.total {
                 let delta = machine.late - reportedLate.total
                 let byWindow = zip(machine.lateByWindow, reportedLate.byWindow).map { $0 - $1 }
@@ -44,7 +50,7 @@ public struct WindowAggregator: Sendable {
                 reportedLate = (machine.late, machine.lateByWindow)
             }
             if let storeOutput {
-                try await storeOutput.send(StoreBatch(records: batch, outputs: events.compactMap(\.output)))
+                try await storeOutput.send(StoreBatch(records: batch, outputs: events.compactMap(\.output), seriesIDs: seriesIDs))
             }
             if !events.isEmpty { try await output.send(events) }
         }
@@ -61,10 +67,13 @@ public struct WindowAggregator: Sendable {
 public struct StoreBatch: Sendable {
     public var records: [Record]
     public var outputs: [OutputRecord]
+    /// The aggregator's series number of each record (-1 when it has none); empty when unknown.
+    public var seriesIDs: [Int32]
 
-    public init(records: [Record], outputs: [OutputRecord]) {
+    public init(records: [Record], outputs: [OutputRecord], seriesIDs: [Int32] = []) {
         self.records = records
         self.outputs = outputs
+        self.seriesIDs = seriesIDs
     }
 }
 

@@ -5,7 +5,8 @@ extension SegmentWriter {
     /// When to flush a block, sync, and seal the segment: pure, time passed in.
     struct StateMachine {
         let configuration: Configuration
-        private(set) var buffered: [StoredRecord] = []
+        /// The block being built.
+        private(set) var block = BlockBuilder()
         private var segmentBytes = 0
         private var segmentOpenedAt: Duration?
 
@@ -21,23 +22,30 @@ extension SegmentWriter {
         }
 
         mutating func batch(_ batch: StoreBatch) -> Action {
-            for r in batch.records { buffered.append(.record(r)) }
-            for o in batch.outputs { if let s = StoredRecord(o) { buffered.append(s) } }
-            guard buffered.count >= configuration.flushRecords else { return .none }
+            if batch.seriesIDs.count == batch.records.count {
+                for (record, id) in zip(batch.records, batch.seriesIDs) { block.add(record, seriesID: id) }
+            } else {
+                for record in batch.records { block.add(record) }
+            }
+            for output in batch.outputs { block.add(output) }
+            guard block.count >= configuration.flushRecords else { return .none }
             return .flush(sync: configuration.fsync == .always)
         }
 
         /// The flush interval has passed.
         mutating func tick() -> Action {
             let sync = configuration.fsync != .never
-            if buffered.isEmpty { return sync ? .sync : .none }
+            if block.isEmpty { return sync ? .sync : .none }
             return .flush(sync: sync)
         }
 
-        /// Hands over the records to write as one block.
-        mutating func takeBuffered() -> [StoredRecord] {
-            defer { buffered = [] }
-            return buffered
+        /// Frames the block built so far and starts the next one; `nil` when it is empty.
+        mutating func takeBlock(level: Int32) throws(StoreError) -> (frame: [UInt8], records: Int)? {
+            guard !block.isEmpty else { return nil }
+            let records = block.count
+            let (frame, _) = try BlockFrame.build(&block, level: level)
+            block.reset()
+            return (frame, records)
         }
 
         /// A block of `bytes` was appended at `now`; says whether to seal the segment.

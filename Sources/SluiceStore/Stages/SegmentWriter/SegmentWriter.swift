@@ -43,12 +43,13 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
             case .sync:
                 try segment?.sync()
             case .flush(let sync):
-                let records = machine.takeBuffered()
-                guard !records.isEmpty else { try segment?.sync(); return }
-                let (frame, _) = try BlockFrame.build(records, level: configuration.compressionLevel)
+                guard let (frame, records) = try machine.takeBlock(level: configuration.compressionLevel) else {
+                    try segment?.sync()
+                    return
+                }
                 if segment == nil { segment = try directory.createSegment() }
                 try segment!.append(frame)
-                statistics.recordBlock(records: records.count, bytes: frame.count)
+                statistics.recordBlock(records: records, bytes: frame.count)
                 if sync { try segment!.sync() }
                 if machine.appended(bytes: frame.count, now: now()) {
                     _ = try segment!.seal()

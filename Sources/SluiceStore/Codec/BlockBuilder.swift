@@ -1,0 +1,206 @@
+import SluiceModel
+
+/// Builds one block's columns as records arrive, so that flushing only has to serialise them:
+/// no record is copied, and a metric record whose series the aggregator has already numbered
+/// finds its group by array index instead of by hashing its key.
+struct BlockBuilder {
+    struct Group {
+        let key: BlockCodec.GroupKey
+        var times: [Int64] = []
+        var floats: [[Double]]
+        var unsigned: [UInt64] = []
+        var refs: [Int] = []
+        var masks: [UInt8] = []
+
+        init(key: BlockCodec.GroupKey) {
+            self.key = key
+            let columns: Int
+            switch key.kind {
+            case .metric: columns = 1
+            case .performance, .anomaly: columns = 3
+            case .window: columns = 7
+            default: columns = 0
+            }
+            floats = Array(repeating: [], count: columns)
+        }
+    }
+
+    private(set) var groups: [Group] = []
+    private var index: [BlockCodec.GroupKey: Int] = [:]
+    /// Group of each aggregator series id, or -1.
+    private var bySeriesID: [Int32] = []
+    private var touchedSeriesIDs: [Int32] = []
+    private var dictionary = BlockCodec.Dictionary()
+    private(set) var count = 0
+
+    var isEmpty: Bool { count == 0 }
+
+    private mutating func group(for record: StoredRecord) -> Int {
+        let key = BlockCodec.GroupKey(record)
+        if let g = index[key] { return g }
+        groups.append(Group(key: key))
+        index[key] = groups.count - 1
+        return groups.count - 1
+    }
+
+    /// Adds a raw record; `seriesID` is the aggregator's number for a metric record's series.
+    mutating func add(_ record: Record, seriesID: Int32 = -1) {
+        count += 1
+        switch record {
+        case .metric(let m):
+            let g: Int
+            if seriesID >= 0 {
+                let id = Int(seriesID)
+                if id >= bySeriesID.count { bySeriesID.append(contentsOf: repeatElement(-1, count: id - bySeriesID.count + 1)) }
+                if bySeriesID[id] < 0 {
+                    bySeriesID[id] = Int32(group(for: .record(record)))
+                    touchedSeriesIDs.append(seriesID)
+                }
+                g = Int(bySeriesID[id])
+            } else {
+                g = group(for: .record(record))
+            }
+            groups[g].times.append(m.timestamp.microseconds)
+            groups[g].floats[0].append(m.value)
+        case .cache(let c):
+            let g = group(for: .record(record))
+            groups[g].times.append(c.timestamp.microseconds)
+            groups[g].unsigned.append(contentsOf: [c.hits, c.misses, c.sizeKB])
+        case .performance(let p):
+            let g = group(for: .record(record))
+            groups[g].times.append(p.timestamp.microseconds)
+            groups[g].masks.append((p.responseTime != nil ? 1 : 0) | (p.dbQueryTime != nil ? 2 : 0) | (p.memoryUsage != nil ? 4 : 0))
+            if let v = p.responseTime { groups[g].floats[0].append(v) }
+            if let v = p.dbQueryTime { groups[g].floats[1].append(v) }
+            if let v = p.memoryUsage { groups[g].floats[2].append(v) }
+        case .tokenUsage(let t):
+            let g = group(for: .record(record))
+            groups[g].times.append(t.timestamp.microseconds)
+            groups[g].unsigned.append(contentsOf: [t.promptTokens, t.completionTokens, t.cachedTokens])
+            groups[g].refs.append(dictionary.ref(t.requestID))
+        case .visit(let v):
+            let g = group(for: .record(record))
+            groups[g].times.append(v.timestamp.microseconds)
+            groups[g].refs.append(contentsOf: [dictionary.ref(v.visitorID), dictionary.ref(v.path)])
+        }
+    }
+
+    /// Adds an aggregate or anomaly; other outputs are not stored.
+    mutating func add(_ output: OutputRecord) {
+        guard let stored = StoredRecord(output) else { return }
+        count += 1
+        let g = group(for: stored)
+        groups[g].times.append(stored.timestamp.microseconds)
+        switch output {
+        case .window(let w):
+            groups[g].unsigned.append(w.count)
+            for (c, v) in [w.sum, w.min, w.max, w.p50, w.p90, w.p95, w.p99].enumerated() { groups[g].floats[c].append(v) }
+        case .cacheWindow(let w):
+            groups[g].unsigned.append(contentsOf: [w.hits, w.misses, w.sizeKB])
+        case .visitsWindow(let w):
+            groups[g].unsigned.append(contentsOf: [w.visits, w.uniqueVisitors])
+        case .anomaly(let a):
+            groups[g].refs.append(contentsOf: [dictionary.ref(a.statistic), dictionary.ref(a.reason)])
+            groups[g].floats[0].append(a.value)
+            groups[g].floats[1].append(a.expected)
+            groups[g].floats[2].append(a.score)
+        default:
+            break
+        }
+    }
+
+    mutating func add(_ stored: StoredRecord) {
+        switch stored {
+        case .record(let r): add(r)
+        case .output(let o): add(o)
+        }
+    }
+
+    /// The payload (FORMAT.md) and the summary of everything added.
+    mutating func encode() -> (payload: [UInt8], summary: BlockSummary) {
+        var body = ByteWriter(capacity: count * 6)
+        body.varint(groups.count)
+        for group in groups {
+            let key = group.key
+            body.u8(key.kind.rawValue)
+            body.varint(dictionary.ref(key.tenant))
+            body.varint(dictionary.ref(key.name))
+            body.varint(key.labels.count)
+            for label in key.labels {
+                body.varint(dictionary.ref(label.key))
+                body.varint(dictionary.ref(label.value))
+            }
+            body.signed(key.length)
+            let n = group.times.count
+            body.varint(n)
+            TimeColumn.encode(group.times, into: &body)
+            switch key.kind {
+            case .metric, .performance:
+                if key.kind == .performance { for m in group.masks { body.u8(m) } }
+                for column in group.floats { FloatColumn.encode(column, into: &body) }
+            case .cache:
+                for i in 0..<n { body.varint(group.unsigned[3 * i]); body.varint(group.unsigned[3 * i + 1]) }
+                var previous: Int64 = 0
+                for i in 0..<n {
+                    let size = Int64(bitPattern: group.unsigned[3 * i + 2])
+                    body.signed(size &- previous)
+                    previous = size
+                }
+            case .tokenUsage:
+                for i in 0..<n {
+                    body.varint(group.unsigned[3 * i]); body.varint(group.unsigned[3 * i + 1]); body.varint(group.unsigned[3 * i + 2])
+                    body.varint(group.refs[i])
+                }
+            case .visit:
+                for r in group.refs { body.varint(r) }
+            case .window:
+                for c in group.unsigned { body.varint(c) }
+                for column in group.floats { FloatColumn.encode(column, into: &body) }
+            case .cacheWindow, .visitsWindow:
+                for u in group.unsigned { body.varint(u) }
+            case .anomaly:
+                for r in group.refs { body.varint(r) }
+                for column in group.floats { FloatColumn.encode(column, into: &body) }
+            }
+        }
+        var out = ByteWriter(capacity: body.bytes.count + dictionary.strings.count * 12)
+        out.varint(dictionary.strings.count)
+        for s in dictionary.strings { out.string(s) }
+        out.raw(body.bytes)
+        return (out.bytes, summary())
+    }
+
+    private func summary() -> BlockSummary {
+        var entries: [BlockSummary.Entry] = []
+        var position: [BlockCodec.GroupKey: Int] = [:]
+        var names: [String] = []
+        for group in groups {
+            let key = BlockCodec.GroupKey(kind: group.key.kind, tenant: group.key.tenant)
+            let lo = group.times.min() ?? 0, hi = group.times.max() ?? 0
+            if let i = position[key] {
+                entries[i].count += UInt32(group.times.count)
+                entries[i].minTime = min(entries[i].minTime, lo)
+                entries[i].maxTime = max(entries[i].maxTime, hi)
+            } else {
+                position[key] = entries.count
+                entries.append(.init(kind: key.kind, tenantID: key.tenant, count: UInt32(group.times.count), minTime: lo, maxTime: hi))
+            }
+            if key.kind == .performance {
+                names += ["response_time", "db_query_time", "memory_usage"]
+            } else if let name = group.key.name {
+                names.append(name)
+            }
+        }
+        return BlockSummary(entries: entries, names: names)
+    }
+
+    /// Empties the builder for the next block, keeping its capacity.
+    mutating func reset() {
+        groups.removeAll(keepingCapacity: true)
+        index.removeAll(keepingCapacity: true)
+        for id in touchedSeriesIDs { bySeriesID[Int(id)] = -1 }
+        touchedSeriesIDs.removeAll(keepingCapacity: true)
+        dictionary = BlockCodec.Dictionary()
+        count = 0
+    }
+}

@@ -42,15 +42,19 @@ struct Bench: AsyncParsableCommand {
         }
         print("workload: \(records) metric records, \(workload.count / records) bytes per line, seed \(seed)")
         var parse: [Double] = []
+        var aggregate: [Double] = []
         var pipeline: [Double] = []
+        let lengths = windows.compactMap { WindowDuration(parsing: $0) }
+        let decoded = Self.decodeAll(workload)
         for _ in 0..<runs {
             parse.append(Double(records) / time { Self.parseOnly(workload) })
-            let lengths = windows.compactMap { WindowDuration(parsing: $0) }
+            aggregate.append(Double(records) / time { Self.aggregateOnly(decoded, windows: lengths) })
             let seconds = try await timeAsync { try await Self.pipeline(workload, windows: lengths) }
             pipeline.append(Double(records) / seconds)
         }
-        print("parse only:    \(Self.format(median(parse))) events/s (median of \(runs); runs: \(parse.map(Self.format).joined(separator: ", ")))")
-        print("run pipeline:  \(Self.format(median(pipeline))) events/s (median of \(runs); runs: \(pipeline.map(Self.format).joined(separator: ", ")))")
+        print("parse only:     \(Self.format(median(parse))) events/s (median of \(runs); runs: \(parse.map(Self.format).joined(separator: ", ")))")
+        print("aggregate only: \(Self.format(median(aggregate))) events/s (median of \(runs); runs: \(aggregate.map(Self.format).joined(separator: ", ")))")
+        print("run pipeline:   \(Self.format(median(pipeline))) events/s (median of \(runs); runs: \(pipeline.map(Self.format).joined(separator: ", ")))")
     }
 
     static func parseOnly(_ workload: [UInt8]) -> Int {
@@ -63,6 +67,26 @@ struct Bench: AsyncParsableCommand {
             }
         }
         return decoded
+    }
+
+    static func decodeAll(_ workload: [UInt8]) -> [Record] {
+        let decoder = NDJSONDecoder()
+        var splitter = LineSplitter(maximumLineBytes: 1 << 20)
+        var out: [Record] = []
+        workload.withUnsafeBufferPointer { bytes in
+            splitter.feed(bytes) { line in
+                if case .line(let l, _) = line, case .success(let r) = decoder.decode(l, ingestTime: nil) { out.append(r) }
+            }
+        }
+        return out
+    }
+
+    static func aggregateOnly(_ records: [Record], windows: [WindowDuration]) -> Int {
+        var machine = WindowAggregator.StateMachine(configuration: .init(windows: windows))
+        var events: [StageEvent] = []
+        for r in records { machine.record(r, into: &events) }
+        machine.inputFinished(into: &events)
+        return events.count
     }
 
     static func pipeline(_ workload: [UInt8], windows: [WindowDuration]) async throws {

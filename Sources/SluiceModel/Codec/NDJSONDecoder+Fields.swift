@@ -10,6 +10,8 @@ struct FieldSlots {
     var model = RawValue.absent, promptTokens = RawValue.absent, completionTokens = RawValue.absent
     var cachedTokens = RawValue.absent, requestID = RawValue.absent
     var visitorID = RawValue.absent, path = RawValue.absent
+    /// The `labels` object, parsed as it is scanned (the only field that is not a token).
+    var parsedLabels: Labels?
 
     subscript(field: Field) -> RawValue {
         get {
@@ -77,16 +79,17 @@ struct FieldSlots {
             try scanner.literal("null")
             value = .null
         case UInt8(ascii: "{") where field == .labels:
-            value = .labels(try Self.readLabels(&scanner, maximum: configuration.maximumLabels))
+            parsedLabels = try Self.readLabels(&scanner, maximum: configuration.maximumLabels)
+            value = .labels
         case UInt8(ascii: "t"), UInt8(ascii: "f"):
             try scanner.skipValue(depth: 1)
-            value = .other("a boolean")
+            value = .other
         case UInt8(ascii: "["):
             try scanner.skipValue(depth: 1)
-            value = .other("an array")
+            value = .other
         case UInt8(ascii: "{"):
             try scanner.skipValue(depth: 1)
-            value = .other("an object")
+            value = .other
         case UInt8(ascii: "N"), UInt8(ascii: "I"):
             throw scanner.nonFinite()
         default:
@@ -137,7 +140,7 @@ extension FieldSlots {
         var labels: Labels
         switch self.labels {
         case .absent, .null: labels = .empty
-        case .labels(let l): labels = l
+        case .labels: labels = parsedLabels ?? .empty
         case .string, .number, .other: throw .wrongType("labels", "an object of strings")
         }
         switch kind {

@@ -151,11 +151,14 @@ enum Field: Int, CaseIterable {
 }
 
 /// A raw field value, kept as token positions until the record type says how to read it.
+/// Plain data on purpose: filling and dropping a line's slots costs no reference counting.
 enum RawValue {
     case absent
     case null
     case string(JSONScanner.StringToken)
     case number(JSONScanner.NumberToken)
-    case labels(Labels)
-    case other(String)
+    /// An object read as labels (held in `FieldSlots.parsedLabels`).
+    case labels
+    /// A boolean, array or object where the field wants something else.
+    case other
 }

@@ -16,6 +16,16 @@ public struct Labels: Sendable, Hashable, Comparable, Sequence, ExpressibleByDic
 
     /// Builds labels from pairs in any order; a later duplicate key wins, as in a JSON object.
     public init(_ unsorted: [Label]) {
+        // Most label objects arrive sorted with unique keys: keep the array as it is.
+        var sorted = true
+        for i in unsorted.indices.dropFirst() where !(unsorted[i - 1].key < unsorted[i].key) {
+            sorted = false
+            break
+        }
+        if sorted {
+            pairs = unsorted
+            return
+        }
         var merged: [Label] = []
         merged.reserveCapacity(unsorted.count)
         for label in unsorted {

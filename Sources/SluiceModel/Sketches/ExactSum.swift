@@ -6,37 +6,117 @@
 /// the store; the correctly rounded sum does not.
 public struct ExactSum: Sendable, Hashable {
     /// Non-overlapping partial sums, smallest magnitude first; their exact total is the sum.
-    @usableFromInline var partials: [Double] = []
+    /// The first two live inline: sums of typical metrics need no more, and a heap array per
+    /// series per window would cost a cache miss on every add.
+    @usableFromInline var p0: Double = 0
+    @usableFromInline var p1: Double = 0
+    @usableFromInline var inline: UInt8 = 0
+    @usableFromInline var more: [Double] = []
     /// Set once a partial overflows; the sum is then ±infinity.
     @usableFromInline var overflow: Double = 0
 
     public init() {}
 
+    @usableFromInline var partials: [Double] {
+        get {
+            switch inline {
+            case 0: return []
+            case 1: return [p0]
+            case 2: return [p0, p1]
+            default: return [p0, p1] + more
+            }
+        }
+        set {
+            inline = UInt8(min(newValue.count, 3))
+            p0 = newValue.count > 0 ? newValue[0] : 0
+            p1 = newValue.count > 1 ? newValue[1] : 0
+            more = newValue.count > 2 ? Array(newValue[2...]) : []
+        }
+    }
+
     @inlinable
     public mutating func add(_ value: Double) {
+        // Fast paths for zero, one and two partials; the general loop below otherwise.
+        if inline == 0 {
+            if value.isFinite { p0 = value; inline = 1 } else { overflow += value }
+            return
+        }
+        if inline == 1 {
+            var x = value, y = p0
+            if abs(x) < abs(y) { swap(&x, &y) }
+            let hi = x + y
+            let lo = y - (hi - x)
+            guard hi.isFinite else { overflow += hi; inline = 0; return }
+            if lo != 0 { p0 = lo; p1 = hi; inline = 2 } else { p0 = hi }
+            return
+        }
+        if inline == 2 {
+            var x = value
+            var kept = 0
+            var out0 = 0.0, out1 = 0.0
+            var y = p0
+            if abs(x) < abs(y) { swap(&x, &y) }
+            var hi = x + y
+            var lo = y - (hi - x)
+            if lo != 0 { out0 = lo; kept = 1 }
+            x = hi
+            y = p1
+            if abs(x) < abs(y) { swap(&x, &y) }
+            hi = x + y
+            lo = y - (hi - x)
+            if lo != 0 {
+                if kept == 0 { out0 = lo } else { out1 = lo }
+                kept += 1
+            }
+            x = hi
+            guard x.isFinite else { overflow += x; inline = 0; return }
+            switch kept {
+            case 0: p0 = x; inline = 1
+            case 1: p0 = out0; p1 = x; inline = 2
+            default: p0 = out0; p1 = out1; more = [x]; inline = 3
+            }
+            return
+        }
+        addSlow(value)
+    }
+
+    @usableFromInline
+    mutating func addSlow(_ value: Double) {
+        // Three or more partials: p0, p1, then `more`, updated in place.
+        let n = 2 + more.count
         var x = value
         var kept = 0
-        for i in 0..<partials.count {
-            var y = partials[i]
+        for i in 0..<n {
+            var y = i == 0 ? p0 : i == 1 ? p1 : more[i - 2]
             if abs(x) < abs(y) { swap(&x, &y) }
             let hi = x + y
             let lo = y - (hi - x)
             if lo != 0 {
-                partials[kept] = lo
+                switch kept {
+                case 0: p0 = lo
+                case 1: p1 = lo
+                default: more[kept - 2] = lo
+                }
                 kept += 1
             }
             x = hi
         }
         if !x.isFinite {
             overflow += x
-            partials.removeAll(keepingCapacity: true)
+            partials = []
             return
         }
-        if kept < partials.count {
-            partials[kept] = x
-            partials.removeSubrange((kept + 1)...)
-        } else {
-            partials.append(x)
+        switch kept {
+        case 0: p0 = x; more.removeAll(keepingCapacity: true); inline = 1
+        case 1: p1 = x; more.removeAll(keepingCapacity: true); inline = 2
+        default:
+            if kept - 2 < more.count {
+                more[kept - 2] = x
+                more.removeSubrange((kept - 1)...)
+            } else {
+                more.append(x)
+            }
+            inline = 3
         }
     }
 
@@ -49,6 +129,7 @@ public struct ExactSum: Sendable, Hashable {
     /// The correctly rounded total.
     public var value: Double {
         if overflow != 0 || overflow.isNaN { return overflow }
+        let partials = self.partials
         var n = partials.count
         guard n > 0 else { return 0 }
         n -= 1

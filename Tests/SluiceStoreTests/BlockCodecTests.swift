@@ -43,6 +43,8 @@ struct BlockCodecTests {
     @Test("floats of every kind round-trip bit for bit", arguments: [
         [0.0, 1.5, 2.25, 100.125], [-0.0, 1.0], [0.1, 0.2, 0.30000000000000004], [1e300, -1e-300, 5e-324],
         [73.967, 12.345678, 0.000001], [Double.greatestFiniteMagnitude, 123456789.123], [3.141592653589793],
+        [51.846000000000004, 48.56800000000001, 53.403999999999996, 44.508], [-0.0, 0.0, -0.0], [1 / 3.0, 2 / 3.0, 0.1],
+        [(0.1 as Double).nextDown, (0.2 as Double).nextUp, -7.5], [1e-300, 1e-310],
     ])
     func floats(values: [Double]) throws {
         var w = ByteWriter()
@@ -52,13 +54,26 @@ struct BlockCodecTests {
         #expect(back.map(\.bitPattern) == values.map(\.bitPattern))
     }
 
-    @Test("short decimals are stored as scaled integers")
+    @Test("short decimals, with or without binary noise, are stored at their decimal scale")
     func decimalScale() {
         #expect(FloatColumn.decimalScale([1, 2, 3]) == 0)
         #expect(FloatColumn.decimalScale([1.5, 2.25]) == 2)
         #expect(FloatColumn.decimalScale([73.967, 0.001]) == 3)
-        #expect(FloatColumn.decimalScale([1 / 3.0]) == nil)
-        #expect(FloatColumn.decimalScale([-0.0]) == nil)
+        // 51.846000000000004 is the double after 51.846: scale 3 and a correction of one ULP.
+        #expect(FloatColumn.decimalScale([51.846000000000004, 44.508]) == 3)
+        #expect(FloatColumn.decimalScale([1e300]) == nil)
+    }
+
+    @Test("a column of noisy decimals costs little more than the clean decimals")
+    func noisyDecimals() throws {
+        let clean = (0..<1_000).map { Double($0 % 97) * 0.013 + 40 }
+        let noisy = clean.enumerated().map { $0.offset % 4 == 0 ? $0.element.nextUp : $0.element }
+        var a = ByteWriter(), b = ByteWriter()
+        FloatColumn.encode(clean, into: &a)
+        FloatColumn.encode(noisy, into: &b)
+        #expect(b.bytes.count < a.bytes.count + noisy.count + 1)
+        var r = ByteReader(b.bytes)
+        #expect(try FloatColumn.decode(noisy.count, from: &r).map(\.bitPattern) == noisy.map(\.bitPattern))
     }
 
     @Test("a flipped bit anywhere in a frame is caught by its checksum")

@@ -4,12 +4,14 @@ import SluiceModel
 /// no record is copied, and a metric record whose series the aggregator has already numbered
 /// finds its group by array index instead of by hashing its key.
 struct BlockBuilder {
+    /// One series' columns (FORMAT.md, "Payload"): what is encoded, and what decoding yields.
     struct Group {
         let key: BlockCodec.GroupKey
         var times: [Int64] = []
         var floats: [[Double]]
         var unsigned: [UInt64] = []
-        var refs: [Int] = []
+        /// Strings per record (request ids, visitor ids and paths, anomaly texts).
+        var texts: [String?] = []
         var masks: [UInt8] = []
 
         init(key: BlockCodec.GroupKey) {
@@ -30,7 +32,6 @@ struct BlockBuilder {
     /// Group of each aggregator series id, or -1.
     private var bySeriesID: [Int32] = []
     private var touchedSeriesIDs: [Int32] = []
-    private var dictionary = BlockCodec.Dictionary()
     private(set) var count = 0
 
     var isEmpty: Bool { count == 0 }
@@ -77,11 +78,11 @@ struct BlockBuilder {
             let g = group(for: .record(record))
             groups[g].times.append(t.timestamp.microseconds)
             groups[g].unsigned.append(contentsOf: [t.promptTokens, t.completionTokens, t.cachedTokens])
-            groups[g].refs.append(dictionary.ref(t.requestID))
+            groups[g].texts.append(t.requestID)
         case .visit(let v):
             let g = group(for: .record(record))
             groups[g].times.append(v.timestamp.microseconds)
-            groups[g].refs.append(contentsOf: [dictionary.ref(v.visitorID), dictionary.ref(v.path)])
+            groups[g].texts.append(contentsOf: [v.visitorID, v.path])
         }
     }
 
@@ -100,7 +101,7 @@ struct BlockBuilder {
         case .visitsWindow(let w):
             groups[g].unsigned.append(contentsOf: [w.visits, w.uniqueVisitors])
         case .anomaly(let a):
-            groups[g].refs.append(contentsOf: [dictionary.ref(a.statistic), dictionary.ref(a.reason)])
+            groups[g].texts.append(contentsOf: [a.statistic, a.reason])
             groups[g].floats[0].append(a.value)
             groups[g].floats[1].append(a.expected)
             groups[g].floats[2].append(a.score)
@@ -116,8 +117,27 @@ struct BlockBuilder {
         }
     }
 
+    /// Appends a decoded group's columns (compaction merges blocks this way).
+    mutating func append(_ other: Group) {
+        let g: Int
+        if let existing = index[other.key] {
+            g = existing
+        } else {
+            groups.append(Group(key: other.key))
+            g = groups.count - 1
+            index[other.key] = g
+        }
+        count += other.times.count
+        groups[g].times += other.times
+        for c in other.floats.indices { groups[g].floats[c] += other.floats[c] }
+        groups[g].unsigned += other.unsigned
+        groups[g].texts += other.texts
+        groups[g].masks += other.masks
+    }
+
     /// The payload (FORMAT.md) and the summary of everything added.
-    mutating func encode() -> (payload: [UInt8], summary: BlockSummary) {
+    func encode() -> (payload: [UInt8], summary: BlockSummary) {
+        var dictionary = BlockCodec.Dictionary()
         var body = ByteWriter(capacity: count * 6)
         body.varint(groups.count)
         for group in groups {
@@ -149,17 +169,17 @@ struct BlockBuilder {
             case .tokenUsage:
                 for i in 0..<n {
                     body.varint(group.unsigned[3 * i]); body.varint(group.unsigned[3 * i + 1]); body.varint(group.unsigned[3 * i + 2])
-                    body.varint(group.refs[i])
+                    body.varint(dictionary.ref(group.texts[i]))
                 }
             case .visit:
-                for r in group.refs { body.varint(r) }
+                for t in group.texts { body.varint(dictionary.ref(t)) }
             case .window:
                 for c in group.unsigned { body.varint(c) }
                 for column in group.floats { FloatColumn.encode(column, into: &body) }
             case .cacheWindow, .visitsWindow:
                 for u in group.unsigned { body.varint(u) }
             case .anomaly:
-                for r in group.refs { body.varint(r) }
+                for t in group.texts { body.varint(dictionary.ref(t)) }
                 for column in group.floats { FloatColumn.encode(column, into: &body) }
             }
         }
@@ -200,7 +220,6 @@ struct BlockBuilder {
         index.removeAll(keepingCapacity: true)
         for id in touchedSeriesIDs { bySeriesID[Int(id)] = -1 }
         touchedSeriesIDs.removeAll(keepingCapacity: true)
-        dictionary = BlockCodec.Dictionary()
         count = 0
     }
 }

@@ -56,6 +56,13 @@ enum BlockCodec {
     }
 
     static func decode(_ payload: [UInt8]) throws(StoreError) -> [StoredRecord] {
+        var out: [StoredRecord] = []
+        for group in try decodeGroups(payload) { group.appendRecords(to: &out) }
+        return out
+    }
+
+    /// Reads a payload back into its groups' columns.
+    static func decodeGroups(_ payload: [UInt8]) throws(StoreError) -> [BlockBuilder.Group] {
         var r = ByteReader(payload)
         let stringCount = try r.count()
         var strings: [String] = []
@@ -70,7 +77,7 @@ enum BlockCodec {
             guard let s = try string(ref) else { throw .corrupt("missing string") }
             return s
         }
-        var out: [StoredRecord] = []
+        var groups: [BlockBuilder.Group] = []
         let groupCount = try r.count()
         for _ in 0..<groupCount {
             guard let kind = StoredRecord.Kind(rawValue: try r.u8()) else { throw .corrupt("unknown record kind") }
@@ -79,89 +86,134 @@ enum BlockCodec {
             let labelCount = try r.count(max: 1_000)
             var pairs: [Labels.Label] = []
             for _ in 0..<labelCount { pairs.append(.init(key: try required(try r.count()), value: try required(try r.count()))) }
-            let labels = Labels(pairs)
-            let length = try r.signed()
+            let key = GroupKey(kind: kind, tenant: tenant, name: name, labels: Labels(pairs), length: try r.signed())
+            switch kind {
+            case .metric: guard name != nil else { throw .corrupt("metric without a name") }
+            case .tokenUsage: guard tenant != nil, name != nil else { throw .corrupt("token usage without tenant or model") }
+            default: break
+            }
+            var g = BlockBuilder.Group(key: key)
             let n = try r.count()
-            let times = try TimeColumn.decode(n, from: &r).map { Timestamp(microseconds: $0) }
+            g.times = try TimeColumn.decode(n, from: &r)
             switch kind {
             case .metric:
-                let values = try FloatColumn.decode(n, from: &r)
-                guard let name else { throw .corrupt("metric without a name") }
-                for i in 0..<n { out.append(.record(.metric(MetricRecord(timestamp: times[i], tenantID: tenant, labels: labels, name: name, value: values[i])))) }
+                g.floats[0] = try FloatColumn.decode(n, from: &r)
             case .cache:
-                var counts: [(UInt64, UInt64)] = []
-                for _ in 0..<n { counts.append((try r.varint(), try r.varint())) }
+                var counts: [UInt64] = []
+                for _ in 0..<(2 * n) { counts.append(try r.varint()) }
                 var size: Int64 = 0
                 for i in 0..<n {
                     size &+= try r.signed()
-                    out.append(.record(.cache(CacheRecord(timestamp: times[i], tenantID: tenant, labels: labels, cache: name,
-                                                          hits: counts[i].0, misses: counts[i].1, sizeKB: UInt64(bitPattern: size)))))
+                    g.unsigned += [counts[2 * i], counts[2 * i + 1], UInt64(bitPattern: size)]
                 }
             case .performance:
-                var masks: [UInt8] = []
-                for _ in 0..<n { masks.append(try r.u8()) }
-                var columns: [[Double]] = []
-                for bit in [UInt8(1), 2, 4] { columns.append(try FloatColumn.decode(masks.filter { $0 & bit != 0 }.count, from: &r)) }
-                var next = [0, 0, 0]
-                for i in 0..<n {
-                    var values: [Double?] = [nil, nil, nil]
-                    for (c, bit) in [UInt8(1), 2, 4].enumerated() where masks[i] & bit != 0 {
-                        values[c] = columns[c][next[c]]
-                        next[c] += 1
-                    }
-                    out.append(.record(.performance(PerformanceRecord(timestamp: times[i], tenantID: tenant, labels: labels,
-                                                                      responseTime: values[0], dbQueryTime: values[1], memoryUsage: values[2]))))
+                for _ in 0..<n { g.masks.append(try r.u8()) }
+                for (c, bit) in [UInt8(1), 2, 4].enumerated() {
+                    g.floats[c] = try FloatColumn.decode(g.masks.filter { $0 & bit != 0 }.count, from: &r)
                 }
             case .tokenUsage:
-                guard let tenant, let name else { throw .corrupt("token usage without tenant or model") }
-                for i in 0..<n {
-                    let prompt = try r.varint(), completion = try r.varint(), cached = try r.varint()
-                    let request = try required(try r.count())
-                    out.append(.record(.tokenUsage(TokenUsageRecord(timestamp: times[i], tenantID: tenant, labels: labels, model: name,
-                                                                    promptTokens: prompt, completionTokens: completion, cachedTokens: cached, requestID: request))))
+                for _ in 0..<n {
+                    g.unsigned += [try r.varint(), try r.varint(), try r.varint()]
+                    g.texts.append(try required(try r.count()))
                 }
             case .visit:
-                for i in 0..<n {
-                    let visitor = try required(try r.count())
-                    let path = try string(try r.count())
-                    out.append(.record(.visit(VisitRecord(timestamp: times[i], tenantID: tenant, labels: labels, visitorID: visitor, path: path))))
+                for _ in 0..<n {
+                    g.texts.append(try required(try r.count()))
+                    g.texts.append(try string(try r.count()))
                 }
             case .window:
-                var counts: [UInt64] = []
-                for _ in 0..<n { counts.append(try r.varint()) }
-                var columns: [[Double]] = []
-                for _ in 0..<7 { columns.append(try FloatColumn.decode(n, from: &r)) }
-                let series = SeriesKey(tenantID: tenant, name: name ?? "", labels: labels)
-                for i in 0..<n {
-                    out.append(.output(.window(WindowSummary(
-                        span: WindowSpan(length: WindowDuration(microseconds: length), start: times[i]), series: series, count: counts[i],
-                        sum: columns[0][i], min: columns[1][i], max: columns[2][i],
-                        p50: columns[3][i], p90: columns[4][i], p95: columns[5][i], p99: columns[6][i]))))
-                }
+                for _ in 0..<n { g.unsigned.append(try r.varint()) }
+                for c in 0..<7 { g.floats[c] = try FloatColumn.decode(n, from: &r) }
             case .cacheWindow:
-                for i in 0..<n {
-                    let hits = try r.varint(), misses = try r.varint(), size = try r.varint()
-                    out.append(.output(.cacheWindow(CacheWindowSummary(span: WindowSpan(length: WindowDuration(microseconds: length), start: times[i]),
-                                                                       tenantID: tenant, cache: name, labels: labels, hits: hits, misses: misses, sizeKB: size))))
-                }
+                for _ in 0..<(3 * n) { g.unsigned.append(try r.varint()) }
             case .visitsWindow:
-                for i in 0..<n {
-                    let visits = try r.varint(), unique = try r.varint()
-                    out.append(.output(.visitsWindow(VisitsWindowSummary(span: WindowSpan(length: WindowDuration(microseconds: length), start: times[i]),
-                                                                         tenantID: tenant, visits: visits, uniqueVisitors: unique))))
-                }
+                for _ in 0..<(2 * n) { g.unsigned.append(try r.varint()) }
             case .anomaly:
-                var text: [(String, String)] = []
-                for _ in 0..<n { text.append((try required(try r.count()), try required(try r.count()))) }
-                let values = try FloatColumn.decode(n, from: &r), expected = try FloatColumn.decode(n, from: &r), scores = try FloatColumn.decode(n, from: &r)
-                let series = SeriesKey(tenantID: tenant, name: name ?? "", labels: labels)
-                for i in 0..<n {
-                    out.append(.output(.anomaly(Anomaly(timestamp: times[i], series: series, statistic: text[i].0, value: values[i],
-                                                        expected: expected[i], score: scores[i], reason: text[i].1))))
+                for _ in 0..<n {
+                    g.texts.append(try required(try r.count()))
+                    g.texts.append(try required(try r.count()))
                 }
+                for c in 0..<3 { g.floats[c] = try FloatColumn.decode(n, from: &r) }
             }
+            groups.append(g)
         }
         guard r.isAtEnd else { throw .corrupt("\(r.remaining) unexpected bytes after the last group") }
-        return out
+        return groups
+    }
+}
+
+extension BlockBuilder.Group {
+    /// The group's records, in the order they were added.
+    func appendRecords(to out: inout [StoredRecord]) {
+        let n = times.count
+        let tenant = key.tenant, labels = key.labels, name = key.name
+        let length = WindowDuration(microseconds: key.length)
+        switch key.kind {
+        case .metric:
+            for i in 0..<n {
+                out.append(.record(.metric(MetricRecord(timestamp: Timestamp(microseconds: times[i]), tenantID: tenant, labels: labels, name: name ?? "", value: floats[0][i]))))
+            }
+        case .cache:
+            for i in 0..<n {
+                out.append(.record(.cache(CacheRecord(timestamp: Timestamp(microseconds: times[i]), tenantID: tenant, labels: labels, cache: name,
+                                                      hits: unsigned[3 * i], misses: unsigned[3 * i + 1], sizeKB: unsigned[3 * i + 2]))))
+            }
+        case .performance:
+            var next = [0, 0, 0]
+            for i in 0..<n {
+                var values: [Double?] = [nil, nil, nil]
+                for (c, bit) in [UInt8(1), 2, 4].enumerated() where masks[i] & bit != 0 {
+                    values[c] = floats[c][next[c]]
+                    next[c] += 1
+                }
+                out.append(.record(.performance(PerformanceRecord(timestamp: Timestamp(microseconds: times[i]), tenantID: tenant, labels: labels,
+                                                                  responseTime: values[0], dbQueryTime: values[1], memoryUsage: values[2]))))
+            }
+        case .tokenUsage:
+            for i in 0..<n {
+                out.append(.record(.tokenUsage(TokenUsageRecord(timestamp: Timestamp(microseconds: times[i]), tenantID: tenant ?? "", labels: labels, model: name ?? "",
+                                                                promptTokens: unsigned[3 * i], completionTokens: unsigned[3 * i + 1], cachedTokens: unsigned[3 * i + 2],
+                                                                requestID: texts[i] ?? ""))))
+            }
+        case .visit:
+            for i in 0..<n {
+                out.append(.record(.visit(VisitRecord(timestamp: Timestamp(microseconds: times[i]), tenantID: tenant, labels: labels,
+                                                      visitorID: texts[2 * i] ?? "", path: texts[2 * i + 1]))))
+            }
+        case .window:
+            let series = SeriesKey(tenantID: tenant, name: name ?? "", labels: labels)
+            for i in 0..<n {
+                out.append(.output(.window(WindowSummary(
+                    span: WindowSpan(length: length, start: Timestamp(microseconds: times[i])), series: series, count: unsigned[i],
+                    sum: floats[0][i], min: floats[1][i], max: floats[2][i], p50: floats[3][i], p90: floats[4][i], p95: floats[5][i], p99: floats[6][i]))))
+            }
+        case .cacheWindow:
+            for i in 0..<n {
+                out.append(.output(.cacheWindow(CacheWindowSummary(span: WindowSpan(length: length, start: Timestamp(microseconds: times[i])),
+                                                                   tenantID: tenant, cache: name, labels: labels,
+                                                                   hits: unsigned[3 * i], misses: unsigned[3 * i + 1], sizeKB: unsigned[3 * i + 2]))))
+            }
+        case .visitsWindow:
+            for i in 0..<n {
+                out.append(.output(.visitsWindow(VisitsWindowSummary(span: WindowSpan(length: length, start: Timestamp(microseconds: times[i])),
+                                                                     tenantID: tenant, visits: unsigned[2 * i], uniqueVisitors: unsigned[2 * i + 1]))))
+            }
+        case .anomaly:
+            let series = SeriesKey(tenantID: tenant, name: name ?? "", labels: labels)
+            for i in 0..<n {
+                out.append(.output(.anomaly(Anomaly(timestamp: Timestamp(microseconds: times[i]), series: series, statistic: texts[2 * i] ?? "",
+                                                    value: floats[0][i], expected: floats[1][i], score: floats[2][i], reason: texts[2 * i + 1] ?? ""))))
+            }
+        }
+    }
+}
+
+extension BlockCodec.GroupKey {
+    init(kind: StoredRecord.Kind, tenant: String?, name: String?, labels: Labels, length: Int64) {
+        self.kind = kind
+        self.tenant = tenant
+        self.name = name
+        self.labels = labels
+        self.length = length
     }
 }

@@ -165,6 +165,13 @@ struct BlockFrame {
         return records
     }
 
+    /// Decompresses a verified frame into its groups' columns.
+    static func groups(_ frame: [UInt8], _ header: Header) throws(StoreError) -> [BlockBuilder.Group] {
+        let start = headerBytes + header.summaryLength
+        let raw = try Zstd.decompress(frame[start..<(start + header.payloadLength)], expected: header.rawLength)
+        return try BlockCodec.decodeGroups(raw)
+    }
+
     static func summary(_ frame: [UInt8], _ header: Header) throws(StoreError) -> BlockSummary {
         try BlockSummary.decode(Array(frame[headerBytes..<(headerBytes + header.summaryLength)]))
     }

@@ -68,7 +68,13 @@ public struct DataDirectory: Sendable {
         for name in try FileIO.list(segmentsPath) where name.hasSuffix(".tmp") {
             try FileIO.remove("\(segmentsPath)/\(name)")
         }
+        let sealedIDs = Set(try segments().filter(\.sealed).map(\.id))
         for segment in try segments() where !segment.sealed {
+            // Compaction wrote the sealed copy and stopped before removing the open one.
+            if sealedIDs.contains(segment.id) {
+                try FileIO.remove(segment.path)
+                continue
+            }
             let scan = try segment.scan(verify: true)
             if let damage = scan.damage {
                 try FileIO.truncate(segment.path, to: scan.validLength)
@@ -163,12 +169,29 @@ final class SegmentAppender {
         unsynced = false
     }
 
-    /// Syncs, closes and renames `.open` to `.seg`. Returns the sealed file.
-    func seal() throws(StoreError) -> SegmentFile {
+    /// Syncs, closes and renames `.open` to `.seg`. With a compactor, the sealed file is the
+    /// compacted copy: written beside, synced, renamed into place, and only then is the open
+    /// file removed (recovery removes an open file whose sealed copy exists).
+    func seal(compactor: SegmentCompactor? = nil) throws(StoreError) -> SegmentFile {
         try sync()
         close(fd)
         let sealed = SegmentFile(id: file.id, sealed: true, directory: file.directory)
         if blocks == 0 {
+            try FileIO.remove(file.path)
+        } else if let compactor, let frames = try compactor.compactedFrames(file) {
+            let temporary = file.directory + "/" + SegmentFile.name(id: file.id, sealed: true) + ".compact.tmp"
+            let out = try FileIO.open(temporary, O_WRONLY | O_CREAT | O_TRUNC)
+            do {
+                try FileIO.writeAll(out, temporary, SegmentFile.header())
+                for frame in frames { try FileIO.writeAll(out, temporary, frame) }
+                try FileIO.fsync(out, temporary)
+            } catch {
+                close(out)
+                throw error
+            }
+            close(out)
+            try FileIO.rename(temporary, sealed.path)
+            try FileIO.syncDirectory(file.directory)
             try FileIO.remove(file.path)
         } else {
             try FileIO.rename(file.path, sealed.path)

@@ -15,6 +15,9 @@ extension SegmentWriter {
         public var segmentAge: Duration = .seconds(3_600)
         /// zstd's level: 3 is its default; higher packs tighter and costs CPU.
         public var compressionLevel: Int32 = 3
+        /// On sealing, blocks are rewritten with each series' records together, up to this many
+        /// records a block (0: not at all).
+        public var compactRecords = 1 << 20
 
         public init() {}
 

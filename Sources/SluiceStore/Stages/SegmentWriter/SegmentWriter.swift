@@ -33,6 +33,7 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
         for cut in try directory.recoverOpenSegments() { report("recovered \(cut)") }
         var machine = StateMachine(configuration: configuration)
         var segment: SegmentAppender?
+        let compactor = configuration.compactRecords > 0 ? SegmentCompactor(maximumRecords: configuration.compactRecords, level: configuration.compressionLevel) : nil
         let started = ContinuousClock.now
         func now() -> Duration { ContinuousClock.now - started }
 
@@ -52,7 +53,7 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
                 statistics.recordBlock(records: records, bytes: frame.count)
                 if sync { try segment!.sync() }
                 if machine.appended(bytes: frame.count, now: now()) {
-                    _ = try segment!.seal()
+                    _ = try segment!.seal(compactor: compactor)
                     segment = nil
                 }
             }
@@ -74,7 +75,7 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
             for await batch in input { try perform(machine.batch(batch)) }
         }
         try perform(.flush(sync: configuration.fsync != .never))
-        if let open = segment { _ = try open.seal() }
+        if let open = segment { _ = try open.seal(compactor: compactor) }
     }
 }
 

@@ -42,8 +42,27 @@ public struct DDSketch: Sendable, Hashable {
     }
 
     @inlinable
-    static func value(_ index: Int) -> Double {
-        2 * pow(gamma, Double(index)) / (gamma + 1)
+    /// The representative value of bin `index`: 2γ^i/(γ+1). Computed with multiplications
+    /// only (exponentiation by squaring), never `pow`, so that it is the same double on every
+    /// machine: the store keeps percentiles as bin numbers and relies on it.
+    public static func value(_ index: Int) -> Double {
+        var result = 1.0
+        var base = index < 0 ? 1 / gamma : gamma
+        var n = index.magnitude
+        while n > 0 {
+            if n & 1 == 1 { result *= base }
+            base *= base
+            n >>= 1
+        }
+        return 2 * result / (gamma + 1)
+    }
+
+    /// The bin whose representative value is nearest to a positive `value` (the inverse of
+    /// `value(_:)` for the store's percentile columns).
+    public static func nearestIndex(_ value: Double) -> Int? {
+        guard value > 0, value.isFinite else { return nil }
+        let i = Int((log(value * (gamma + 1) / 2) * inverseLogGamma).rounded())
+        return i
     }
 
     /// Adds one finite value.

@@ -175,7 +175,10 @@ struct BlockBuilder {
                 for t in group.texts { body.varint(dictionary.ref(t)) }
             case .window:
                 for c in group.unsigned { body.varint(c) }
-                for column in group.floats { FloatColumn.encode(column, into: &body) }
+                for column in group.floats[0..<3] { FloatColumn.encode(column, into: &body) }
+                for column in group.floats[3..<7] {
+                    QuantileColumn.encode(column, minimum: group.floats[1], maximum: group.floats[2], into: &body)
+                }
             case .cacheWindow, .visitsWindow:
                 for u in group.unsigned { body.varint(u) }
             case .anomaly:

@@ -123,7 +123,8 @@ enum BlockCodec {
                 }
             case .window:
                 for _ in 0..<n { g.unsigned.append(try r.varint()) }
-                for c in 0..<7 { g.floats[c] = try FloatColumn.decode(n, from: &r) }
+                for c in 0..<3 { g.floats[c] = try FloatColumn.decode(n, from: &r) }
+                for c in 3..<7 { g.floats[c] = try QuantileColumn.decode(n, minimum: g.floats[1], maximum: g.floats[2], from: &r) }
             case .cacheWindow:
                 for _ in 0..<(3 * n) { g.unsigned.append(try r.varint()) }
             case .visitsWindow:

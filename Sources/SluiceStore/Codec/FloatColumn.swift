@@ -1,3 +1,5 @@
+import SluiceModel
+
 /// A column of doubles, bit-exact, in the smallest of three forms (FORMAT.md, "Float column"):
 ///
 /// - decimal: each value as an integer at a common decimal scale s (v·10^s), as deltas or
@@ -9,8 +11,13 @@
 enum FloatColumn {
     static let powers: [Double] = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15]
     static let raw: UInt8 = 0xFF
+    static let rawPlanes: UInt8 = 0xFE
     static let corrected: UInt8 = 0x10
     static let plain: UInt8 = 0x20
+    static let planes: UInt8 = 0x40
+    /// Integers averaging this many varint bytes or more are stored as byte planes: their low
+    /// bytes are noise and their high bytes nearly constant, which zstd packs better apart.
+    static let planesFromBytes = 2
     /// A value within this many ULPs of a decimal counts as that decimal plus noise.
     static let noiseULPs: Int64 = 16
 
@@ -46,23 +53,59 @@ enum FloatColumn {
             return
         }
         let asPlain = plainBytes < deltaBytes
-        w.u8(UInt8(scale) | (anyCorrection ? corrected : 0) | (asPlain ? plain : 0))
+        let asPlanes = min(deltaBytes, plainBytes) >= planesFromBytes * values.count
+        w.u8(UInt8(scale) | (anyCorrection ? corrected : 0) | (asPlain ? plain : 0) | (asPlanes ? planes : 0))
         previous = 0
+        var encoded: [UInt64] = []
+        encoded.reserveCapacity(ints.count)
         for i in ints {
-            w.signed(asPlain ? i : i &- previous)
+            encoded.append(zigzag(asPlain ? i : i &- previous))
             previous = i
         }
+        if asPlanes { writePlanes(encoded, into: &w) } else { for e in encoded { w.varint(e) } }
         if anyCorrection { for c in corrections { w.signed(c) } }
     }
 
     private static func encodeRaw(_ values: [Double], into w: inout ByteWriter) {
-        w.u8(raw)
+        var xors: [UInt64] = []
+        xors.reserveCapacity(values.count)
         var previous: UInt64 = 0
+        var bytes = 0
         for v in values {
-            let bits = v.bitPattern
-            w.varint(bits ^ previous)
-            previous = bits
+            xors.append(v.bitPattern ^ previous)
+            bytes += varintLength(xors[xors.count - 1])
+            previous = v.bitPattern
         }
+        if bytes >= planesFromBytes * values.count {
+            w.u8(rawPlanes)
+            writePlanes(xors, into: &w)
+        } else {
+            w.u8(raw)
+            for x in xors { w.varint(x) }
+        }
+    }
+
+    /// A byte width w, then w planes: plane k holds byte k (little-endian) of every value.
+    static func writePlanes(_ values: [UInt64], into w: inout ByteWriter) {
+        var widest: UInt64 = 0
+        for v in values { widest |= v }
+        let width = max(1, (64 - widest.leadingZeroBitCount + 7) / 8)
+        w.u8(UInt8(width))
+        for k in 0..<width {
+            let shift = UInt64(8 * k)
+            for v in values { w.u8(UInt8(truncatingIfNeeded: v >> shift)) }
+        }
+    }
+
+    static func readPlanes(_ count: Int, from r: inout ByteReader) throws(StoreError) -> [UInt64] {
+        let width = Int(try r.u8())
+        guard width >= 1, width <= 8 else { throw .corrupt("byte plane width \(width) out of range") }
+        var out = [UInt64](repeating: 0, count: count)
+        for k in 0..<width {
+            let shift = UInt64(8 * k)
+            for i in 0..<count { out[i] |= UInt64(try r.u8()) << shift }
+        }
+        return out
     }
 
     private static func rawLength(_ values: [Double]) -> Int {
@@ -78,19 +121,23 @@ enum FloatColumn {
         var out = [Double]()
         out.reserveCapacity(count)
         let mode = try r.u8()
-        if mode == raw {
+        if mode == raw || mode == rawPlanes {
+            let xors = mode == rawPlanes ? try readPlanes(count, from: &r) : nil
             var previous: UInt64 = 0
-            for _ in 0..<count {
-                previous ^= try r.varint()
+            for i in 0..<count {
+                if let xors { previous ^= xors[i] } else { previous ^= try r.varint() }
                 out.append(Double(bitPattern: previous))
             }
             return out
         }
-        guard mode & 0xC0 == 0 else { throw .corrupt("unknown float column mode \(mode)") }
+        guard mode & 0x80 == 0 else { throw .corrupt("unknown float column mode \(mode)") }
         let p = powers[Int(mode & 0x0F)]
+        let planed = mode & planes != 0 ? try readPlanes(count, from: &r) : nil
         var previous: Int64 = 0
-        for _ in 0..<count {
-            let v = try r.signed()
+        for i in 0..<count {
+            let z: UInt64
+            if let planed { z = planed[i] } else { z = try r.varint() }
+            let v = Int64(bitPattern: (z >> 1) ^ (0 &- (z & 1)))
             previous = mode & plain != 0 ? v : previous &+ v
             out.append(Double(previous) / p)
         }
@@ -183,6 +230,51 @@ enum TimeColumn {
                 previous &+= delta
             }
             out.append(previous &* multiplier)
+        }
+        return out
+    }
+}
+
+/// Percentile estimates of window aggregates. A DDSketch estimate is a bin's representative
+/// value (a power of γ, with no short decimal form), or the window's exact min or max when the
+/// estimate is clamped to them; so each is stored as a tag (FORMAT.md, "Percentile column"):
+/// the bin number as a difference from the previous one, "the min", "the max", or raw bits.
+enum QuantileColumn {
+    static func encode(_ values: [Double], minimum: [Double], maximum: [Double], into w: inout ByteWriter) {
+        var previous = 0
+        for (i, v) in values.enumerated() {
+            if v.bitPattern == minimum[i].bitPattern {
+                w.varint(1)
+            } else if v.bitPattern == maximum[i].bitPattern {
+                w.varint(3)
+            } else if let bin = DDSketch.nearestIndex(v), DDSketch.value(bin).bitPattern == v.bitPattern {
+                w.varint(FloatColumn.zigzag(Int64(bin - previous)) << 1)
+                previous = bin
+            } else {
+                w.varint(5)
+                w.varint(v.bitPattern)
+            }
+        }
+    }
+
+    static func decode(_ count: Int, minimum: [Double], maximum: [Double], from r: inout ByteReader) throws(StoreError) -> [Double] {
+        var out: [Double] = []
+        out.reserveCapacity(count)
+        var previous = 0
+        for i in 0..<count {
+            let tag = try r.varint()
+            switch tag {
+            case 1: out.append(minimum[i])
+            case 3: out.append(maximum[i])
+            case 5: out.append(Double(bitPattern: try r.varint()))
+            default:
+                guard tag & 1 == 0 else { throw .corrupt("unknown percentile tag \(tag)") }
+                let z = tag >> 1
+                let delta = Int64(bitPattern: (z >> 1) ^ (0 &- (z & 1)))
+                guard abs(delta) < 1 << 20 else { throw .corrupt("percentile bin out of range") }
+                previous += Int(delta)
+                out.append(DDSketch.value(previous))
+            }
         }
         return out
     }

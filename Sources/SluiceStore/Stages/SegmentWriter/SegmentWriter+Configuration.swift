@@ -16,8 +16,10 @@ extension SegmentWriter {
         /// zstd's level: 3 is its default; higher packs tighter and costs CPU.
         public var compressionLevel: Int32 = 3
         /// On sealing, blocks are rewritten with each series' records together, up to this many
-        /// records a block (0: not at all).
+        /// records a block (0: not at all)…
         public var compactRecords = 1 << 20
+        /// …at this zstd level: sealing happens once per segment, so it can afford to pack tighter.
+        public var compactionLevel: Int32 = 9
 
         public init() {}
 

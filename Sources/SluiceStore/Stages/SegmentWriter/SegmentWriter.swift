@@ -33,7 +33,7 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
         for cut in try directory.recoverOpenSegments() { report("recovered \(cut)") }
         var machine = StateMachine(configuration: configuration)
         var segment: SegmentAppender?
-        let compactor = configuration.compactRecords > 0 ? SegmentCompactor(maximumRecords: configuration.compactRecords, level: configuration.compressionLevel) : nil
+        let compactor = configuration.compactRecords > 0 ? SegmentCompactor(maximumRecords: configuration.compactRecords, level: configuration.compactionLevel) : nil
         let started = ContinuousClock.now
         func now() -> Duration { ContinuousClock.now - started }
 

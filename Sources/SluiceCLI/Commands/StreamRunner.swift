@@ -21,7 +21,6 @@ struct StreamRunner {
     let sinks: [any Sink]
     /// `nil` in replay: time comes from the records alone.
     let ingestTime: (@Sendable () -> Timestamp)?
-    var stages: [any EventStage] = []
     /// Store raw records and aggregates here.
     var dataDirectory: String?
     /// Set by a signal handler: input ends at the next chunk and everything drains.
@@ -38,7 +37,14 @@ struct StreamRunner {
             }
         }
         let storage = try dataDirectory.map { try Storage(path: $0, configuration: configuration, live: ingestTime != nil) }
-        let pipeline = Pipeline(configuration: configuration.pipelineConfiguration, stages: stages, sinks: sinks, store: storage?.writer)
+        let counters = PipelineCounters()
+        var stages: [any EventStage] = []
+        if configuration.anomaly.enabled {
+            stages.append(AnomalyDetector(configuration: configuration.anomalyConfiguration, counters: counters))
+        }
+        stages.append(try TokenMeter(configuration: configuration.tokenMeterConfiguration, persistence: storage?.tokenState,
+                                     counters: counters, report: Storage.log))
+        let pipeline = Pipeline(configuration: configuration.pipelineConfiguration, stages: stages, sinks: sinks, store: storage?.writer, counters: counters)
         let ingest = Ingest(
             configuration: configuration.ingestConfiguration(strict: strict), output: pipeline.input,
             counters: pipeline.counters, ingestTime: ingestTime, report: StandardError.report
@@ -91,6 +97,7 @@ struct Storage: Sendable {
     let lock: DirectoryLock
     let writer: any StoreStage
     let pruner: RetentionPruner
+    let tokenState: TokenMeterStateFile
     /// Wall-clock time (run, serve) rather than replay's virtual time.
     let live: Bool
 
@@ -108,6 +115,7 @@ struct Storage: Sendable {
             writer = SegmentWriter(replayConfiguration: writerConfiguration, directory: directory, report: Storage.log)
         }
         pruner = RetentionPruner(directory: directory, policy: RetentionPolicy(configuration.retention), segmentBytes: writerConfiguration.segmentBytes)
+        tokenState = try TokenMeterStateFile(directory: directory)
         self.live = live
     }
 

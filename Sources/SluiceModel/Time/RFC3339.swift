@@ -124,6 +124,17 @@ public enum RFC3339 {
         out.append(UInt8(ascii: "Z"))
     }
 
+    /// The civil (year, month, day) of a day count since 1970-01-01.
+    public static func civil(daysSinceEpoch days: Int) -> (year: Int, month: Int, day: Int) {
+        let (y, m, d) = civilFromDays(days)
+        return (y, m, d)
+    }
+
+    /// Days since 1970-01-01 of a civil date.
+    public static func days(year: Int, month: Int, day: Int) -> Int {
+        daysFromCivil(year: year, month: month, day: day)
+    }
+
     static func isLeapYear(_ y: Int) -> Bool { (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 }
 
     static func daysInMonth(year: Int, month: Int) -> Int {

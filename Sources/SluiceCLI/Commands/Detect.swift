@@ -1,0 +1,98 @@
+import ArgumentParser
+import SluiceModel
+import SluicePipeline
+
+/// `sluice detect`: the anomaly detector over a CSV series, as the Numenta Anomaly Benchmark
+/// feeds detectors.
+struct Detect: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Score every row of a timestamp,value CSV series for anomalies.",
+        discussion: """
+            Reads a CSV with a header naming `timestamp` and `value` columns (the Numenta Anomaly \\
+            Benchmark's format) and writes `timestamp,value,anomaly_score`, one row per input \\
+            row, in order. Streaming: a row's score depends only on the rows up to and including \\
+            it. The same detector watches closed windows in `run` and `serve`. Rows whose value \\
+            is not a number are reported on stderr with their line and scored 0.
+
+            Example:
+              sluice detect series.csv --output scores.csv
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The CSV series.", valueName: "FILE.csv")) var file: String
+    @Option(help: ArgumentHelp("Write the scores here instead of stdout.", valueName: "FILE")) var output: String?
+
+    func run() async throws {
+        let reader = try FileDescriptorReader.open(path: file)
+        let sink = try output.map { try NDJSONSink.create(path: $0) } ?? NDJSONSink(descriptor: 1)
+        var splitter = LineSplitter(maximumLineBytes: 1 << 20)
+        var scorer = CSVScorer()
+        var problem: String?
+        for try await chunk in reader {
+            var out: [UInt8] = []
+            chunk.withUnsafeBufferPointer { bytes in
+                splitter.feed(bytes) { line in
+                    if problem == nil, let error = scorer.take(line, into: &out) { problem = error }
+                }
+            }
+            if let problem { throw ValidationError("\(file): \(problem)") }
+            try sink.writeRaw(out)
+        }
+        var out: [UInt8] = []
+        splitter.finish { line in
+            if problem == nil, let error = scorer.take(line, into: &out) { problem = error }
+        }
+        if let problem { throw ValidationError("\(file): \(problem)") }
+        try sink.writeRaw(out)
+        try await sink.finish()
+    }
+}
+
+/// Turns CSV rows into scored rows, one at a time.
+struct CSVScorer {
+    var model = AnomalyModel()
+    var timestampColumn = -1
+    var valueColumn = -1
+
+    /// Handles one line; returns a fatal problem (no header), otherwise nil.
+    mutating func take(_ line: LineSplitter.Line, into out: inout [UInt8]) -> String? {
+        guard case .line(let bytes, let number) = line else {
+            if case .tooLong(_, let number) = line { StandardError.write("line \(number): longer than 1 MiB; skipped\n") }
+            return nil
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        if text.allSatisfy({ $0 == " " || $0 == "\t" }) { return nil }
+        let fields = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters() }
+        if timestampColumn < 0 {
+            guard let t = fields.firstIndex(of: "timestamp"), let v = fields.firstIndex(of: "value") else {
+                return "line \(number): expected a header naming the timestamp and value columns"
+            }
+            (timestampColumn, valueColumn) = (t, v)
+            out.append(contentsOf: Array("timestamp,value,anomaly_score\n".utf8))
+            return nil
+        }
+        let timestamp = fields.count > timestampColumn ? fields[timestampColumn] : ""
+        let valueText = fields.count > valueColumn ? fields[valueColumn] : ""
+        var score = 0.0
+        if let value = Double(valueText), value.isFinite {
+            score = model.observe(value).score
+        } else {
+            StandardError.write("line \(number): value \"\(valueText)\" is not a finite number; scored 0\n")
+        }
+        var json = JSONWriter(capacity: 64)
+        json.number(score)
+        out.append(contentsOf: Array("\(timestamp),\(valueText),".utf8))
+        out.append(contentsOf: json.bytes)
+        out.append(0x0A)
+        return nil
+    }
+}
+
+extension Substring {
+    func trimmingCharacters() -> String {
+        var s = self
+        while let f = s.first, f == " " || f == "\t" || f == "\"" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\"" || l == "\r" { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,107 @@
+/// One series' anomaly model: how surprising each new value is, from its recent past alone.
+///
+/// The core is contextual novelty (after Numenta's CAD OSE detector): values are cut into 4
+/// and into 8 levels across the range seen so far, and the model remembers which level
+/// followed which sequence of the last one, two and three levels. A value whose transition
+/// has never been seen, at several resolutions and context lengths, is novel; one beyond
+/// every value seen so far is novel outright. Novelty is blended with a Gaussian z-score
+/// against an exponentially weighted mean, which orders the many equally novel points, and
+/// a rest period keeps one anomaly from firing again on every point that follows it.
+///
+/// Memory is fixed and small: the contexts of 4 levels and 8 levels up to length three fit
+/// in 4,352 bits; nothing grows with the series' length.
+public struct AnomalyModel: Sendable, Hashable {
+    static let resolutions = [4, 8]
+    static let contextLengths = [1, 2, 3]
+    /// Points after a strongly novel one during which the model stays silent.
+    static let restPoints = 15
+    static let restThreshold = 0.75
+    static let zWeight = 0.2
+    static let meanAlpha = 0.003
+
+    private var low = 0.0
+    private var high = 0.0
+    /// The last three levels at each resolution, newest last (`-1`: none yet).
+    private var history: [[Int]] = resolutions.map { _ in [] }
+    /// Seen (context, level) pairs, one bitset per resolution.
+    private var seen: [[UInt64]] = resolutions.map { levels in
+        let bits = contextLengths.reduce(0) { $0 + Self.power(levels, $1 + 1) }
+        return [UInt64](repeating: 0, count: (bits + 63) / 64)
+    }
+    /// Recent novelty, for the rest period.
+    private var recent: [Double] = []
+    private var mean = 0.0
+    private var variance = 0.0
+    public private(set) var count = 0
+
+    public init() {}
+
+    /// What the model made of one value.
+    public struct Assessment: Sendable, Hashable {
+        /// 0…1; higher is more anomalous.
+        public var score: Double
+        /// The value the model expected (its running mean) and the typical deviation.
+        public var expected: Double
+        public var deviation: Double
+    }
+
+    /// Scores `value` against the past, then learns it.
+    public mutating func observe(_ value: Double) -> Assessment {
+        let expected = mean, deviation = variance.squareRoot()
+        defer { learn(value) }
+        if count == 0 {
+            low = value
+            high = value
+        }
+        let beyond = count > 0 && (value < low || value > high)
+        low = min(low, value)
+        high = max(high, value)
+        let range = high - low
+        var novel = 0.0, contexts = 0.0
+        for (r, levels) in Self.resolutions.enumerated() {
+            let level = range > 0 ? min(levels - 1, Int((value - low) / range * Double(levels))) : 0
+            var offset = 0
+            for k in Self.contextLengths {
+                defer { offset += Self.power(levels, k + 1) }
+                guard history[r].count >= k else { continue }
+                var index = 0
+                for previous in history[r].suffix(k) { index = index * levels + previous }
+                index = offset + index * levels + level
+                contexts += 1
+                if seen[r][index >> 6] & (1 << UInt64(index & 63)) == 0 {
+                    novel += 1
+                    seen[r][index >> 6] |= 1 << UInt64(index & 63)
+                }
+            }
+            history[r].append(level)
+            if history[r].count > Self.contextLengths.last! { history[r].removeFirst() }
+        }
+        var novelty = contexts > 0 ? novel / contexts : 0
+        if beyond { novelty = 1 }
+        let scale = max(deviation, 1e-9 + 1e-6 * abs(expected))
+        let z = count >= 10 ? abs(value - expected) / scale : 0
+        var score = (1 - Self.zWeight) * novelty + Self.zWeight * z / (z + 4)
+        if recent.contains(where: { $0 >= Self.restThreshold }) { score = 0 }
+        recent.append(novelty)
+        if recent.count > Self.restPoints { recent.removeFirst() }
+        return Assessment(score: score, expected: expected, deviation: deviation)
+    }
+
+    private mutating func learn(_ value: Double) {
+        count += 1
+        if count == 1 {
+            mean = value
+            return
+        }
+        let d = value - mean
+        mean += Self.meanAlpha * d
+        variance = (1 - Self.meanAlpha) * (variance + Self.meanAlpha * d * d)
+    }
+
+    /// Elements held in the model's arrays: fixed for its whole life.
+    var footprint: Int { history.reduce(0) { $0 + $1.count } + seen.reduce(0) { $0 + $1.count } + recent.count }
+
+    static func power(_ base: Int, _ exponent: Int) -> Int {
+        (0..<exponent).reduce(1) { r, _ in r * base }
+    }
+}

@@ -1,0 +1,93 @@
+import SluiceModel
+
+/// Where the token meter keeps its state across restarts (`--data-dir`).
+public protocol TokenMeterPersistence: Sendable {
+    func load() throws -> TokenMeter.StateMachine.State?
+    func save(_ state: TokenMeter.StateMachine.State) throws
+}
+
+/// The token-usage meter stage: meters `token_usage` records per tenant × model × day and
+/// month, prices them, deduplicates by request id and raises budget alerts in place.
+///
+/// An actor because the server reads live usage while the pipeline runs; between batches
+/// (the only suspension points) its state is consistent.
+public actor TokenMeter: EventStage {
+    /// Prices and budgets, readable without waiting for the actor.
+    public nonisolated let configuration: Configuration
+    private var machine: StateMachine
+    private let persistence: (any TokenMeterPersistence)?
+    private let counters: PipelineCounters
+    private let report: @Sendable (String) -> Void
+    /// Checkpoint at least every this many counted records (and before every alert).
+    private let checkpointEvery: Int
+    private var sinceCheckpoint = 0
+
+    public init(
+        configuration: Configuration, persistence: (any TokenMeterPersistence)? = nil, counters: PipelineCounters,
+        checkpointEvery: Int = 10_000, report: @escaping @Sendable (String) -> Void
+    ) throws {
+        self.configuration = configuration
+        machine = StateMachine(configuration: configuration, restoring: try persistence?.load())
+        self.persistence = persistence
+        self.counters = counters
+        self.checkpointEvery = checkpointEvery
+        self.report = report
+    }
+
+    public func run(input: BoundedChannel<[StageEvent]>, output: BoundedChannel<[StageEvent]>) async throws {
+        for await events in input {
+            let before = machine.state.counters
+            var out: [StageEvent] = []
+            out.reserveCapacity(events.count)
+            var alerted = false
+            for event in events {
+                switch event {
+                case .tokenUsage(let r):
+                    let count = out.count
+                    switch machine.record(r, into: &out) {
+                    case .counted: sinceCheckpoint += 1
+                    case .duplicate: break
+                    case .conflict(let message): report("token_usage conflict: \(message)")
+                    case .tooOld:
+                        report("token_usage request \(r.requestID) of tenant \(r.tenantID) at \(r.timestamp) is older than the dedupe window behind the newest records; not counted (it cannot be checked for duplicates)")
+                    }
+                    alerted = alerted || out.count > count
+                case .watermark(let t):
+                    out.append(event)
+                    machine.advance(to: t.microseconds, into: &out)
+                case .output:
+                    out.append(event)
+                }
+            }
+            addCounters(since: before)
+            // An alert is remembered on disk before anyone sees it: after a crash and a replay
+            // of the same input it is not raised again.
+            if alerted || sinceCheckpoint >= checkpointEvery { try checkpoint() }
+            try await output.send(out)
+        }
+        var out: [StageEvent] = []
+        machine.inputFinished(into: &out)
+        try checkpoint()
+        if !out.isEmpty { try await output.send(out) }
+    }
+
+    private func checkpoint() throws {
+        guard let persistence else { return }
+        try persistence.save(machine.state)
+        sinceCheckpoint = 0
+    }
+
+    private func addCounters(since before: [String: UInt64]) {
+        for (name, n) in machine.state.counters where n != before[name] { counters.add(name, n - (before[name] ?? 0)) }
+    }
+
+    /// Usage of the open (current) periods: per tenant, model and period, with cost in
+    /// micro-dollars (`nil` when the model has no price).
+    public func usage(tenantID: String? = nil) -> [TokenUsageSummary] {
+        let open = machine.state.days.merging(machine.state.months) { a, _ in a }
+        return open.filter { tenantID == nil || $0.key.tenantID == tenantID }
+            .sorted { $0.key < $1.key }
+            .map { machine.summary($0.key, $0.value) }
+    }
+
+}

@@ -1,0 +1,129 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import SluiceModel
+import SluicePipeline
+
+/// The token meter's checkpoint in a data directory (`tokens/meter.state`): totals, the dedupe
+/// window and the alerts already raised, written as one file and replaced atomically, so a
+/// restart resumes from a consistent point whatever moment the process died.
+public struct TokenMeterStateFile: TokenMeterPersistence {
+    public let path: String
+    static let magic: [UInt8] = Array("SLUICETM".utf8)
+    static let version: UInt8 = 1
+
+    public init(directory: DataDirectory) throws(StoreError) {
+        try FileIO.makeDirectory(directory.path + "/tokens")
+        path = directory.path + "/tokens/meter.state"
+    }
+
+    public func load() throws -> TokenMeter.StateMachine.State? {
+        guard FileIO.size(path: path) != nil else { return nil }
+        let bytes = try FileIO.readFile(path)
+        guard bytes.count >= 13, Array(bytes[0..<8]) == Self.magic else { throw StoreError.corrupt("\(path) is not a token meter checkpoint") }
+        guard bytes[8] == Self.version else { throw StoreError.usage("\(path) is checkpoint version \(bytes[8]); this Sluice reads \(Self.version)") }
+        let body = Array(bytes[13...])
+        var r = ByteReader(Array(bytes[9..<13]))
+        guard try r.u32() == CRC32C.checksum(body) else {
+            throw StoreError.corrupt("\(path) fails its checksum; move it aside to start the token meter afresh (totals would restart from zero)")
+        }
+        return try Self.decode(body)
+    }
+
+    public func save(_ state: TokenMeter.StateMachine.State) throws {
+        let body = Self.encode(state)
+        var w = ByteWriter(capacity: body.count + 13)
+        w.raw(Self.magic)
+        w.u8(Self.version)
+        w.u32(CRC32C.checksum(body))
+        w.raw(body)
+        let temporary = path + ".tmp"
+        let fd = try FileIO.open(temporary, O_WRONLY | O_CREAT | O_TRUNC)
+        do {
+            try FileIO.writeAll(fd, temporary, w.bytes)
+            try FileIO.fsync(fd, temporary)
+        } catch {
+            close(fd)
+            throw error
+        }
+        close(fd)
+        try FileIO.rename(temporary, path)
+        try FileIO.syncDirectory(String(path[..<path.lastIndex(of: "/")!]))
+    }
+
+    typealias State = TokenMeter.StateMachine.State
+    typealias UsageKey = TokenMeter.StateMachine.UsageKey
+    typealias Totals = TokenMeter.StateMachine.Totals
+
+    static func encode(_ s: State) -> [UInt8] {
+        var w = ByteWriter()
+        func key(_ k: UsageKey) {
+            w.string(k.tenantID); w.string(k.model); w.u8(k.period == .day ? 0 : 1); w.signed(k.start)
+        }
+        func totals(_ t: Totals) {
+            w.varint(t.requests); w.varint(t.prompt); w.varint(t.completion); w.varint(t.cached)
+            w.u64(UInt64(truncatingIfNeeded: t.costPico)); w.u64(UInt64(truncatingIfNeeded: t.costPico >> 64)); w.u8(t.unpriced ? 1 : 0)
+        }
+        for map in [s.days, s.months, s.closedPeriods] {
+            w.varint(map.count)
+            for (k, t) in map.sorted(by: { $0.key < $1.key }) { key(k); totals(t) }
+        }
+        w.varint(s.revisedPeriods.count)
+        for k in s.revisedPeriods.sorted() { key(k) }
+        w.varint(s.firedAlerts.count)
+        for a in s.firedAlerts.sorted(by: { ($0.tenantID, $0.month, $0.threshold) < ($1.tenantID, $1.month, $1.threshold) }) {
+            w.string(a.tenantID); w.signed(a.month); w.u64(a.threshold.bitPattern); w.u8(a.usd ? 1 : 0)
+        }
+        w.varint(s.dedupe.count)
+        for (k, f) in s.dedupe {
+            w.string(k.tenantID); w.string(k.requestID)
+            w.string(f.model); w.varint(f.prompt); w.varint(f.completion); w.varint(f.cached); w.signed(f.time)
+        }
+        w.varint(s.dedupeOrder.count)
+        for e in s.dedupeOrder { w.signed(e.time); w.string(e.key.tenantID); w.string(e.key.requestID) }
+        w.signed(s.watermark)
+        w.varint(s.counters.count)
+        for (name, n) in s.counters.sorted(by: { $0.key < $1.key }) { w.string(name); w.varint(n) }
+        return w.bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) throws(StoreError) -> State {
+        var r = ByteReader(bytes)
+        var s = State()
+        func key() throws(StoreError) -> UsageKey {
+            UsageKey(tenantID: try r.string(), model: try r.string(), period: try r.u8() == 0 ? .day : .month, start: try r.signed())
+        }
+        func totals() throws(StoreError) -> Totals {
+            var t = Totals()
+            t.requests = try r.varint(); t.prompt = try r.varint(); t.completion = try r.varint(); t.cached = try r.varint()
+            let low = try r.u64(), high = try r.u64()
+            t.costPico = Int128(Int64(bitPattern: high)) << 64 | Int128(low)
+            t.unpriced = try r.u8() == 1
+            return t
+        }
+        var maps: [[UsageKey: Totals]] = []
+        for _ in 0..<3 {
+            var map: [UsageKey: Totals] = [:]
+            for _ in 0..<(try r.count()) { let k = try key(); map[k] = try totals() }
+            maps.append(map)
+        }
+        (s.days, s.months, s.closedPeriods) = (maps[0], maps[1], maps[2])
+        for _ in 0..<(try r.count()) { s.revisedPeriods.insert(try key()) }
+        for _ in 0..<(try r.count()) {
+            s.firedAlerts.insert(.init(tenantID: try r.string(), month: try r.signed(), threshold: Double(bitPattern: try r.u64()), usd: try r.u8() == 1))
+        }
+        for _ in 0..<(try r.count()) {
+            let k = TokenMeter.StateMachine.DedupeKey(tenantID: try r.string(), requestID: try r.string())
+            s.dedupe[k] = .init(model: try r.string(), prompt: try r.varint(), completion: try r.varint(), cached: try r.varint(), time: try r.signed())
+        }
+        for _ in 0..<(try r.count()) {
+            let time = try r.signed()
+            s.dedupeOrder.append(.init(time: time, key: .init(tenantID: try r.string(), requestID: try r.string())))
+        }
+        s.watermark = try r.signed()
+        for _ in 0..<(try r.count()) { let name = try r.string(); s.counters[name] = try r.varint() }
+        return s
+    }
+}

@@ -82,3 +82,42 @@ struct CommandLineTests {
         #expect(!result.stdout.contains("\u{1B}["))
     }
 }
+
+@Suite("Detect")
+struct DetectTests {
+    @Test("detect writes one scored row per input row, in order, and a prefix scores the same")
+    func streamingRows() throws {
+        let dir = TestFiles.temporaryDirectory()
+        var csv = "timestamp,value\n"
+        for i in 0..<600 { csv += "2014-01-01 00:\(i / 60):\(i % 60),\(i == 500 ? 99.5 : Double(i % 17) / 4)\n" }
+        _ = TestFiles.write("\(dir)/series.csv", csv)
+        let prefix = csv.split(separator: "\n").prefix(301).joined(separator: "\n") + "\n"
+        _ = TestFiles.write("\(dir)/prefix.csv", prefix)
+        let full = try SluiceBinary.run(["detect", "\(dir)/series.csv"])
+        let again = try SluiceBinary.run(["detect", "\(dir)/series.csv"])
+        let part = try SluiceBinary.run(["detect", "\(dir)/prefix.csv"])
+        #expect(full.status == 0)
+        #expect(full.stdout == again.stdout)
+        let rows = full.stdout.split(separator: "\n")
+        #expect(rows.count == 601)
+        #expect(rows.first == "timestamp,value,anomaly_score")
+        #expect(full.stdout.hasPrefix(part.stdout))
+        let scores = rows.dropFirst().map { Double($0.split(separator: ",").last!)! }
+        #expect(scores.allSatisfy { $0 >= 0 && $0 <= 1 })
+        #expect(scores[500] == scores.max())
+    }
+
+    @Test("a bad value is reported with its line and scored 0; a file without a header is refused")
+    func badRows() throws {
+        let dir = TestFiles.temporaryDirectory()
+        _ = TestFiles.write("\(dir)/bad.csv", "timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:05:00,abc\n2014-01-01 00:10:00,2\n")
+        let result = try SluiceBinary.run(["detect", "\(dir)/bad.csv"])
+        #expect(result.status == 0)
+        #expect(result.stderr.contains("line 3: value \"abc\" is not a finite number"))
+        #expect(result.stdout.split(separator: "\n").count == 4)
+        _ = TestFiles.write("\(dir)/nohead.csv", "1,2\n")
+        let refused = try SluiceBinary.run(["detect", "\(dir)/nohead.csv"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("header"))
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+import SluiceTesting
+
+/// The token meter's durability through the real binary: kill -9 mid-stream, restart, feed
+/// the whole input again.
+@Suite("Token meter crash", .serialized)
+struct TokenMeterCrashTests {
+    static func workload(_ count: Int) -> String {
+        var lines: [String] = []
+        lines.reserveCapacity(count)
+        let base = 1_795_514_400
+        for i in 0..<count {
+            let tenant = ["site-a", "site-b", "site-c"][i % 3]
+            let model = ["gpt-4o", "small"][(i / 3) % 2]
+            lines.append(#"{"type":"token_usage","timestamp":\#(base + i / 10),"tenant_id":"\#(tenant)","model":"\#(model)","prompt_tokens":\#(100 + i % 97),"completion_tokens":\#(i % 31),"request_id":"r\#(i)"}"#)
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static let config = """
+        tokens:
+          pricing:
+            gpt-4o: {prompt_per_million_usd: 2.5, completion_per_million_usd: 10}
+            small: {prompt_per_million_usd: 0.15, completion_per_million_usd: 0.6}
+          budgets:
+            site-a: {monthly_tokens: 20000000, monthly_usd: 20, thresholds: [0.1, 0.25, 0.5, 0.75, 1.0]}
+        store:
+          flush_records: 2000
+        """
+
+    static func lines(_ output: String, _ type: String) -> [String] {
+        output.split(separator: "\n").map(String.init).filter { $0.hasPrefix(#"{"type":"\#(type)""#) }
+    }
+
+    @Test("kill -9, restart, re-feed everything: identical month totals, no alert raised twice")
+    func killAndRefeed() throws {
+        let dir = TestFiles.temporaryDirectory()
+        let input = "\(dir)/tokens.ndjson"
+        _ = TestFiles.write(input, Self.workload(300_000))
+        _ = TestFiles.write("\(dir)/sluice.yml", Self.config)
+
+        // The reference: one clean run.
+        let clean = try SluiceBinary.run(["replay", input, "--config", "\(dir)/sluice.yml", "--data-dir", "\(dir)/clean"])
+        #expect(clean.status == 0)
+        let expectedMonths = Self.lines(clean.stdout, "token_usage").filter { $0.contains(#""period":"month""#) }
+        let expectedAlerts = Self.lines(clean.stdout, "budget_alert")
+        #expect(expectedAlerts.count >= 5, "every threshold of both budgets is crossed")
+
+        // Killed mid-stream.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: SluiceBinary.path)
+        process.arguments = ["run", "--config", "\(dir)/sluice.yml", "--data-dir", "\(dir)/crash"]
+        process.standardInput = FileHandle(forReadingAtPath: input)
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let state = "\(dir)/crash/tokens/meter.state"
+        for _ in 0..<1_000 where !FileManager.default.fileExists(atPath: state) { Thread.sleep(forTimeInterval: 0.01) }
+        Thread.sleep(forTimeInterval: 0.3)
+        kill(process.processIdentifier, SIGKILL)
+        let firstOutput = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(!firstOutput.contains(#""type":"summary""#), "killed before the end")
+
+        // Restart on the same data directory and feed the whole input again.
+        let second = try SluiceBinary.run(["run", "--config", "\(dir)/sluice.yml", "--data-dir", "\(dir)/crash"], stdinFile: input)
+        #expect(second.status == 0)
+        #expect(Self.lines(second.stdout, "token_usage").filter { $0.contains(#""period":"month""#) } == expectedMonths)
+        let alerts = Self.lines(firstOutput, "budget_alert") + Self.lines(second.stdout, "budget_alert")
+        #expect(Set(alerts).count == alerts.count, "no alert twice")
+        #expect(alerts.count <= expectedAlerts.count)
+        #expect(Set(alerts).isSubset(of: Set(expectedAlerts)))
+        #expect(second.stdout.contains(#""token_duplicates":"#))
+    }
+}

@@ -211,7 +211,7 @@ enum PruneReportText {
         }
         if !report.deletedSegments.isEmpty { lines.append("\(report.dryRun ? "would delete" : "deleted") segments: \(report.deletedSegments.joined(separator: ", "))") }
         if !report.rewrittenSegments.isEmpty { lines.append("\(report.dryRun ? "would rewrite" : "rewrote") segments: \(report.rewrittenSegments.joined(separator: ", "))") }
-        lines.append("\(report.removedRecords) records \(verb); \(report.bytesBefore) bytes before, \(report.bytesAfter) after")
+        lines.append("\(report.removedRecords) records \(report.dryRun ? "would be removed" : "removed"); \(report.bytesBefore) bytes before, \(report.bytesAfter) after")
         return lines.joined(separator: "\n")
     }
 }

@@ -15,7 +15,7 @@ public protocol StoreStage: Sendable {
 /// The stages wired together (design §1):
 ///
 /// ```
-/// sources ─[Record]→ WindowAggregator ─[StageEvent]→ stages… ─[StageEvent]→ SinkStage → sinks
+/// sources ─RecordBatch→ WindowAggregator ─[StageEvent]→ stages… ─[StageEvent]→ SinkStage → sinks
 ///                          └──────────── StoreBatch ─→ store
 /// ```
 ///
@@ -38,11 +38,13 @@ public struct Pipeline: Sendable {
 
     public let configuration: Configuration
     /// Where sources send record batches.
-    public let input: BoundedChannel<[Record]>
+    public let input: BoundedChannel<RecordBatch>
     public let counters: PipelineCounters
     let stages: [any EventStage]
     let sinks: [any Sink]
     let store: (any StoreStage)?
+    /// The aggregator's open windows, for live queries.
+    public let live = LiveWindows()
 
     public init(
         configuration: Configuration, stages: [any EventStage] = [], sinks: [any Sink],
@@ -65,7 +67,7 @@ public struct Pipeline: Sendable {
         let storeChannel = store.map { _ in BoundedChannel<StoreBatch>(capacity: capacity) }
         let aggregator = WindowAggregator(
             configuration: configuration.aggregator, input: input, output: channels[0],
-            storeOutput: storeChannel, counters: counters
+            storeOutput: storeChannel, counters: counters, live: live
         )
         let sinkStage = SinkStage(input: channels[stages.count], sinks: sinks, counters: counters, emitSummary: configuration.emitSummary)
         let allChannels = channels

@@ -60,26 +60,3 @@ extension Configuration {
     }
 }
 
-extension Configuration {
-    var anomalyConfiguration: AnomalyDetector.Configuration {
-        var c = AnomalyDetector.Configuration()
-        c.statistics = anomaly.statistics
-        c.metrics = anomaly.metrics
-        c.warmup = anomaly.warmup
-        c.threshold = anomaly.threshold
-        return c
-    }
-
-    var tokenMeterConfiguration: TokenMeter.Configuration {
-        var c = TokenMeter.Configuration()
-        for (model, price) in tokens.pricing {
-            c.prices[model] = .init(prompt: price.promptMicroUSDPerMillion, completion: price.completionMicroUSDPerMillion, cached: price.cachedMicroUSDPerMillion)
-        }
-        for (tenant, budget) in tokens.budgets {
-            c.budgets[tenant] = .init(monthlyTokens: budget.monthlyTokens, monthlyMicroUSD: budget.monthlyMicroUSD, thresholds: budget.thresholds)
-        }
-        c.dedupeWindow = tokens.dedupeWindow.microseconds
-        c.dedupeCapacity = tokens.dedupeCapacity
-        return c
-    }
-}

@@ -7,6 +7,7 @@ import SluiceConfig
 import SluiceModel
 import SluicePipeline
 import SluiceStore
+import SluiceServer
 import ArgumentParser
 
 /// Runs byte streams through the pipeline to sinks: what `run` and `replay` share.

@@ -54,7 +54,7 @@ struct TailRunner<C: Clock>: Sendable where C.Duration == Duration {
     func run<Chunks: AsyncSequence & Sendable>(_ chunks: Chunks, ingestTime: (@Sendable () -> Timestamp)?) async throws -> Ingest.Outcome
     where Chunks.Element == [UInt8] {
         let state = LiveRolling()
-        let channel = BoundedChannel<[Record]>(capacity: 4)
+        let channel = BoundedChannel<RecordBatch>(capacity: 4)
         let ingest = Ingest(configuration: configuration, output: channel, counters: PipelineCounters(), ingestTime: ingestTime, report: StandardError.report)
         let outcome = try await withThrowingTaskGroup(of: TailTask.self) { group in
             group.addTask {
@@ -62,7 +62,7 @@ struct TailRunner<C: Clock>: Sendable where C.Duration == Duration {
                 return .ingest(try await ingest.run(chunks))
             }
             group.addTask {
-                for await batch in channel { state.record(batch) }
+                for await batch in channel { state.record(batch.records) }
                 return .consumed
             }
             group.addTask {

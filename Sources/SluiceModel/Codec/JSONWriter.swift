@@ -34,6 +34,12 @@ public struct JSONWriter: Sendable {
         needsComma = true
     }
 
+    /// Whether a value written now needs a comma first (for callers splicing in raw JSON).
+    public var needsCommaForRaw: Bool { needsComma }
+
+    /// Records that a value was just written by a caller splicing raw JSON.
+    public mutating func markValueWritten() { needsComma = true }
+
     /// Ends an NDJSON line.
     public mutating func newline() {
         bytes.append(0x0A)

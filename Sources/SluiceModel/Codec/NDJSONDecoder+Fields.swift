@@ -133,7 +133,7 @@ extension FieldSlots {
     func record(scanner: JSONScanner, configuration: NDJSONDecoder.Configuration, ingestTime: Timestamp?) throws(DecodeError) -> Record {
         let kind = try recordKind(scanner, default: configuration.defaultKind)
         let timestamp = try eventTime(scanner, ingestTime: ingestTime)
-        let tenant = try optionalString(.tenantID, scanner)
+        let tenant = try optionalString(.tenantID, scanner) ?? configuration.defaultTenantID
         if let tenant, let problem = TenantID.problem(tenant.utf8) {
             throw DecodeError(.badTenant, problem)
         }

@@ -11,6 +11,8 @@ public struct NDJSONDecoder: Sendable {
         public var maximumLabels: Int = 30
         /// The `type` of a record that has none.
         public var defaultKind: RecordKind = .metric
+        /// The tenant of a record that names none (an HTTP request's token's tenant).
+        public var defaultTenantID: String?
 
         public init() {}
     }

@@ -21,7 +21,7 @@ public struct Ingest: Sendable {
     }
 
     public let configuration: Configuration
-    let output: BoundedChannel<[Record]>
+    let output: BoundedChannel<RecordBatch>
     let counters: PipelineCounters
     /// Called for every bad line (the CLI prints it to stderr).
     let report: @Sendable (LineError) -> Void
@@ -30,7 +30,7 @@ public struct Ingest: Sendable {
     let ingestTime: (@Sendable () -> Timestamp)?
 
     public init(
-        configuration: Configuration, output: BoundedChannel<[Record]>, counters: PipelineCounters,
+        configuration: Configuration, output: BoundedChannel<RecordBatch>, counters: PipelineCounters,
         ingestTime: (@Sendable () -> Timestamp)?, report: @escaping @Sendable (LineError) -> Void
     ) {
         self.configuration = configuration
@@ -80,7 +80,7 @@ public struct Ingest: Sendable {
             summary.errors += errors
             for (reason, n) in byReason { summary.errorsByReason[reason, default: 0] += n }
         }
-        if !records.isEmpty { try await output.send(records) }
+        if !records.isEmpty { try await output.send(RecordBatch(records: records)) }
     }
 
     /// Decoded records and counts since the last send.

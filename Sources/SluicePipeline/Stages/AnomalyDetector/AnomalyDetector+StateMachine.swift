@@ -33,7 +33,7 @@ extension AnomalyDetector {
             return found
         }
 
-        static func value(_ statistic: String, of w: WindowSummary) -> Double? {
+        public static func value(_ statistic: String, of w: WindowSummary) -> Double? {
             switch statistic {
             case "count": Double(w.count)
             case "sum": w.sum

@@ -4,16 +4,18 @@ import SluiceModel
 /// and watermarks) out, in record order.
 public struct WindowAggregator: Sendable {
     public let configuration: Configuration
-    let input: BoundedChannel<[Record]>
+    let input: BoundedChannel<RecordBatch>
     let output: BoundedChannel<[StageEvent]>
     /// Raw records and the windows they closed, for the store; `nil` when nothing is stored.
     let storeOutput: BoundedChannel<StoreBatch>?
     let counters: PipelineCounters
+    let live: LiveWindows?
 
     public init(
-        configuration: Configuration, input: BoundedChannel<[Record]>, output: BoundedChannel<[StageEvent]>,
-        storeOutput: BoundedChannel<StoreBatch>? = nil, counters: PipelineCounters
+        configuration: Configuration, input: BoundedChannel<RecordBatch>, output: BoundedChannel<[StageEvent]>,
+        storeOutput: BoundedChannel<StoreBatch>? = nil, counters: PipelineCounters, live: LiveWindows? = nil
     ) {
+        self.live = live
         self.configuration = configuration
         self.input = input
         self.output = output
@@ -29,7 +31,8 @@ public struct WindowAggregator: Sendable {
             output.finish()
             storeOutput?.finish()
         }
-        for await batch in input {
+        for await incoming in input {
+            let batch = incoming.records
             var events: [StageEvent] = []
             var seriesIDs: [Int32] = []
             if storeOutput != nil {
@@ -49,8 +52,12 @@ public struct WindowAggregator: Sendable {
                 }
                 reportedLate = (machine.late, machine.lateByWindow)
             }
-            if let storeOutput {
-                try await storeOutput.send(StoreBatch(records: batch, outputs: events.compactMap(\.output), seriesIDs: seriesIDs))
+            if let live, live.isRequested { live.publish(machine.openSummaries()) }
+            if let storeOutput, !(batch.isEmpty && events.isEmpty && incoming.acknowledgement == nil) {
+                try await storeOutput.send(StoreBatch(records: batch, outputs: events.compactMap(\.output), seriesIDs: seriesIDs,
+                                                      acknowledgements: incoming.acknowledgement.map { [$0] } ?? []))
+            } else if storeOutput == nil {
+                incoming.acknowledgement?.resolve()
             }
             if !events.isEmpty { try await output.send(events) }
         }
@@ -69,11 +76,14 @@ public struct StoreBatch: Sendable {
     public var outputs: [OutputRecord]
     /// The aggregator's series number of each record (-1 when it has none); empty when unknown.
     public var seriesIDs: [Int32]
+    /// To resolve once these records are durable.
+    public var acknowledgements: [Acknowledgement]
 
-    public init(records: [Record], outputs: [OutputRecord], seriesIDs: [Int32] = []) {
+    public init(records: [Record], outputs: [OutputRecord], seriesIDs: [Int32] = [], acknowledgements: [Acknowledgement] = []) {
         self.records = records
         self.outputs = outputs
         self.seriesIDs = seriesIDs
+        self.acknowledgements = acknowledgements
     }
 }
 

@@ -7,6 +7,14 @@ extension SegmentWriter {
         let configuration: Configuration
         /// The block being built.
         private(set) var block = BlockBuilder()
+        /// Acknowledgements of records in the block, resolved once it is written (and synced).
+        private(set) var waiting: [Acknowledgement] = []
+
+        /// Hands over the acknowledgements the last flush has made good.
+        mutating func takeAcknowledgements() -> [Acknowledgement] {
+            defer { waiting = [] }
+            return waiting
+        }
         private var segmentBytes = 0
         private var segmentOpenedAt: Duration?
 
@@ -28,6 +36,9 @@ extension SegmentWriter {
                 for record in batch.records { block.add(record) }
             }
             for output in batch.outputs { block.add(output) }
+            waiting += batch.acknowledgements
+            // Someone waits for these records to be durable: flush and sync now.
+            if !batch.acknowledgements.isEmpty, configuration.fsync == .always { return .flush(sync: true) }
             guard block.count >= configuration.flushRecords else { return .none }
             return .flush(sync: configuration.fsync == .always)
         }

@@ -52,6 +52,7 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
                 try segment!.append(frame)
                 statistics.recordBlock(records: records, bytes: frame.count)
                 if sync { try segment!.sync() }
+                for acknowledgement in machine.takeAcknowledgements() { acknowledgement.resolve() }
                 if machine.appended(bytes: frame.count, now: now()) {
                     _ = try segment!.seal(compactor: compactor)
                     segment = nil

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Logging
+import SluiceConfig
+import SluiceModel
+import SluiceServer
+
+/// `sluice serve`.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the HTTP API, socket listeners and dashboard over one pipeline with its store.",
+        discussion: """
+            Records arrive over HTTP (POST /api/v2/analytics/metrics and /cache: a JSON object, \\
+            a JSON array or NDJSON), TCP (NDJSON lines) and UDP (NDJSON lines per datagram), and \\
+            all feed one pipeline: window aggregates, anomalies, token usage and budgets, stored \\
+            in --data-dir. Queries: GET /api/v2/analytics/aggregate, /performance, \\
+            /tenants/{id}/metrics, /tokens, /anomalies, /retention; live output as Server-Sent \\
+            Events at /api/v2/analytics/stream; Prometheus metrics at /metrics; /healthz and \\
+            /readyz. Bearer tokens (auth.tokens) map to a tenant or admin; with none, the server \\
+            listens on loopback only. SIGINT or SIGTERM stops the listeners, drains the pipeline \\
+            and syncs the store.
+
+            Example:
+              sluice serve --http 127.0.0.1:8080 --tcp 127.0.0.1:9000 --data-dir ./sluice-data
+              curl -s -XPOST localhost:8080/api/v2/analytics/metrics -d '{"metric_name":"cpu","value":0.5}'
+            """
+    )
+
+    @Option(help: ArgumentHelp("A YAML configuration file (see Config/sluice.yml).", valueName: "FILE")) var config: String?
+    @Option(help: ArgumentHelp("HTTP listener (default: server.http, 127.0.0.1:8080).", valueName: "HOST:PORT")) var http: String?
+    @Option(help: ArgumentHelp("TCP NDJSON listener (default: server.tcp, off).", valueName: "HOST:PORT")) var tcp: String?
+    @Option(help: ArgumentHelp("UDP NDJSON listener (default: server.udp, off).", valueName: "HOST:PORT")) var udp: String?
+    @Option(help: ArgumentHelp("The data directory.", valueName: "DIR")) var dataDir = "./sluice-data"
+
+    func validate() throws {
+        for (name, value) in [("--http", http), ("--tcp", tcp), ("--udp", udp)] {
+            if let value, HostPort(value) == nil { throw ValidationError("\(name) \(value): expected HOST:PORT such as 127.0.0.1:8080") }
+        }
+    }
+
+    func run() async throws {
+        let configuration = try loadConfiguration(config)
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
+        let logger = Logger(label: "sluice")
+        let options = SluiceServer.Options(
+            http: (http ?? configuration.server.http).flatMap(HostPort.init),
+            tcp: (tcp ?? configuration.server.tcp).flatMap(HostPort.init),
+            udp: (udp ?? configuration.server.udp).flatMap(HostPort.init),
+            dataDirectory: dataDir)
+        let server: SluiceServer
+        do {
+            server = try SluiceServer(configuration: configuration, options: options, logger: logger, bound: { bound in
+                var where_: [String] = []
+                if let p = bound.http { where_.append("http://\(options.http!.host):\(p)") }
+                if let p = bound.tcp { where_.append("tcp \(options.tcp!.host):\(p)") }
+                if let p = bound.udp { where_.append("udp \(options.udp!.host):\(p)") }
+                StandardError.write("sluice: serving on \(where_.joined(separator: ", ")); data in \(options.dataDirectory ?? "-")\n")
+            })
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        try await server.run()
+    }
+}

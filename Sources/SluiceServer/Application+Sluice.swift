@@ -1,0 +1,62 @@
+import Hummingbird
+import Logging
+import SluiceModel
+import SluicePipeline
+
+/// The HTTP routes of `sluice serve` (design §5).
+public enum SluiceRoutes {
+    /// Builds the router; `dashboard` adds the page and widget routes.
+    public static func router(state: ServerState, authenticator: Authenticator, ingest: HTTPIngestSettings,
+                              extra: ((Router<SluiceRequestContext>) -> Void)? = nil) -> Router<SluiceRequestContext> {
+        let router = Router(context: SluiceRequestContext.self)
+        router.add(middleware: MetricsMiddleware(metrics: state.metrics))
+        router.add(middleware: AuthMiddleware(authenticator: authenticator))
+
+        let httpIngest = HTTPIngest(
+            pipeline: state.pipeline, maxBodyBytes: ingest.maxBodyBytes, enqueueTimeout: ingest.enqueueTimeout,
+            waitForDurability: ingest.waitForDurability, limiter: ingest.recordsPerSecond > 0 ? RateLimiter(perSecond: ingest.recordsPerSecond) : nil,
+            decoderConfiguration: ingest.decoder)
+        let query = QueryRoutes(state: state)
+        let retention = RetentionRoutes(state: state)
+        let stream = StreamRoute(state: state)
+
+        let api = router.group("api/v2/analytics")
+        api.post("metrics") { request, context in try await httpIngest.handle(request, context: context, defaultKind: .metric) }
+        api.post("cache") { request, context in try await httpIngest.handle(request, context: context, defaultKind: .cache) }
+        api.get("aggregate") { request, context in try await query.aggregate(request, context) }
+        api.get("performance") { request, context in try await query.performance(request, context) }
+        api.get("tenants/:id/metrics") { request, context in try await query.tenantMetrics(request, context) }
+        api.get("tokens") { request, context in try await query.tokens(request, context) }
+        api.get("anomalies") { request, context in try await query.anomalies(request, context) }
+        api.get("retention") { request, context in try await retention.get(request, context) }
+        api.put("retention") { request, context in try await retention.put(request, context) }
+        api.post("retention/apply") { request, context in try await retention.apply(request, context) }
+        api.get("stream") { request, context in try await stream.handle(request, context) }
+
+        router.get("healthz") { _, _ in QueryRoutes.json { $0.beginObject(); $0.key("status"); $0.string("ok"); $0.endObject() } }
+        router.get("readyz") { _, _ -> Response in
+            guard state.ready.load(ordering: .acquiring) else {
+                throw APIError(.serviceUnavailable, "starting", "the pipeline is not running yet")
+            }
+            return QueryRoutes.json { $0.beginObject(); $0.key("status"); $0.string("ready"); $0.endObject() }
+        }
+        router.get("metrics") { _, _ -> Response in
+            let text = state.metrics.scrape(counters: state.pipeline.counters, channelDepth: state.pipeline.input.count,
+                                            channelCapacity: state.pipeline.input.capacity, store: state.storeStatistics)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: text)))
+        }
+        extra?(router)
+        return router
+    }
+}
+
+/// How HTTP ingest behaves (`server:` keys and the store's fsync policy).
+public struct HTTPIngestSettings: Sendable {
+    public var maxBodyBytes = 8 << 20
+    public var enqueueTimeout: Duration = .seconds(2)
+    /// `fsync: always`: answer only once the records are durable.
+    public var waitForDurability = false
+    public var recordsPerSecond = 0
+    public var decoder = NDJSONDecoder.Configuration()
+    public init() {}
+}

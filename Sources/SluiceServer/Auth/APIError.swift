@@ -1,0 +1,38 @@
+import Hummingbird
+import SluiceModel
+
+/// A client-facing error: `{"error": …, "detail": …}` with the right status.
+public struct APIError: HTTPResponseError {
+    public var status: HTTPResponse.Status
+    public var error: String
+    public var detail: String
+    public var headers: HTTPFields = [:]
+
+    public init(_ status: HTTPResponse.Status, _ error: String, _ detail: String, headers: HTTPFields = [:]) {
+        self.status = status
+        self.error = error
+        self.detail = detail
+        self.headers = headers
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var json = JSONWriter()
+        json.beginObject()
+        json.key("error"); json.string(error)
+        json.key("detail"); json.string(detail)
+        json.endObject()
+        json.newline()
+        var headers = self.headers
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+    }
+
+    static func unauthorized() -> APIError {
+        APIError(.unauthorized, "unauthorized", "send a bearer token from auth.tokens: Authorization: Bearer <token>",
+                 headers: [.wwwAuthenticate: "Bearer"])
+    }
+
+    static func forbidden(_ detail: String) -> APIError { APIError(.forbidden, "forbidden", detail) }
+    static func badRequest(_ detail: String) -> APIError { APIError(.badRequest, "bad_request", detail) }
+    static func notFound(_ detail: String) -> APIError { APIError(.notFound, "not_found", detail) }
+}

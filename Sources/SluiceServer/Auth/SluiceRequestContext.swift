@@ -1,0 +1,29 @@
+import Hummingbird
+
+/// The request context: Hummingbird's core plus who the request speaks for.
+public struct SluiceRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var identity: Identity = .admin
+
+    public init(source: Source) {
+        coreContext = .init(source: source)
+    }
+}
+
+/// Resolves the bearer token; refuses the request (401) when tokens are configured and it has
+/// none or an unknown one. Health probes and the metrics endpoint stay open.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = SluiceRequestContext
+    let authenticator: Authenticator
+    static let open: Set<String> = ["/healthz", "/readyz", "/metrics"]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if Self.open.contains(request.uri.path) { return try await next(request, context) }
+        guard let identity = authenticator.identify(authorization: request.headers[.authorization]) else {
+            throw APIError.unauthorized()
+        }
+        var context = context
+        context.identity = identity
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,289 @@
+import Hummingbird
+import SluiceModel
+import SluicePipeline
+import SluiceStore
+
+/// The read side of the API: stored records plus the pipeline's live state.
+struct QueryRoutes: Sendable {
+    let state: ServerState
+
+    /// The tenant a query may look at: its own for a tenant token; any (or all) for admin.
+    static func tenant(_ request: Request, _ context: SluiceRequestContext) throws -> String? {
+        let asked = request.uri.queryParameters.get("tenant")
+        switch context.identity {
+        case .admin: return asked
+        case .tenant(let own):
+            if let asked, asked != own { throw APIError.forbidden("this token reads tenant \(own) only") }
+            return own
+        }
+    }
+
+    static func time(_ request: Request, _ name: String) throws -> Timestamp? {
+        guard let text = request.uri.queryParameters.get(name) else { return nil }
+        if case .success(let t) = RFC3339.parse(text) { return t }
+        if let seconds = Double(text), seconds.isFinite { return Timestamp(microseconds: Int64((seconds * 1e6).rounded())) }
+        throw APIError.badRequest("\(name)=\(text): expected an RFC 3339 time or Unix seconds")
+    }
+
+    static func window(_ request: Request) throws -> WindowDuration? {
+        guard let text = request.uri.queryParameters.get("window") else { return nil }
+        guard let d = WindowDuration(parsing: text), d.microseconds > 0 else { throw APIError.badRequest("window=\(text): expected a duration such as 1m") }
+        return d
+    }
+
+    static func json(_ body: (inout JSONWriter) -> Void) -> Response {
+        var json = JSONWriter(capacity: 4_096)
+        body(&json)
+        json.newline()
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+    }
+
+    /// Stored and open windows of the `window` type for the query.
+    func windows(tenant: String?, metric: String?, length: WindowDuration?, from: Timestamp?, to: Timestamp?) async throws -> [WindowSummary] {
+        var stored: [WindowSummary] = []
+        if let reader = state.reader {
+            for case .output(.window(let w)) in try reader.records(StoreQuery(kinds: [.window], tenantID: tenant, metric: metric, from: from, to: to)) {
+                stored.append(w)
+            }
+        }
+        let live = await state.pipeline.live.openSummaries(nudge: { _ = state.pipeline.input.trySend(RecordBatch(records: [])) })
+        for case .window(let w) in live {
+            if let tenant, w.series.tenantID != tenant { continue }
+            if let metric, w.series.name != metric { continue }
+            if let from, w.span.start < from { continue }
+            if let to, w.span.start >= to { continue }
+            stored.append(w)
+        }
+        return stored
+            .filter { length == nil || $0.span.length == length }
+            .sorted { ($0.span, $0.series) < ($1.span, $1.series) }
+    }
+
+    func aggregate(_ request: Request, _ context: SluiceRequestContext) async throws -> Response {
+        let tenant = try Self.tenant(request, context)
+        let stat = request.uri.queryParameters.get("stat")
+        let statistics = ["count", "sum", "min", "max", "mean", "p50", "p90", "p95", "p99"]
+        if let stat, !statistics.contains(stat) { throw APIError.badRequest("stat=\(stat): expected one of \(statistics.joined(separator: ", "))") }
+        let windows = try await self.windows(tenant: tenant, metric: request.uri.queryParameters.get("metric"), length: try Self.window(request),
+                                             from: try Self.time(request, "from"), to: try Self.time(request, "to"))
+        var json = JSONWriter(capacity: 256 * windows.count + 16)
+        json.beginArray()
+        for w in windows {
+            if let stat {
+                json.beginObject()
+                json.key("type"); json.string("window")
+                json.key("window"); json.string(w.span.length.description)
+                json.key("start"); json.timestamp(w.span.start)
+                json.key("end"); json.timestamp(w.span.end)
+                json.key("tenant_id"); json.string(w.series.tenantID)
+                json.key("metric_name"); json.string(w.series.name)
+                json.key("labels"); json.labels(w.series.labels)
+                json.key(stat); json.number(AnomalyDetector.StateMachine.value(stat, of: w) ?? 0)
+                if w.partial { json.key("partial"); json.bool(true) }
+                json.endObject()
+            } else {
+                var one = JSONWriter()
+                OutputRecord.window(w).write(to: &one)
+                json.rawElement(Array(one.bytes.dropLast()))
+            }
+        }
+        json.endArray()
+        json.newline()
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+    }
+
+    func performance(_ request: Request, _ context: SluiceRequestContext) async throws -> Response {
+        let tenant = try Self.tenant(request, context)
+        let route = request.uri.queryParameters.get("route")
+        let windows = try await self.windows(tenant: tenant, metric: nil, length: try Self.window(request),
+                                             from: try Self.time(request, "from"), to: try Self.time(request, "to"))
+            .filter { ["response_time", "db_query_time", "memory_usage"].contains($0.series.name) }
+            .filter { route == nil || $0.series.labels["route"] == route }
+        // One object per window: the series of all routes merged would need the sketches, so a
+        // route-less query reports each series' own window (route = null) and per-route values.
+        var groups: [WindowSpan: [String: [WindowSummary]]] = [:]
+        for w in windows { groups[w.span, default: [:]][w.series.name, default: []].append(w) }
+        return Self.json { json in
+            json.beginArray()
+            for span in groups.keys.sorted() {
+                let byName = groups[span]!
+                json.beginObject()
+                json.key("window"); json.string(span.length.description)
+                json.key("start"); json.timestamp(span.start)
+                json.key("end"); json.timestamp(span.end)
+                json.key("tenant_id"); json.string(tenant)
+                json.key("route"); json.string(route)
+                for name in ["response_time", "db_query_time"] {
+                    json.key(name)
+                    if let merged = Self.merge(byName[name] ?? []) {
+                        json.beginObject()
+                        json.key("p50"); json.number(merged.p50)
+                        json.key("p95"); json.number(merged.p95)
+                        json.key("p99"); json.number(merged.p99)
+                        json.key("mean"); json.number(merged.mean)
+                        json.key("count"); json.integer(merged.count)
+                        json.endObject()
+                    } else {
+                        json.null()
+                    }
+                }
+                json.key("memory_usage")
+                if let merged = Self.merge(byName["memory_usage"] ?? []) {
+                    json.beginObject()
+                    json.key("mean"); json.number(merged.mean)
+                    json.key("max"); json.number(merged.max)
+                    json.endObject()
+                } else {
+                    json.null()
+                }
+                if byName.values.contains(where: { $0.contains(where: \.partial) }) { json.key("partial"); json.bool(true) }
+                json.endObject()
+            }
+            json.endArray()
+        }
+    }
+
+    /// One series' window as is; several (routes) combined: exact count, sum, mean and max; the
+    /// percentiles of the busiest route (windows keep no sketch to merge).
+    static func merge(_ windows: [WindowSummary]) -> WindowSummary? {
+        guard var combined = windows.max(by: { $0.count < $1.count }) else { return nil }
+        guard windows.count > 1 else { return combined }
+        combined.count = windows.reduce(0) { $0 + $1.count }
+        combined.sum = windows.reduce(0) { $0 + $1.sum }
+        combined.max = windows.map(\.max).max()!
+        combined.min = windows.map(\.min).min()!
+        return combined
+    }
+
+    func anomalies(_ request: Request, _ context: SluiceRequestContext) async throws -> Response {
+        let tenant = try Self.tenant(request, context)
+        var found: [Anomaly] = []
+        if let reader = state.reader {
+            for case .output(.anomaly(let a)) in try reader.records(StoreQuery(kinds: [.anomaly], tenantID: tenant,
+                                                                                 from: try Self.time(request, "from"), to: try Self.time(request, "to"))) {
+                found.append(a)
+            }
+        }
+        return Self.json { json in
+            json.beginArray()
+            for a in found {
+                var one = JSONWriter()
+                OutputRecord.anomaly(a).write(to: &one)
+                json.rawElement(Array(one.bytes.dropLast()))
+            }
+            json.endArray()
+        }
+    }
+
+    func tokens(_ request: Request, _ context: SluiceRequestContext) async throws -> Response {
+        let tenant = try Self.tenant(request, context)
+        let period = request.uri.queryParameters.get("period") ?? "month"
+        guard let wanted = UsagePeriod(rawValue: period) else { throw APIError.badRequest("period=\(period): expected day or month") }
+        let usage = await state.tokenMeter.usage(tenantID: tenant).filter { $0.period == wanted }
+        let budgets = state.tokenMeter.configuration.budgets
+        return Self.json { json in
+            json.beginArray()
+            for u in usage {
+                json.beginObject()
+                json.key("tenant_id"); json.string(u.tenantID)
+                json.key("model"); json.string(u.model)
+                json.key("period"); json.string(u.period.rawValue)
+                json.key("start"); json.timestamp(u.start)
+                json.key("requests"); json.integer(u.requests)
+                json.key("prompt_tokens"); json.integer(u.promptTokens)
+                json.key("completion_tokens"); json.integer(u.completionTokens)
+                json.key("cached_tokens"); json.integer(u.cachedTokens)
+                json.key("total_tokens"); json.integer(u.totalTokens)
+                json.key("cost_usd")
+                if let cost = u.costMicroUSD { json.decimal(micros: cost) } else { json.null() }
+                json.key("priced"); json.bool(u.costMicroUSD != nil)
+                if let budget = budgets[u.tenantID], u.period == .month {
+                    let tenantTotal = usage.filter { $0.tenantID == u.tenantID }
+                    json.key("budget")
+                    json.beginObject()
+                    if let tokens = budget.monthlyTokens {
+                        json.key("monthly_tokens"); json.integer(tokens)
+                        json.key("tokens_used_percent"); json.number(Double(tenantTotal.reduce(0) { $0 + $1.totalTokens }) / Double(max(tokens, 1)) * 100)
+                    }
+                    if let usd = budget.monthlyMicroUSD {
+                        json.key("monthly_usd"); json.decimal(micros: usd)
+                        json.key("usd_used_percent"); json.number(Double(tenantTotal.reduce(0) { $0 + ($1.costMicroUSD ?? 0) }) / Double(max(usd, 1)) * 100)
+                    }
+                    json.key("thresholds"); json.beginArray(); for t in budget.thresholds { json.number(t) }; json.endArray()
+                    json.endObject()
+                }
+                json.endObject()
+            }
+            json.endArray()
+        }
+    }
+
+    func tenantMetrics(_ request: Request, _ context: SluiceRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        guard context.identity.mayRead(id) else { throw APIError.forbidden("this token reads its own tenant only") }
+        guard TenantID.problem(id) == nil else { throw APIError.badRequest("\(id) is not a valid tenant id") }
+        var latest: [SeriesKey: WindowSummary] = [:]
+        for w in try await windows(tenant: id, metric: nil, length: nil, from: nil, to: nil) {
+            if let seen = latest[w.series], seen.span.end > w.span.end { continue }
+            latest[w.series] = w
+        }
+        var caches: [String: CacheWindowSummary] = [:]
+        var visits: VisitsWindowSummary?
+        if let reader = state.reader {
+            for record in try reader.records(StoreQuery(kinds: [.cacheWindow, .visitsWindow], tenantID: id)) {
+                switch record {
+                case .output(.cacheWindow(let c)): caches[c.cache ?? ""] = c
+                case .output(.visitsWindow(let v)): visits = v
+                default: break
+                }
+            }
+        }
+        let usage = await state.tokenMeter.usage(tenantID: id).filter { $0.period == .month }
+        return Self.json { json in
+            json.beginObject()
+            json.key("tenant_id"); json.string(id)
+            json.key("series")
+            json.beginArray()
+            for key in latest.keys.sorted() {
+                var one = JSONWriter()
+                OutputRecord.window(latest[key]!).write(to: &one)
+                json.rawElement(Array(one.bytes.dropLast()))
+            }
+            json.endArray()
+            json.key("caches")
+            json.beginArray()
+            for name in caches.keys.sorted() {
+                var one = JSONWriter()
+                OutputRecord.cacheWindow(caches[name]!).write(to: &one)
+                json.rawElement(Array(one.bytes.dropLast()))
+            }
+            json.endArray()
+            json.key("visits")
+            if let visits {
+                var one = JSONWriter()
+                OutputRecord.visitsWindow(visits).write(to: &one)
+                json.rawElement(Array(one.bytes.dropLast()))
+            } else {
+                json.null()
+            }
+            json.key("tokens_this_month")
+            json.beginArray()
+            for u in usage {
+                var one = JSONWriter()
+                OutputRecord.tokenUsage(u).write(to: &one)
+                json.rawElement(Array(one.bytes.dropLast()))
+            }
+            json.endArray()
+            json.endObject()
+        }
+    }
+}
+
+extension JSONWriter {
+    /// Writes an already-encoded JSON value as the next element.
+    mutating func rawElement(_ bytes: [UInt8]) {
+        if needsCommaForRaw { self.bytes.append(UInt8(ascii: ",")) }
+        self.bytes.append(contentsOf: bytes)
+        markValueWritten()
+    }
+}

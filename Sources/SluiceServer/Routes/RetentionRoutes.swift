@@ -1,0 +1,129 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Hummingbird
+import SluiceConfig
+import SluiceModel
+import SluiceStore
+
+/// `GET/PUT /api/v2/analytics/retention` and `POST …/retention/apply`.
+///
+/// A PUT takes the `retention:` section as JSON (the same keys as the YAML), validates it with
+/// the configuration loader, and keeps it in `DIR/retention.json`, which `serve` reads at start.
+struct RetentionRoutes: Sendable {
+    let state: ServerState
+
+    static func fileName(_ directory: DataDirectory) -> String { directory.path + "/retention.json" }
+
+    /// The policy saved by a PUT, if any (read at start-up).
+    static func saved(in directory: DataDirectory) throws -> Configuration.Retention? {
+        let path = fileName(directory)
+        guard access(path, F_OK) == 0, let file = fopen(path, "r") else { return nil }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4_096)
+        while true {
+            let n = fread(&buffer, 1, buffer.count, file)
+            if n <= 0 { break }
+            bytes += buffer[0..<n]
+        }
+        // JSON is YAML: the loader validates it with the same rules as the config file.
+        return try Configuration.parse(yaml: "retention: " + String(decoding: bytes, as: UTF8.self)).retention
+    }
+
+    static func render(_ r: Configuration.Retention) -> [UInt8] {
+        var json = JSONWriter()
+        json.beginObject()
+        json.key("max_age")
+        json.beginObject()
+        for (type, age) in r.maxAge.sorted(by: { $0.key < $1.key }) { json.key(type); json.string(age.humanDescription) }
+        json.endObject()
+        json.key("tenants")
+        json.beginObject()
+        for (tenant, ages) in r.tenants.sorted(by: { $0.key < $1.key }) {
+            json.key(tenant)
+            json.beginObject()
+            json.key("max_age")
+            json.beginObject()
+            for (type, age) in ages.sorted(by: { $0.key < $1.key }) { json.key(type); json.string(age.humanDescription) }
+            json.endObject()
+            json.endObject()
+        }
+        json.endObject()
+        json.key("max_bytes"); json.integer(r.maxBytes)
+        json.key("interval"); json.string(r.interval.humanDescription)
+        json.endObject()
+        json.newline()
+        return json.bytes
+    }
+
+    func get(_ request: Request, _ context: SluiceRequestContext) async throws -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: Self.render(state.retentionPolicy))))
+    }
+
+    func put(_ request: Request, _ context: SluiceRequestContext) async throws -> Response {
+        guard context.identity == .admin else { throw APIError.forbidden("only an admin token may change retention") }
+        guard let directory = state.directory else { throw APIError(.conflict, "no_store", "this server runs without a data directory") }
+        let body = try await request.body.collect(upTo: 1 << 20)
+        let text = String(decoding: body.readableBytesView, as: UTF8.self)
+        guard text.trimmingCharacters().hasPrefix("{") else { throw APIError.badRequest("expected a JSON object with max_age, tenants, max_bytes, interval") }
+        let policy: Configuration.Retention
+        do {
+            policy = try Configuration.parse(yaml: "retention: " + text).retention
+        } catch {
+            throw APIError.badRequest("\(error)")
+        }
+        let bytes = Self.render(policy)
+        let path = Self.fileName(directory)
+        guard let file = fopen(path + ".tmp", "w") else { throw APIError(.internalServerError, "io", "cannot write \(path)") }
+        fwrite(bytes, 1, bytes.count, file)
+        fflush(file)
+        fsync(fileno(file))
+        fclose(file)
+        rename(path + ".tmp", path)
+        state.setRetention(policy)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    func apply(_ request: Request, _ context: SluiceRequestContext) async throws -> Response {
+        guard context.identity == .admin else { throw APIError.forbidden("only an admin token may apply retention") }
+        guard let pruner = state.pruner else { throw APIError(.conflict, "no_store", "this server runs without a data directory") }
+        let dryRun = request.uri.queryParameters.get("dry_run") == "true"
+        let report = try pruner.prune(now: Timestamp.now(), dryRun: dryRun)
+        if !dryRun { state.metrics.pruned(report) }
+        return QueryRoutes.json { json in Self.write(report, to: &json) }
+    }
+
+    static func write(_ report: RetentionPruner.Report, to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("dry_run"); json.bool(report.dryRun)
+        json.key("removed")
+        json.beginArray()
+        for (key, value) in report.removed.sorted(by: { $0.key < $1.key }) {
+            json.beginObject()
+            json.key("type"); json.string(key.type)
+            json.key("tenant_id"); json.string(key.tenantID)
+            json.key("reason"); json.string(key.reason)
+            json.key("records"); json.integer(value.records)
+            json.key("bytes"); json.integer(value.bytes)
+            json.endObject()
+        }
+        json.endArray()
+        json.key("removed_records"); json.integer(report.removedRecords)
+        json.key("bytes_before"); json.integer(report.bytesBefore)
+        json.key("bytes_after"); json.integer(report.bytesAfter)
+        json.endObject()
+    }
+}
+
+extension String {
+    func trimmingCharacters() -> String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

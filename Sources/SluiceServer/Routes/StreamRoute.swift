@@ -1,0 +1,47 @@
+import AsyncAlgorithms
+import Hummingbird
+import SluiceModel
+
+/// `GET /api/v2/analytics/stream?tenant=&types=`: output records as Server-Sent Events, with
+/// a heartbeat comment every 15 s so proxies keep the connection.
+struct StreamRoute: Sendable {
+    let state: ServerState
+    var heartbeat: Duration = .seconds(15)
+
+    enum Item: Sendable {
+        case record(OutputRecord)
+        case heartbeat
+        case end
+    }
+
+    func handle(_ request: Request, _ context: SluiceRequestContext) async throws -> Response {
+        let tenant = try QueryRoutes.tenant(request, context)
+        let types = request.uri.queryParameters.get("types").map { Set($0.split(separator: ",").map(String.init)) }
+        let subscription = state.broadcast.subscribe(.init(tenants: tenant.map { [$0] }, types: types))
+        let heartbeat = self.heartbeat
+        let body = ResponseBody { writer in
+            try await writer.write(ByteBuffer(string: ": sluice stream\n\n"))
+            let items = merge(chain(subscription.records.map { Item.record($0) }, [Item.end].async),
+                              AsyncTimerSequence(interval: heartbeat, clock: ContinuousClock()).map { _ in Item.heartbeat })
+            loop: for await item in items {
+                switch item {
+                case .end:
+                    break loop
+                case .record(let record):
+                    var json = JSONWriter()
+                    record.write(to: &json)
+                    var event = Array("event: \(record.typeName)\ndata: ".utf8)
+                    event += json.bytes.dropLast()
+                    event += Array("\n\n".utf8)
+                    try await writer.write(ByteBuffer(bytes: event))
+                case .heartbeat:
+                    let dropped = subscription.takeDropped()
+                    let note = dropped > 0 ? ": heartbeat; \(dropped) records dropped because this client read too slowly\n\n" : ": heartbeat\n\n"
+                    try await writer.write(ByteBuffer(string: note))
+                }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+    }
+}

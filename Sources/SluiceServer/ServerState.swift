@@ -1,0 +1,41 @@
+import Synchronization
+import SluiceConfig
+import SluiceModel
+import SluicePipeline
+import SluiceStore
+
+/// What the routes share: the pipeline, its live parts, the store and the retention policy.
+public final class ServerState: Sendable {
+    public let pipeline: Pipeline
+    public let tokenMeter: TokenMeter
+    public let broadcast: BroadcastSink
+    public let metrics: SelfMetrics
+    public let directory: DataDirectory?
+    public let storeStatistics: StoreStatistics?
+    let reader: StoreReader?
+    private let retention: Mutex<Configuration.Retention>
+    let segmentBytes: Int
+    let ready = Atomic<Bool>(false)
+
+    init(pipeline: Pipeline, tokenMeter: TokenMeter, broadcast: BroadcastSink, metrics: SelfMetrics, directory: DataDirectory?,
+         storeStatistics: StoreStatistics?, retention: Configuration.Retention, segmentBytes: Int) {
+        self.pipeline = pipeline
+        self.tokenMeter = tokenMeter
+        self.broadcast = broadcast
+        self.metrics = metrics
+        self.directory = directory
+        self.storeStatistics = storeStatistics
+        self.reader = directory.map { StoreReader(directory: $0) }
+        self.retention = Mutex(retention)
+        self.segmentBytes = segmentBytes
+    }
+
+    var retentionPolicy: Configuration.Retention { retention.withLock { $0 } }
+
+    func setRetention(_ policy: Configuration.Retention) { retention.withLock { $0 = policy } }
+
+    /// The pruner for the current policy; `nil` without a store.
+    var pruner: RetentionPruner? {
+        directory.map { RetentionPruner(directory: $0, policy: RetentionPolicy(retentionPolicy), segmentBytes: segmentBytes) }
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Logging
+import SluiceConfig
+import SluiceServer
+import SluiceTesting
+
+/// A real `sluice serve` in-process on free loopback ports, and a small HTTP client for it.
+final class LiveServer: Sendable {
+    let server: SluiceServer
+    let task: Task<Void, any Error>
+    let bound: SluiceServer.Bound
+    let dataDirectory: String
+
+    static func start(_ yaml: String = "", tcp: Bool = false, udp: Bool = false) async throws -> LiveServer {
+        let configuration = try Configuration.parse(yaml: yaml)
+        let directory = TestFiles.temporaryDirectory("sluice-serve")
+        let ports = AsyncStream<SluiceServer.Bound>.makeStream()
+        let server = try SluiceServer(
+            configuration: configuration,
+            options: .init(http: HostPort("127.0.0.1:0"), tcp: tcp ? HostPort("127.0.0.1:0") : nil, udp: udp ? HostPort("127.0.0.1:0") : nil,
+                           dataDirectory: directory),
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            bound: { ports.continuation.yield($0) })
+        let task = Task { try await server.run() }
+        var iterator = ports.stream.makeAsyncIterator()
+        guard let bound = await iterator.next() else { throw ServerError("the server did not start") }
+        return LiveServer(server: server, task: task, bound: bound, dataDirectory: directory)
+    }
+
+    private init(server: SluiceServer, task: Task<Void, any Error>, bound: SluiceServer.Bound, dataDirectory: String) {
+        self.server = server
+        self.task = task
+        self.bound = bound
+        self.dataDirectory = dataDirectory
+    }
+
+    struct Reply {
+        var status: Int
+        var body: String
+        var headers: [String: String]
+        var json: Any? { try? JSONSerialization.jsonObject(with: Data(body.utf8), options: [.fragmentsAllowed]) }
+    }
+
+    func request(_ method: String, _ path: String, body: String? = nil, token: String? = nil, contentType: String? = nil) async throws -> Reply {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(bound.http!)\(path)")!)
+        request.httpMethod = method
+        if let body { request.httpBody = Data(body.utf8) }
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as! HTTPURLResponse
+        var headers: [String: String] = [:]
+        for (k, v) in http.allHeaderFields { headers["\(k)".lowercased()] = "\(v)" }
+        return Reply(status: http.statusCode, body: String(decoding: data, as: UTF8.self), headers: headers)
+    }
+
+    func stop() async throws {
+        await server.shutdown()
+        try await task.value
+    }
+}

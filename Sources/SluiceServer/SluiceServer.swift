@@ -37,7 +37,6 @@ public struct SluiceServer: Sendable {
 
     /// Builds everything; fails with a message a person can act on.
     public init(configuration: Configuration, options: Options, logger: Logger,
-                pages: (@Sendable (ServerState, Router<SluiceRequestContext>) -> Void)? = nil,
                 bound: @escaping @Sendable (Bound) -> Void = { _ in }) throws {
         let authenticator = Authenticator(tokens: configuration.auth.tokens)
         if authenticator.isOpen {
@@ -76,10 +75,11 @@ public struct SluiceServer: Sendable {
         }
         stages.append(tokenMeter)
         let broadcast = BroadcastSink()
+        let dashboard = DashboardSink()
         let pipeline = Pipeline(
             configuration: .init(aggregator: .init(windows: configuration.pipeline.windows, lateness: configuration.pipeline.lateness),
                                  channelCapacity: configuration.pipeline.channelCapacity, emitSummary: false),
-            stages: stages, sinks: [broadcast], store: writer, counters: counters)
+            stages: stages, sinks: [broadcast, dashboard], store: writer, counters: counters)
         let state = ServerState(pipeline: pipeline, tokenMeter: tokenMeter, broadcast: broadcast, metrics: SelfMetrics(), directory: directory,
                                 storeStatistics: directory == nil ? nil : statistics, retention: retention, segmentBytes: writerConfiguration.segmentBytes)
         self.state = state
@@ -109,7 +109,9 @@ public struct SluiceServer: Sendable {
             services.append(UDPListener(host: udp.host, port: udp.port, pipeline: pipeline, decoder: decoder, logger: logger) { boundPorts.set(udp: $0) })
         }
         if let http = options.http {
-            let router = SluiceRoutes.router(state: state, authenticator: authenticator, ingest: ingest) { router in pages?(state, router) }
+            let router = SluiceRoutes.router(state: state, authenticator: authenticator, ingest: ingest) { router in
+                DashboardRoutes(state: state, sink: dashboard).register(router)
+            }
             let app = Application(
                 router: router,
                 configuration: .init(address: .hostname(http.host, port: http.port), serverName: "sluice"),

@@ -19,7 +19,9 @@ struct AuthMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if Self.open.contains(request.uri.path) { return try await next(request, context) }
-        guard let identity = authenticator.identify(authorization: request.headers[.authorization]) else {
+        // A browser cannot set headers on a page load or an EventSource: `?token=` stands in.
+        let presented = request.headers[.authorization] ?? request.uri.queryParameters.get("token").map { "Bearer \($0)" }
+        guard let identity = authenticator.identify(authorization: presented) else {
             throw APIError.unauthorized()
         }
         var context = context

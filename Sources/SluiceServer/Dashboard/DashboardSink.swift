@@ -1,0 +1,85 @@
+import DequeModule
+import Synchronization
+import SluiceModel
+import SluicePipeline
+
+/// The dashboard's sink: keeps, per widget, the recent history it draws (bounded: the last
+/// `windowsPerSeries` windows of each series, the last `anomalies` anomalies), and counts
+/// updates so the page knows when to redraw.
+public final class DashboardSink: Sink {
+    public struct Snapshot: Sendable {
+        public var windows: [SeriesKey: [WindowSummary]] = [:]
+        public var caches: [SeriesKey: [CacheWindowSummary]] = [:]
+        public var visits: [String: [VisitsWindowSummary]] = [:]
+        public var anomalies: [Anomaly] = []
+        public var alerts: [BudgetAlert] = []
+        public var version = 0
+    }
+
+    struct State {
+        var windows: [SeriesKey: Deque<WindowSummary>] = [:]
+        var caches: [SeriesKey: Deque<CacheWindowSummary>] = [:]
+        var visits: [String: Deque<VisitsWindowSummary>] = [:]
+        var anomalies: Deque<Anomaly> = []
+        var alerts: Deque<BudgetAlert> = []
+        var version = 0
+    }
+
+    public let windowsPerSeries: Int
+    public let maximumAnomalies: Int
+    private let state = Mutex(State())
+
+    public init(windowsPerSeries: Int = 60, maximumAnomalies: Int = 100) {
+        self.windowsPerSeries = windowsPerSeries
+        self.maximumAnomalies = maximumAnomalies
+    }
+
+    public func write(_ records: [OutputRecord]) async throws {
+        let limit = windowsPerSeries
+        state.withLock { s in
+            for record in records {
+                switch record {
+                case .window(let w):
+                    s.windows[w.series, default: []].append(w)
+                    if s.windows[w.series]!.count > limit { s.windows[w.series]!.removeFirst() }
+                case .cacheWindow(let c):
+                    let key = SeriesKey(tenantID: c.tenantID, name: c.cache ?? "", labels: c.labels)
+                    s.caches[key, default: []].append(c)
+                    if s.caches[key]!.count > limit { s.caches[key]!.removeFirst() }
+                case .visitsWindow(let v):
+                    let site = v.tenantID ?? ""
+                    s.visits[site, default: []].append(v)
+                    if s.visits[site]!.count > limit { s.visits[site]!.removeFirst() }
+                case .anomaly(let a):
+                    s.anomalies.append(a)
+                    if s.anomalies.count > maximumAnomalies { s.anomalies.removeFirst() }
+                case .budgetAlert(let b):
+                    s.alerts.append(b)
+                    if s.alerts.count > maximumAnomalies { s.alerts.removeFirst() }
+                default:
+                    continue
+                }
+                s.version += 1
+            }
+        }
+    }
+
+    public func finish() async throws {}
+
+    /// What a viewer may see: everything for admin, one tenant's data for a tenant.
+    public func snapshot(tenant: String?) -> Snapshot {
+        state.withLock { s in
+            var out = Snapshot()
+            out.version = s.version
+            for (key, ws) in s.windows where tenant == nil || key.tenantID == tenant { out.windows[key] = Array(ws) }
+            for (key, cs) in s.caches where tenant == nil || key.tenantID == tenant { out.caches[key] = Array(cs) }
+            for (site, vs) in s.visits where tenant == nil || site == tenant { out.visits[site] = Array(vs) }
+            out.anomalies = s.anomalies.filter { tenant == nil || $0.series.tenantID == tenant }
+            out.alerts = s.alerts.filter { tenant == nil || $0.tenantID == tenant }
+            return out
+        }
+    }
+
+    /// Held windows in all, for tests of the bound.
+    public var heldWindows: Int { state.withLock { $0.windows.values.reduce(0) { $0 + $1.count } } }
+}

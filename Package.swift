@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "SluiceStoreTests", dependencies: ["SluiceStore", "SluiceTesting"]),
         .testTarget(
             name: "SluiceServerTests",
-            dependencies: ["SluiceServer", "SluiceTesting", .product(name: "HummingbirdTesting", package: "hummingbird")]
+            dependencies: ["SluiceServer", "SluiceTesting"]
         ),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluicePipeline", "SluiceTesting"]),
     ],

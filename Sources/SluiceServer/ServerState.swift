@@ -9,6 +9,9 @@ public final class ServerState: Sendable {
     public let pipeline: Pipeline
     public let tokenMeter: TokenMeter
     public let broadcast: BroadcastSink
+    /// Recent closed windows (and what the dashboard draws): queries read them too, since the
+    /// newest may not have reached the store yet.
+    public let dashboard: DashboardSink
     public let metrics: SelfMetrics
     public let directory: DataDirectory?
     public let storeStatistics: StoreStatistics?
@@ -17,11 +20,12 @@ public final class ServerState: Sendable {
     let segmentBytes: Int
     let ready = Atomic<Bool>(false)
 
-    init(pipeline: Pipeline, tokenMeter: TokenMeter, broadcast: BroadcastSink, metrics: SelfMetrics, directory: DataDirectory?,
+    init(pipeline: Pipeline, tokenMeter: TokenMeter, broadcast: BroadcastSink, dashboard: DashboardSink, metrics: SelfMetrics, directory: DataDirectory?,
          storeStatistics: StoreStatistics?, retention: Configuration.Retention, segmentBytes: Int) {
         self.pipeline = pipeline
         self.tokenMeter = tokenMeter
         self.broadcast = broadcast
+        self.dashboard = dashboard
         self.metrics = metrics
         self.directory = directory
         self.storeStatistics = storeStatistics

@@ -80,7 +80,7 @@ public struct SluiceServer: Sendable {
             configuration: .init(aggregator: .init(windows: configuration.pipeline.windows, lateness: configuration.pipeline.lateness),
                                  channelCapacity: configuration.pipeline.channelCapacity, emitSummary: false),
             stages: stages, sinks: [broadcast, dashboard], store: writer, counters: counters)
-        let state = ServerState(pipeline: pipeline, tokenMeter: tokenMeter, broadcast: broadcast, metrics: SelfMetrics(), directory: directory,
+        let state = ServerState(pipeline: pipeline, tokenMeter: tokenMeter, broadcast: broadcast, dashboard: dashboard, metrics: SelfMetrics(), directory: directory,
                                 storeStatistics: directory == nil ? nil : statistics, retention: retention, segmentBytes: writerConfiguration.segmentBytes)
         self.state = state
         self.lock = lock
@@ -110,7 +110,7 @@ public struct SluiceServer: Sendable {
         }
         if let http = options.http {
             let router = SluiceRoutes.router(state: state, authenticator: authenticator, ingest: ingest) { router in
-                DashboardRoutes(state: state, sink: dashboard).register(router)
+                DashboardRoutes(state: state).register(router)
             }
             let app = Application(
                 router: router,

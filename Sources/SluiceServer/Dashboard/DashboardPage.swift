@@ -7,7 +7,7 @@ import SluiceStore
 /// the live stream says something changed). Rendered on the server: the numbers are in the HTML.
 struct DashboardRoutes: Sendable {
     let state: ServerState
-    let sink: DashboardSink
+    var sink: DashboardSink { state.dashboard }
 
     func register(_ router: Router<SluiceRequestContext>) {
         router.get("/") { request, context in try await page(request, context, widgets: DashboardWidget.allCases) }

@@ -104,8 +104,11 @@ enum DashboardWidget: String, CaseIterable, Sendable {
         for name in ["response_time", "db_query_time", "memory_usage"] {
             guard let w = series(name).last else { continue }
             html += "<tr data-series=\"\(name)\"><td>\(name)</td><td>\(Number.clock(w.span.end.microseconds))</td><td data-k=\"\(name)-count\">\(w.count)</td>"
-            html += "<td data-k=\"\(name)-p50\">\(Number.short(w.p50))</td><td data-k=\"\(name)-p95\">\(Number.short(w.p95))</td>"
-            html += "<td data-k=\"\(name)-p99\">\(Number.short(w.p99))</td><td data-k=\"\(name)-mean\">\(Number.short(w.mean))</td><td data-k=\"\(name)-max\">\(Number.short(w.max))</td></tr>"
+            for (stat, value) in [("p50", w.p50), ("p95", w.p95), ("p99", w.p99), ("mean", w.mean), ("max", w.max)] {
+                // The exact value rides along for checks and copying; the cell shows it short.
+                html += "<td data-k=\"\(name)-\(stat)\" data-v=\"\(value)\">\(Number.short(value))</td>"
+            }
+            html += "</tr>"
         }
         return html + "</table>" + anomalyList(d, tenant: d.viewer)
     }
@@ -146,7 +149,7 @@ enum DashboardWidget: String, CaseIterable, Sendable {
             guard let w = ws.last else { continue }
             let name = label(key)
             html += "<tr data-cache=\"\(escape(name))\"><td>\(escape(name))</td><td>\(Number.clock(w.span.end.microseconds))</td><td data-k=\"hits\">\(w.hits)</td><td data-k=\"misses\">\(w.misses)</td>"
-            html += "<td data-k=\"hit-ratio\">\(Number.percent(w.hitRatio))</td><td>\(w.sizeKB) kB</td></tr>"
+            html += "<td data-k=\"hit-ratio\" data-v=\"\(w.hitRatio.map { String($0) } ?? "")\">\(Number.percent(w.hitRatio))</td><td>\(w.sizeKB) kB</td></tr>"
         }
         return html + "</table>"
     }
@@ -180,9 +183,11 @@ enum DashboardWidget: String, CaseIterable, Sendable {
             let usedMicro = rows.reduce(Int64(0)) { $0 + ($1.costMicroUSD ?? 0) }
             for (i, u) in rows.enumerated() {
                 html += "<tr data-tenant=\"\(escape(tenant))\" data-model=\"\(escape(u.model))\"><td>\(i == 0 ? escape(tenant) : "")</td><td>\(escape(u.model))</td><td>\(u.requests)</td>"
-                html += "<td data-k=\"tokens\">\(u.totalTokens)</td>"
+                html += "<td data-k=\"tokens\" data-v=\"\(u.totalTokens)\">\(u.totalTokens)</td>"
                 if let cost = u.costMicroUSD {
-                    html += "<td data-k=\"cost\">$\(Number.trim(Double(cost) / 1e6, 4))</td>"
+                    var json = JSONWriter()
+                    json.decimal(micros: cost)
+                    html += "<td data-k=\"cost\" data-v=\"\(String(decoding: json.bytes, as: UTF8.self))\">$\(Number.trim(Double(cost) / 1e6, 4))</td>"
                 } else {
                     html += "<td data-k=\"cost\" class=\"warn\" title=\"no price configured for this model\">unpriced</td>"
                 }

@@ -38,25 +38,32 @@ struct QueryRoutes: Sendable {
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
     }
 
-    /// Stored and open windows of the `window` type for the query.
+    /// Windows for the query from three places: the store, the recent closed windows not yet
+    /// flushed to it, and the windows still open (marked partial); each window once.
     func windows(tenant: String?, metric: String?, length: WindowDuration?, from: Timestamp?, to: Timestamp?) async throws -> [WindowSummary] {
-        var stored: [WindowSummary] = []
+        struct Key: Hashable { var series: SeriesKey; var span: WindowSpan }
+        var found: [Key: WindowSummary] = [:]
+        func wanted(_ w: WindowSummary) -> Bool {
+            if let tenant, w.series.tenantID != tenant { return false }
+            if let metric, w.series.name != metric { return false }
+            if let from, w.span.start < from { return false }
+            if let to, w.span.start >= to { return false }
+            return length == nil || w.span.length == length
+        }
         if let reader = state.reader {
-            for case .output(.window(let w)) in try reader.records(StoreQuery(kinds: [.window], tenantID: tenant, metric: metric, from: from, to: to)) {
-                stored.append(w)
+            for case .output(.window(let w)) in try reader.records(StoreQuery(kinds: [.window], tenantID: tenant, metric: metric, from: from, to: to)) where wanted(w) {
+                found[Key(series: w.series, span: w.span)] = w
             }
         }
-        let live = await state.pipeline.live.openSummaries(nudge: { _ = state.pipeline.input.trySend(RecordBatch(records: [])) })
-        for case .window(let w) in live {
-            if let tenant, w.series.tenantID != tenant { continue }
-            if let metric, w.series.name != metric { continue }
-            if let from, w.span.start < from { continue }
-            if let to, w.span.start >= to { continue }
-            stored.append(w)
+        for w in state.dashboard.snapshot(tenant: tenant).windows.values.joined() where wanted(w) {
+            found[Key(series: w.series, span: w.span)] = w
         }
-        return stored
-            .filter { length == nil || $0.span.length == length }
-            .sorted { ($0.span, $0.series) < ($1.span, $1.series) }
+        let live = await state.pipeline.live.openSummaries(nudge: { _ = state.pipeline.input.trySend(RecordBatch(records: [])) })
+        for case .window(let w) in live where wanted(w) {
+            let key = Key(series: w.series, span: w.span)
+            if found[key] == nil { found[key] = w }
+        }
+        return found.values.sorted { ($0.span, $0.series) < ($1.span, $1.series) }
     }
 
     func aggregate(_ request: Request, _ context: SluiceRequestContext) async throws -> Response {
@@ -238,6 +245,12 @@ struct QueryRoutes: Sendable {
                 }
             }
         }
+        // The newest closed windows may not be in the store yet.
+        let recent = state.dashboard.snapshot(tenant: id)
+        for c in recent.caches.values.compactMap(\.last) where caches[c.cache ?? ""].map({ $0.span.end <= c.span.end }) ?? true {
+            caches[c.cache ?? ""] = c
+        }
+        if let v = recent.visits[id]?.last, visits.map({ $0.span.end <= v.span.end }) ?? true { visits = v }
         let usage = await state.tokenMeter.usage(tenantID: id).filter { $0.period == .month }
         return Self.json { json in
             json.beginObject()

@@ -1,0 +1,61 @@
+import Testing
+import SluiceModel
+@testable import SluiceServer
+
+@Suite("Dashboard")
+struct DashboardTests {
+    static func window(_ i: Int, tenant: String = "t", name: String = "response_time", p99: Double = 120) -> WindowSummary {
+        WindowSummary(span: WindowSpan(length: .minutes(1), start: Timestamp(seconds: 1_795_514_400 + Int64(i) * 60)),
+                      series: SeriesKey(tenantID: tenant, name: name, labels: ["route": "/a"]),
+                      count: 10, sum: 1_000, min: 50, max: p99, p50: 100, p90: 110, p95: 115, p99: p99)
+    }
+
+    @Test("the sink keeps only the last N windows of each series, and a tenant sees only itself")
+    func bounded() async throws {
+        let sink = DashboardSink(windowsPerSeries: 5, maximumAnomalies: 3)
+        for i in 0..<100 {
+            try await sink.write([.window(Self.window(i)), .window(Self.window(i, tenant: "u"))])
+        }
+        #expect(sink.heldWindows == 10)
+        let mine = sink.snapshot(tenant: "t")
+        #expect(mine.windows.keys.allSatisfy { $0.tenantID == "t" })
+        #expect(mine.windows.values.first?.map(\.span.start) == (95..<100).map { Self.window($0).span.start })
+        for i in 0..<10 {
+            try await sink.write([.anomaly(Anomaly(timestamp: Timestamp(seconds: Int64(i)), series: SeriesKey(tenantID: "t", name: "m"), statistic: "p99",
+                                                   value: 1, expected: 0, score: 1, reason: "r\(i)"))])
+        }
+        #expect(sink.snapshot(tenant: nil).anomalies.map(\.reason) == ["r7", "r8", "r9"])
+    }
+
+    @Test("a chart is inline SVG with one line per statistic, axes, a legend with the latest value and anomaly markers")
+    func chart() {
+        let chart = SVGChart(lines: [
+            .init(name: "p50", color: "#111", points: [(0, 1), (60_000_000, 2)]),
+            .init(name: "p99", color: "#222", points: [(0, 5), (60_000_000, 9.5)]),
+        ], markers: [(30_000_000, "p99 spike <b>")], unit: " ms")
+        let svg = chart.render(title: "response time")
+        #expect(svg.hasPrefix("<figure class=\"chart\">"))
+        #expect(svg.components(separatedBy: "<polyline").count == 3)
+        #expect(svg.contains("p99 <b>9.5 ms</b>"))
+        #expect(svg.contains("class=\"anomaly\""))
+        #expect(svg.contains("p99 spike &lt;b&gt;"), "labels are escaped")
+        #expect(SVGChart(lines: []).render(title: "x").contains("no data yet"))
+    }
+
+    @Test("widgets show the numbers they are given")
+    func widgets() async throws {
+        let sink = DashboardSink()
+        try await sink.write((0..<3).map { .window(Self.window($0, p99: 100 + Double($0))) })
+        try await sink.write([.visitsWindow(VisitsWindowSummary(span: Self.window(0).span, tenantID: "site", visits: 42, uniqueVisitors: 17))])
+        let data = DashboardData(snapshot: sink.snapshot(tenant: nil), tokens: [
+            TokenUsageSummary(period: .month, start: Timestamp(seconds: 0), tenantID: "t", model: "m", requests: 1, promptTokens: 10, completionTokens: 5, cachedTokens: 0, costMicroUSD: nil),
+        ], budgets: [:], retention: .init(), stats: nil, dryRun: nil, viewer: nil, tenant: "t", route: nil, query: "")
+        let performance = DashboardWidget.performanceDashboard.render(data)
+        #expect(performance.contains(#"data-k="response_time-p99" data-v="102.0">102</td>"#))
+        let sites = DashboardWidget.multiSiteAggregator.render(data)
+        #expect(sites.contains(#"data-k="visits" data-v="42""#) && sites.contains(#"data-k="unique" data-v="17""#))
+        let tokens = DashboardWidget.tokenUsageMonitor.render(data)
+        #expect(tokens.contains("unpriced"))
+        #expect(tokens.contains(#"data-k="tokens" data-v="15""#))
+    }
+}

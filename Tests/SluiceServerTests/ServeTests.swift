@@ -20,16 +20,17 @@ struct ServeTests {
     @Test("ingest answers 202, or 400 with each bad record's number and reason; valid records are kept")
     func ingest() async throws {
         let server = try await LiveServer.start()
-        let one = try await server.request("POST", "/api/v2/analytics/metrics", body: #"{"metric_name":"cpu","value":0.5,"tenant_id":"a"}"#)
+        // Explicit timestamps in one minute: the test must not depend on when it runs.
+        let one = try await server.request("POST", "/api/v2/analytics/metrics", body: #"{"metric_name":"cpu","value":0.5,"tenant_id":"a","timestamp":"2030-01-01T00:00:10Z"}"#)
         #expect(one.status == 202)
         #expect(one.body == "{\"accepted\":1}\n")
-        let array = try await server.request("POST", "/api/v2/analytics/metrics", body: #"[{"metric_name":"cpu","value":1,"tenant_id":"a"},{"oops":1},{"type":"cache","hits":1,"misses":1,"size_kb":2}]"#)
+        let array = try await server.request("POST", "/api/v2/analytics/metrics", body: #"[{"metric_name":"cpu","value":1,"tenant_id":"a","timestamp":"2030-01-01T00:00:20Z"},{"oops":1},{"type":"cache","hits":1,"misses":1,"size_kb":2,"timestamp":"2030-01-01T00:00:21Z"}]"#)
         #expect(array.status == 400)
         let rejected = (array.json as? [String: Any])?["rejected"] as? [[String: Any]]
         #expect((array.json as? [String: Any])?["accepted"] as? Int == 2)
         #expect(rejected?.first?["line"] as? Int == 2)
         #expect((rejected?.first?["reason"] as? String)?.contains("metric_name") == true)
-        let ndjson = try await server.request("POST", "/api/v2/analytics/cache", body: "{\"hits\":1,\"misses\":2,\"size_kb\":3}\n\n{\"hits\":\"x\"}\n", contentType: "application/x-ndjson")
+        let ndjson = try await server.request("POST", "/api/v2/analytics/cache", body: "{\"hits\":1,\"misses\":2,\"size_kb\":3,\"timestamp\":\"2030-01-01T00:00:22Z\"}\n\n{\"hits\":\"x\"}\n", contentType: "application/x-ndjson")
         #expect(ndjson.status == 400)
         #expect(((ndjson.json as? [String: Any])?["rejected"] as? [[String: Any]])?.first?["line"] as? Int == 3)
         let garbage = try await server.request("POST", "/api/v2/analytics/metrics", body: "[1,")
@@ -55,7 +56,7 @@ struct ServeTests {
         #expect((none.json as? [String: Any])?["error"] as? String == "unauthorized")
         #expect(try await server.request("GET", "/api/v2/analytics/aggregate", token: "wrong-token-000").status == 401)
 
-        let own = try await server.request("POST", "/api/v2/analytics/metrics", body: #"[{"metric_name":"m","value":1},{"metric_name":"m","value":2,"tenant_id":"site-a"}]"#, token: "token-site-a-0001")
+        let own = try await server.request("POST", "/api/v2/analytics/metrics", body: #"[{"metric_name":"m","value":1,"timestamp":"2030-01-01T00:00:01Z"},{"metric_name":"m","value":2,"tenant_id":"site-a","timestamp":"2030-01-01T00:00:02Z"}]"#, token: "token-site-a-0001")
         #expect(own.status == 202)
         let other = try await server.request("POST", "/api/v2/analytics/metrics", body: #"[{"metric_name":"m","value":1},{"metric_name":"m","value":2,"tenant_id":"site-b"}]"#, token: "token-site-a-0001")
         #expect(other.status == 403)

@@ -17,10 +17,12 @@ struct Tail: AsyncParsableCommand {
             minutes of event time (ending at the newest record). Caches show hits, misses and hit \
             ratio; sites show visits and unique visitors. On a terminal the table is redrawn in \
             place; otherwise a plain snapshot is printed every second. At the end of input a \
-            last snapshot is printed.
+            last snapshot is printed. With --server, follows a running `sluice serve` instead: \
+            the newest closed window of every series, from its live stream.
 
-            Example:
+            Examples:
               tail -f app.ndjson | sluice tail
+              sluice tail --server http://127.0.0.1:8080
             """
     )
 
@@ -29,7 +31,21 @@ struct Tail: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Most series rows shown (the busiest first).", valueName: "N"))
     var limit = 40
 
+    @Option(help: ArgumentHelp("Follow a running `sluice serve` through its live stream instead of reading stdin.", valueName: "URL"))
+    var server: String?
+
+    @Option(help: ArgumentHelp("Bearer token for --server.", valueName: "TOKEN"))
+    var token: String?
+
     func run() async throws {
+        if let server {
+            do {
+                try ServerTail(url: server, token: token, interactive: isatty(1) == 1, limit: limit).run()
+            } catch let error as ServerTail.TailError {
+                throw ValidationError(error.description)
+            }
+            return
+        }
         let configuration = try options.resolvedConfiguration()
         let interactive = isatty(1) == 1
         let outcome = try await TailRunner(

@@ -1,3 +1,6 @@
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Foundation
 import Testing
 import SluiceTesting
@@ -119,5 +122,58 @@ struct DetectTests {
         let refused = try SluiceBinary.run(["detect", "\(dir)/nohead.csv"])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("header"))
+    }
+}
+
+@Suite("Serve and tail", .serialized)
+struct ServeAndTailTests {
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    @Test("tail --server shows the windows a running server closes")
+    func tailFollowsServer() throws {
+        let port = Self.freePort()
+        let dir = TestFiles.temporaryDirectory()
+        let serve = Process()
+        serve.executableURL = URL(fileURLWithPath: SluiceBinary.path)
+        serve.arguments = ["serve", "--http", "127.0.0.1:\(port)", "--data-dir", "\(dir)/data"]
+        serve.standardOutput = FileHandle.nullDevice
+        serve.standardError = FileHandle.nullDevice
+        try serve.run()
+        defer { serve.terminate(); serve.waitUntilExit() }
+        var ready = false
+        for _ in 0..<200 where !ready {
+            Thread.sleep(forTimeInterval: 0.05)
+            ready = (try? SluiceBinary.run(["query", "--data-dir", "\(dir)/data"]))?.status == 0
+        }
+        let tail = Process()
+        tail.executableURL = URL(fileURLWithPath: SluiceBinary.path)
+        tail.arguments = ["tail", "--server", "http://127.0.0.1:\(port)"]
+        let out = Pipe()
+        tail.standardOutput = out
+        tail.standardError = FileHandle.nullDevice
+        try tail.run()
+        Thread.sleep(forTimeInterval: 0.5)
+        let body = #"[{"metric_name":"followed","value":4,"timestamp":"2030-01-01T00:00:00Z"},{"metric_name":"followed","value":1,"timestamp":"2030-01-01T00:02:00Z"}]"#
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/v2/analytics/metrics")!)
+        request.httpMethod = "POST"
+        request.httpBody = Data(body.utf8)
+        let done = DispatchSemaphore(value: 0)
+        URLSession.shared.dataTask(with: request) { _, _, _ in done.signal() }.resume()
+        done.wait()
+        Thread.sleep(forTimeInterval: 2)
+        tail.terminate()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(text.contains("- followed"))
+        #expect(text.contains("00:01:00"))
     }
 }

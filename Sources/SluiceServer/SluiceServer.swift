@@ -79,7 +79,8 @@ public struct SluiceServer: Sendable {
         let pipeline = Pipeline(
             configuration: .init(aggregator: .init(windows: configuration.pipeline.windows, lateness: configuration.pipeline.lateness),
                                  channelCapacity: configuration.pipeline.channelCapacity, emitSummary: false),
-            stages: stages, sinks: [broadcast, dashboard], store: writer, counters: counters)
+            // The dashboard first: by the time a stream event goes out, queries can see its window.
+            stages: stages, sinks: [dashboard, broadcast], store: writer, counters: counters)
         let state = ServerState(pipeline: pipeline, tokenMeter: tokenMeter, broadcast: broadcast, dashboard: dashboard, metrics: SelfMetrics(), directory: directory,
                                 storeStatistics: directory == nil ? nil : statistics, retention: retention, segmentBytes: writerConfiguration.segmentBytes)
         self.state = state

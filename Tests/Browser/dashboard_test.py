@@ -91,6 +91,7 @@ def main():
                 latency = time.monotonic() - started
                 break
         stream.close()
+        time.sleep(1)  # let the second probe's windows close too, so JSON and page see the same state
         check(latency is not None and latency < 2, f"a closed window reaches the live stream in {latency if latency is None else round(latency, 3)} s (< 2 s)")
 
         def get(path):

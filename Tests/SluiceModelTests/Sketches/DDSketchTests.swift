@@ -1,4 +1,5 @@
 import Testing
+import SluiceTesting
 @testable import SluiceModel
 
 @Suite("DDSketch")
@@ -61,24 +62,6 @@ struct DDSketchTests {
     @Test("an empty sketch has no quantile")
     func empty() {
         #expect(DDSketch().quantile(0.5) == nil)
-    }
-}
-
-/// A deterministic generator for tests (SplitMix64).
-struct TestRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-    mutating func gaussian() -> Double {
-        let u1 = max(unit(), 1e-300), u2 = unit()
-        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
     }
 }
 

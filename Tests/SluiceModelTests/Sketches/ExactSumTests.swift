@@ -1,4 +1,5 @@
 import Testing
+import SluiceTesting
 @testable import SluiceModel
 
 @Suite("Exact sum")

@@ -28,7 +28,7 @@ struct TokenMeterTests {
     /// Many tenants and models over three days, with exact repeats, conflicting repeats,
     /// records out of order and a model without a price.
     static func workload() -> [Input] {
-        var random = SeededTestRandom(seed: 17)
+        var random = TestRandom(seed: 17)
         var inputs: [Input] = []
         let tenants = ["site-a", "site-b", "site-c", "site-d"]
         let models = ["gpt-4o", "small", "unpriced-model"]
@@ -177,18 +177,5 @@ struct TokenMeterTests {
         machine.advance(to: Self.t0 + 50 * Self.hour, into: &events)
         #expect(machine.record(r1, into: &events) == .tooOld)
         #expect(machine.state.counters["token_too_old"] == 1)
-    }
-}
-
-/// SplitMix64 for tests.
-struct SeededTestRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

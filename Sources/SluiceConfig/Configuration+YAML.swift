@@ -190,7 +190,7 @@ extension Configuration.Retention {
 
 extension Configuration.Store {
     mutating func apply(_ node: ConfigNode) throws(ConfigurationError) {
-        for (key, value) in try node.mapping(known: ["flush_interval", "flush_records", "fsync", "segment_bytes", "segment_age"]) {
+        for (key, value) in try node.mapping(known: ["flush_interval", "flush_records", "fsync", "segment_bytes", "segment_age", "compaction_level"]) {
             switch key {
             case "flush_interval": flushInterval = try value.positiveDuration()
             case "flush_records": flushRecords = try value.integer(atLeast: 1)
@@ -203,6 +203,10 @@ extension Configuration.Store {
                 let n = try value.byteSize()
                 guard n >= 4096 else { throw value.bad("a size of at least 4KiB") }
                 segmentBytes = n
+            case "compaction_level":
+                let level = try value.integer(atLeast: 1)
+                guard level <= 19 else { throw value.bad("a zstd level from 1 to 19") }
+                compactionLevel = level
             default: segmentAge = try value.positiveDuration()
             }
         }

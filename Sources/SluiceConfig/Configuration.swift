@@ -104,6 +104,8 @@ public struct Configuration: Sendable, Hashable {
         public var fsync: FsyncPolicy = .interval
         public var segmentBytes: Int64 = 64 << 20
         public var segmentAge: WindowDuration = .hours(1)
+        /// zstd level of the compaction that rewrites a segment when it is sealed (1–19).
+        public var compactionLevel = 9
         public init() {}
     }
 

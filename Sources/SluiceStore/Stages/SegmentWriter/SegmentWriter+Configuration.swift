@@ -13,8 +13,9 @@ extension SegmentWriter {
         public var segmentBytes = 64 << 20
         /// …or this age, whichever comes first.
         public var segmentAge: Duration = .seconds(3_600)
-        /// zstd's level: 3 is its default; higher packs tighter and costs CPU.
-        public var compressionLevel: Int32 = 3
+        /// zstd's level for the blocks flushed while a segment is open: they are rewritten when it
+        /// is sealed, so they are compressed for speed.
+        public var compressionLevel: Int32 = 1
         /// On sealing, blocks are rewritten with each series' records together, up to this many
         /// records a block (0: not at all)…
         public var compactRecords = 1 << 20
@@ -31,6 +32,7 @@ extension SegmentWriter {
             fsync = c.store.fsync
             segmentBytes = Int(min(c.store.segmentBytes, max(64 << 10, c.retention.maxBytes / 8)))
             segmentAge = .microseconds(c.store.segmentAge.microseconds)
+            compactionLevel = Int32(c.store.compactionLevel)
         }
     }
 }

@@ -85,7 +85,10 @@ struct BlockCodecTests {
             let i = Int.random(in: 0..<frame.count, using: &random)
             damaged[i] ^= 1 << UInt8.random(in: 0..<8, using: &random)
             if let header = BlockFrame.header(damaged), header.frameLength == damaged.count {
-                #expect(!BlockFrame.checksumMatches(damaged, header), "flip at \(i) not detected")
+                // The whole-frame CRC and the summary CRC between them cover every byte.
+                let summaryPart = Array(damaged[0..<(BlockFrame.headerBytes + header.summaryLength)])
+                let intact = BlockFrame.checksumMatches(damaged, header) && BlockFrame.summaryChecksumMatches(summaryPart, header)
+                #expect(!intact, "flip at \(i) not detected")
             }
         }
     }

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Hummingbird
 import SluiceConfig
 import SluiceModel
@@ -15,20 +10,11 @@ import SluiceStore
 struct RetentionRoutes: Sendable {
     let state: ServerState
 
-    static func fileName(_ directory: DataDirectory) -> String { directory.path + "/retention.json" }
+    static let fileName = "retention.json"
 
     /// The policy saved by a PUT, if any (read at start-up).
     static func saved(in directory: DataDirectory) throws -> Configuration.Retention? {
-        let path = fileName(directory)
-        guard access(path, F_OK) == 0, let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4_096)
-        while true {
-            let n = fread(&buffer, 1, buffer.count, file)
-            if n <= 0 { break }
-            bytes += buffer[0..<n]
-        }
+        guard let bytes = try directory.readFile(fileName) else { return nil }
         // JSON is YAML: the loader validates it with the same rules as the config file.
         return try Configuration.parse(yaml: "retention: " + String(decoding: bytes, as: UTF8.self)).retention
     }
@@ -77,13 +63,7 @@ struct RetentionRoutes: Sendable {
             throw APIError.badRequest("\(error)")
         }
         let bytes = Self.render(policy)
-        let path = Self.fileName(directory)
-        guard let file = fopen(path + ".tmp", "w") else { throw APIError(.internalServerError, "io", "cannot write \(path)") }
-        fwrite(bytes, 1, bytes.count, file)
-        fflush(file)
-        fsync(fileno(file))
-        fclose(file)
-        rename(path + ".tmp", path)
+        try directory.writeFile(Self.fileName, bytes)
         state.setRetention(policy)
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }

@@ -125,6 +125,34 @@ public struct DataDirectory: Sendable {
         try FileIO.syncDirectory(segmentsPath)
     }
 
+    /// Replaces `name` (relative to the data directory) with `bytes` atomically: a temporary
+    /// file, fsync, rename, fsync of the directory.
+    public func writeFile(_ name: String, _ bytes: [UInt8]) throws(StoreError) {
+        let path = "\(self.path)/\(name)"
+        let directory = String(path[..<path.lastIndex(of: "/")!])
+        try FileIO.makeDirectory(directory)
+        let temporary = path + ".tmp"
+        let fd = try FileIO.open(temporary, O_WRONLY | O_CREAT | O_TRUNC)
+        do {
+            try FileIO.writeAll(fd, temporary, bytes)
+            try FileIO.fsync(fd, temporary)
+        } catch {
+            close(fd)
+            try? FileIO.remove(temporary)
+            throw error
+        }
+        close(fd)
+        try FileIO.rename(temporary, path)
+        try FileIO.syncDirectory(directory)
+    }
+
+    /// The contents of `name` (relative to the data directory), or `nil` when there is none.
+    public func readFile(_ name: String) throws(StoreError) -> [UInt8]? {
+        let path = "\(self.path)/\(name)"
+        guard FileIO.size(path: path) != nil else { return nil }
+        return try FileIO.readFile(path)
+    }
+
     /// Starts a new segment after every existing one.
     func createSegment() throws(StoreError) -> SegmentAppender {
         let id = (try segments().last?.id ?? 0) + 1

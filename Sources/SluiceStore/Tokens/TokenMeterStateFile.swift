@@ -10,18 +10,19 @@ import SluicePipeline
 /// window and the alerts already raised, written as one file and replaced atomically, so a
 /// restart resumes from a consistent point whatever moment the process died.
 public struct TokenMeterStateFile: TokenMeterPersistence {
-    public let path: String
+    let directory: DataDirectory
+    static let name = "tokens/meter.state"
     static let magic: [UInt8] = Array("SLUICETM".utf8)
     static let version: UInt8 = 1
 
+    public var path: String { directory.path + "/" + Self.name }
+
     public init(directory: DataDirectory) throws(StoreError) {
-        try FileIO.makeDirectory(directory.path + "/tokens")
-        path = directory.path + "/tokens/meter.state"
+        self.directory = directory
     }
 
     public func load() throws -> TokenMeter.StateMachine.State? {
-        guard FileIO.size(path: path) != nil else { return nil }
-        let bytes = try FileIO.readFile(path)
+        guard let bytes = try directory.readFile(Self.name) else { return nil }
         guard bytes.count >= 13, Array(bytes[0..<8]) == Self.magic else { throw StoreError.corrupt("\(path) is not a token meter checkpoint") }
         guard bytes[8] == Self.version else { throw StoreError.usage("\(path) is checkpoint version \(bytes[8]); this Sluice reads \(Self.version)") }
         let body = Array(bytes[13...])
@@ -39,18 +40,7 @@ public struct TokenMeterStateFile: TokenMeterPersistence {
         w.u8(Self.version)
         w.u32(CRC32C.checksum(body))
         w.raw(body)
-        let temporary = path + ".tmp"
-        let fd = try FileIO.open(temporary, O_WRONLY | O_CREAT | O_TRUNC)
-        do {
-            try FileIO.writeAll(fd, temporary, w.bytes)
-            try FileIO.fsync(fd, temporary)
-        } catch {
-            close(fd)
-            throw error
-        }
-        close(fd)
-        try FileIO.rename(temporary, path)
-        try FileIO.syncDirectory(String(path[..<path.lastIndex(of: "/")!]))
+        try directory.writeFile(Self.name, w.bytes)
     }
 
     typealias State = TokenMeter.StateMachine.State

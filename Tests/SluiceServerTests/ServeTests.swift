@@ -129,9 +129,9 @@ struct ServeTests {
     func stream() async throws {
         let server = try await LiveServer.start()
         let port = server.bound.http!
-        let events = Task.detached { () -> String in
-            try SocketClient.readUntil(port: port, request: "GET /api/v2/analytics/stream?tenant=a&types=window HTTP/1.1\r\nHost: localhost\r\n\r\n",
-                                       marker: "data:", timeout: 10)
+        let events = Task { () -> String in
+            try await SocketClient.readUntil(port: port, request: "GET /api/v2/analytics/stream?tenant=a&types=window HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                                             marker: "data:", timeout: 10)
         }
         try await Task.sleep(for: .milliseconds(300))
         _ = try await server.request("POST", "/api/v2/analytics/metrics", body: #"{"metric_name":"m","value":1,"tenant_id":"b","timestamp":"2030-01-01T00:00:00Z"}"#)
@@ -209,8 +209,9 @@ enum SocketClient {
         return fd
     }
 
-    /// Sends a raw request and reads until `marker` has arrived and its line is complete.
-    static func readUntil(port: Int, request: String, marker: String, timeout: Double) throws -> String {
+    /// Sends a raw request and reads until `marker` has arrived and its line is complete. Polls
+    /// without blocking, so it never holds one of the few cooperative threads the server needs.
+    static func readUntil(port: Int, request: String, marker: String, timeout: Double) async throws -> String {
         let fd = try connectTCP(port: port)
         defer { close(fd) }
         _ = request.withCString { send(fd, $0, strlen($0), 0) }
@@ -219,7 +220,10 @@ enum SocketClient {
         var buffer = [UInt8](repeating: 0, count: 4_096)
         while Date() < deadline {
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&p, 1, 100) > 0 else { continue }
+            guard poll(&p, 1, 0) > 0 else {
+                try await Task.sleep(for: .milliseconds(10))
+                continue
+            }
             let n = recv(fd, &buffer, buffer.count, 0)
             if n <= 0 { break }
             text += String(decoding: buffer[0..<n], as: UTF8.self)

@@ -62,7 +62,7 @@ struct CSVScorer {
         }
         let text = String(decoding: bytes, as: UTF8.self)
         if text.allSatisfy({ $0 == " " || $0 == "\t" }) { return nil }
-        let fields = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters() }
+        let fields = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCSVField() }
         if timestampColumn < 0 {
             guard let t = fields.firstIndex(of: "timestamp"), let v = fields.firstIndex(of: "value") else {
                 return "line \(number): expected a header naming the timestamp and value columns"
@@ -89,7 +89,8 @@ struct CSVScorer {
 }
 
 extension Substring {
-    func trimmingCharacters() -> String {
+    /// A CSV field without surrounding blanks, quotes or a carriage return.
+    func trimmingCSVField() -> String {
         var s = self
         while let f = s.first, f == " " || f == "\t" || f == "\"" { s.removeFirst() }
         while let l = s.last, l == " " || l == "\t" || l == "\"" || l == "\r" { s.removeLast() }

@@ -54,7 +54,8 @@ public struct WindowDuration: Sendable, Hashable, Comparable, CustomStringConver
 }
 
 extension StringProtocol {
-    func trimmingWhitespace() -> Substring {
+    /// The text without leading and trailing whitespace.
+    public func trimmingWhitespace() -> Substring {
         let s = Substring(self)
         guard let first = s.firstIndex(where: { !$0.isWhitespace }),
               let last = s.lastIndex(where: { !$0.isWhitespace }) else { return "" }

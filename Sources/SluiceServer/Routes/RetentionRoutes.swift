@@ -55,7 +55,7 @@ struct RetentionRoutes: Sendable {
         guard let directory = state.directory else { throw APIError(.conflict, "no_store", "this server runs without a data directory") }
         let body = try await request.body.collect(upTo: 1 << 20)
         let text = String(decoding: body.readableBytesView, as: UTF8.self)
-        guard text.trimmingCharacters().hasPrefix("{") else { throw APIError.badRequest("expected a JSON object with max_age, tenants, max_bytes, interval") }
+        guard text.trimmingWhitespace().hasPrefix("{") else { throw APIError.badRequest("expected a JSON object with max_age, tenants, max_bytes, interval") }
         let policy: Configuration.Retention
         do {
             policy = try Configuration.parse(yaml: "retention: " + text).retention
@@ -96,14 +96,5 @@ struct RetentionRoutes: Sendable {
         json.key("bytes_before"); json.integer(report.bytesBefore)
         json.key("bytes_after"); json.integer(report.bytesAfter)
         json.endObject()
-    }
-}
-
-extension String {
-    func trimmingCharacters() -> String {
-        var s = Substring(self)
-        while let f = s.first, f.isWhitespace { s.removeFirst() }
-        while let l = s.last, l.isWhitespace { s.removeLast() }
-        return String(s)
     }
 }

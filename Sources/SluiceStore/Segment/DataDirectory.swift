@@ -41,7 +41,7 @@ public struct DataDirectory: Sendable {
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let holder = (try? FileIO.pread(fd, lockPath, offset: 0, count: 32)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
             close(fd)
-            throw .locked("\(path) is in use by another Sluice process (pid \(holder.trimmingCharacters())); stop it first, or use its HTTP API")
+            throw .locked("\(path) is in use by another Sluice process (pid \(String(holder.trimmingWhitespace()))); stop it first, or use its HTTP API")
         }
         _ = ftruncate(fd, 0)
         try? FileIO.writeAll(fd, lockPath, Array("\(getpid())".utf8))
@@ -109,41 +109,16 @@ public struct DataDirectory: Sendable {
             try FileIO.syncDirectory(segmentsPath)
             return
         }
-        let temporary = segment.path + ".tmp"
-        let fd = try FileIO.open(temporary, O_WRONLY | O_CREAT | O_TRUNC)
-        do {
-            try FileIO.writeAll(fd, temporary, SegmentFile.header())
-            for frame in frames { try FileIO.writeAll(fd, temporary, frame) }
-            try FileIO.fsync(fd, temporary)
-        } catch {
-            close(fd)
-            try? FileIO.remove(temporary)
-            throw error
-        }
-        close(fd)
-        try FileIO.rename(temporary, SegmentFile(id: segment.id, sealed: true, directory: segmentsPath).path)
-        try FileIO.syncDirectory(segmentsPath)
+        try FileIO.writeAtomically(SegmentFile(id: segment.id, sealed: true, directory: segmentsPath).path, [SegmentFile.header()] + frames,
+                                   temporary: segment.path + ".tmp")
     }
 
     /// Replaces `name` (relative to the data directory) with `bytes` atomically: a temporary
     /// file, fsync, rename, fsync of the directory.
     public func writeFile(_ name: String, _ bytes: [UInt8]) throws(StoreError) {
         let path = "\(self.path)/\(name)"
-        let directory = String(path[..<path.lastIndex(of: "/")!])
-        try FileIO.makeDirectory(directory)
-        let temporary = path + ".tmp"
-        let fd = try FileIO.open(temporary, O_WRONLY | O_CREAT | O_TRUNC)
-        do {
-            try FileIO.writeAll(fd, temporary, bytes)
-            try FileIO.fsync(fd, temporary)
-        } catch {
-            close(fd)
-            try? FileIO.remove(temporary)
-            throw error
-        }
-        close(fd)
-        try FileIO.rename(temporary, path)
-        try FileIO.syncDirectory(directory)
+        try FileIO.makeDirectory(String(path[..<path.lastIndex(of: "/")!]))
+        try FileIO.writeAtomically(path, [bytes])
     }
 
     /// The contents of `name` (relative to the data directory), or `nil` when there is none.
@@ -207,19 +182,7 @@ final class SegmentAppender {
         if blocks == 0 {
             try FileIO.remove(file.path)
         } else if let compactor, let frames = try compactor.compactedFrames(file) {
-            let temporary = file.directory + "/" + SegmentFile.name(id: file.id, sealed: true) + ".compact.tmp"
-            let out = try FileIO.open(temporary, O_WRONLY | O_CREAT | O_TRUNC)
-            do {
-                try FileIO.writeAll(out, temporary, SegmentFile.header())
-                for frame in frames { try FileIO.writeAll(out, temporary, frame) }
-                try FileIO.fsync(out, temporary)
-            } catch {
-                close(out)
-                throw error
-            }
-            close(out)
-            try FileIO.rename(temporary, sealed.path)
-            try FileIO.syncDirectory(file.directory)
+            try FileIO.writeAtomically(sealed.path, [SegmentFile.header()] + frames, temporary: sealed.path + ".compact.tmp")
             try FileIO.remove(file.path)
         } else {
             try FileIO.rename(file.path, sealed.path)
@@ -229,13 +192,4 @@ final class SegmentAppender {
     }
 
     deinit {}
-}
-
-extension String {
-    func trimmingCharacters() -> String {
-        var s = Substring(self)
-        while let f = s.first, f.isWhitespace { s.removeFirst() }
-        while let l = s.last, l.isWhitespace { s.removeLast() }
-        return String(s)
-    }
 }

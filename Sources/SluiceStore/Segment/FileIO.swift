@@ -74,6 +74,24 @@ enum FileIO {
         return try pread(fd, path, offset: 0, count: try size(fd, path))
     }
 
+    /// Replaces `path` with `chunks` atomically: written to `temporary` (default `path.tmp`),
+    /// fsynced, renamed into place, and the directory fsynced. A failure leaves `path` as it was.
+    static func writeAtomically(_ path: String, _ chunks: [[UInt8]], temporary: String? = nil) throws(StoreError) {
+        let temporary = temporary ?? path + ".tmp"
+        let fd = try open(temporary, O_WRONLY | O_CREAT | O_TRUNC)
+        do {
+            for chunk in chunks { try writeAll(fd, temporary, chunk) }
+            try fsync(fd, temporary)
+        } catch {
+            close(fd)
+            try? remove(temporary)
+            throw error
+        }
+        close(fd)
+        try rename(temporary, path)
+        try syncDirectory(String(path[..<path.lastIndex(of: "/")!]))
+    }
+
     static func makeDirectory(_ path: String) throws(StoreError) {
         var partial = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {

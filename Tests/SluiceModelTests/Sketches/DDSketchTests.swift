@@ -16,7 +16,7 @@ struct DDSketchTests {
 
     @Test("quantiles are within 1% of the exact sample of that rank", arguments: ["uniform", "lognormal", "pareto", "mixed-sign", "constant", "tiny"])
     func accuracy(distribution: String) {
-        var random = TestRandom(seed: 99)
+        var random = SeededRandom(seed: 99)
         var sketch = DDSketch()
         var values: [Double] = []
         let n = distribution == "tiny" ? 7 : 20_000
@@ -47,7 +47,7 @@ struct DDSketchTests {
 
     @Test("merging sketches equals sketching the union")
     func merge() {
-        var random = TestRandom(seed: 5)
+        var random = SeededRandom(seed: 5)
         var a = DDSketch(), b = DDSketch(), both = DDSketch()
         for i in 0..<10_000 {
             let v = exp(random.gaussian() * 3)

@@ -16,7 +16,7 @@ struct ExactSumTests {
 
     @Test("the sum does not depend on the order of the values")
     func orderIndependent() {
-        var random = TestRandom(seed: 3)
+        var random = SeededRandom(seed: 3)
         let values = (0..<5_000).map { _ in (random.unit() - 0.5) * pow(10, Double(Int(random.unit() * 30) - 15)) }
         var forward = ExactSum(), backward = ExactSum(), shuffled = ExactSum()
         for v in values { forward.add(v) }

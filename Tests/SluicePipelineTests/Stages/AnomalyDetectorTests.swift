@@ -50,7 +50,7 @@ struct AnomalyDetectorTests {
     @Test("scores are deterministic and depend only on the past")
     func streaming() {
         var values: [Double] = []
-        var random = TestRandom(seed: 3)
+        var random = SeededRandom(seed: 3)
         for i in 0..<2_000 { values.append(sin(Double(i) / 20) * 10 + Double(random.next() % 100) / 50 + (i == 1_500 ? 40 : 0)) }
         var whole = AnomalyModel(), prefix = AnomalyModel(), again = AnomalyModel()
         let all = values.map { whole.observe($0).score }

@@ -28,7 +28,7 @@ struct TokenMeterTests {
     /// Many tenants and models over three days, with exact repeats, conflicting repeats,
     /// records out of order and a model without a price.
     static func workload() -> [Input] {
-        var random = TestRandom(seed: 17)
+        var random = SeededRandom(seed: 17)
         var inputs: [Input] = []
         let tenants = ["site-a", "site-b", "site-c", "site-d"]
         let models = ["gpt-4o", "small", "unpriced-model"]

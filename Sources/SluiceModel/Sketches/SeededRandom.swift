@@ -4,8 +4,9 @@ import Glibc
 import Darwin
 #endif
 
-/// A seeded generator for tests (SplitMix64): the same seed gives the same numbers everywhere.
-public struct TestRandom: RandomNumberGenerator, Sendable {
+/// A small, fast, seeded generator (SplitMix64): the same seed gives the same numbers on every
+/// machine, for benchmark workloads and tests.
+public struct SeededRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
     public init(seed: UInt64) { state = seed }

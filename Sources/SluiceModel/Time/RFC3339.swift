@@ -74,7 +74,10 @@ public enum RFC3339 {
         guard i == n else { return .failure(.malformed) }
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offsetSeconds)
-        return .success(Timestamp(microseconds: seconds * 1_000_000 + micros))
+        let timestamp = Timestamp(microseconds: seconds * 1_000_000 + micros)
+        // An offset can carry 0000-01-01 or 9999-12-31 past what RFC 3339 UTC can write back.
+        guard timestamp.isRepresentable else { return .failure(.outOfRange("year (after the offset, outside 0000 to 9999)")) }
+        return .success(timestamp)
     }
 
     /// Parses a `String` (configuration, command-line flags).

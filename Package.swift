@@ -44,6 +44,7 @@ let package = Package(
             dependencies: [
                 "SluiceModel", "SluiceConfig", "SluicePipeline", "CZstd",
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ],
             exclude: ["FORMAT.md"]
         ),

@@ -17,37 +17,57 @@ public struct RecordBatch: Sendable {
 /// A one-shot signal a producer can wait on (an HTTP request waiting for its records to be
 /// durable before it answers).
 public final class Acknowledgement: Sendable {
-    private enum State {
-        case pending([CheckedContinuation<Bool, Never>])
-        case done(Bool)
+    /// How it was resolved.
+    public enum Outcome: Sendable, Equatable {
+        /// The records are stored (and synced, per the fsync policy).
+        case stored
+        /// The store could not write them, for this reason.
+        case failed(String)
+        /// The waiter stopped waiting (its task was cancelled) before either.
+        case cancelled
     }
 
-    private let state = Mutex(State.pending([]))
+    private struct State {
+        var outcome: Outcome?
+        var waiters: [Int: CheckedContinuation<Outcome, Never>] = [:]
+        var nextID = 0
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
-    /// Waits until resolved; `true` when the records were stored, `false` when they could not be.
-    public func wait() async -> Bool {
-        await withCheckedContinuation { continuation in
-            let done = state.withLock { s -> Bool? in
-                switch s {
-                case .done(let ok): return ok
-                case .pending(var waiters):
-                    waiters.append(continuation)
-                    s = .pending(waiters)
+    /// Waits until resolved, or until the calling task is cancelled (`.cancelled`), so a
+    /// caller with a deadline is never held past it.
+    public func wait() async -> Outcome {
+        let id = state.withLock { s -> Int in
+            defer { s.nextID += 1 }
+            return s.nextID
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let ready = state.withLock { s -> Outcome? in
+                    if let outcome = s.outcome { return outcome }
+                    if Task.isCancelled { return .cancelled }
+                    s.waiters[id] = continuation
                     return nil
                 }
+                if let ready { continuation.resume(returning: ready) }
             }
-            if let done { continuation.resume(returning: done) }
+        } onCancel: {
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.resume(returning: .cancelled)
         }
     }
 
-    public func resolve(_ ok: Bool = true) {
-        let waiters = state.withLock { s -> [CheckedContinuation<Bool, Never>] in
-            guard case .pending(let waiters) = s else { return [] }
-            s = .done(ok)
-            return waiters
+    /// Resolves once; later calls change nothing.
+    public func resolve(_ outcome: Outcome = .stored) {
+        let waiters = state.withLock { s -> [CheckedContinuation<Outcome, Never>] in
+            guard s.outcome == nil else { return [] }
+            s.outcome = outcome
+            defer { s.waiters = [:] }
+            return Array(s.waiters.values)
         }
-        for w in waiters { w.resume(returning: ok) }
+        for w in waiters { w.resume(returning: outcome) }
     }
 }

@@ -9,12 +9,13 @@ public enum SluiceRoutes {
     public static func router(state: ServerState, authenticator: Authenticator, ingest: HTTPIngestSettings,
                               extra: ((Router<SluiceRequestContext>) -> Void)? = nil) -> Router<SluiceRequestContext> {
         let router = Router(context: SluiceRequestContext.self)
+        router.add(middleware: ErrorMiddleware())
         router.add(middleware: MetricsMiddleware(metrics: state.metrics))
         router.add(middleware: AuthMiddleware(authenticator: authenticator))
 
         let httpIngest = HTTPIngest(
             pipeline: state.pipeline, maxBodyBytes: ingest.maxBodyBytes, enqueueTimeout: ingest.enqueueTimeout,
-            waitForDurability: ingest.waitForDurability, limiter: ingest.recordsPerSecond > 0 ? RateLimiter(perSecond: ingest.recordsPerSecond) : nil,
+            waitForDurability: ingest.waitForDurability, health: state.storeHealth, limiter: ingest.recordsPerSecond > 0 ? RateLimiter(perSecond: ingest.recordsPerSecond) : nil,
             decoderConfiguration: ingest.decoder)
         let query = QueryRoutes(state: state)
         let retention = RetentionRoutes(state: state)
@@ -33,10 +34,22 @@ public enum SluiceRoutes {
         api.post("retention/apply") { request, context in try await retention.apply(request, context) }
         api.get("stream") { request, context in try await stream.handle(request, context) }
 
-        router.get("healthz") { _, _ in QueryRoutes.json { $0.beginObject(); $0.key("status"); $0.string("ok"); $0.endObject() } }
+        // Alive even when the store cannot write (a restart would not give it space): the
+        // body says so, and readiness turns false.
+        router.get("healthz") { _, _ in
+            QueryRoutes.json { json in
+                json.beginObject()
+                json.key("status"); json.string("ok")
+                if let failure = state.storeHealth?.failure { json.key("store"); json.string("cannot write: \(failure)") }
+                json.endObject()
+            }
+        }
         router.get("readyz") { _, _ -> Response in
             guard state.ready.load(ordering: .acquiring) else {
                 throw APIError(.serviceUnavailable, "starting", "the pipeline is not running yet")
+            }
+            if let failure = state.storeHealth?.failure {
+                throw APIError(.serviceUnavailable, "store_unwritable", "the store cannot write: \(failure); ingest answers 507 until it can")
             }
             return QueryRoutes.json { $0.beginObject(); $0.key("status"); $0.string("ready"); $0.endObject() }
         }

@@ -15,13 +15,15 @@ public final class ServerState: Sendable {
     public let metrics: SelfMetrics
     public let directory: DataDirectory?
     public let storeStatistics: StoreStatistics?
+    /// Whether the store can write; `nil` without a store.
+    public let storeHealth: StoreHealth?
     let reader: StoreReader?
     private let retention: Mutex<Configuration.Retention>
     let segmentBytes: Int
     let ready = Atomic<Bool>(false)
 
     init(pipeline: Pipeline, tokenMeter: TokenMeter, broadcast: BroadcastSink, dashboard: DashboardSink, metrics: SelfMetrics, directory: DataDirectory?,
-         storeStatistics: StoreStatistics?, retention: Configuration.Retention, segmentBytes: Int) {
+         storeStatistics: StoreStatistics?, storeHealth: StoreHealth?, retention: Configuration.Retention, segmentBytes: Int) {
         self.pipeline = pipeline
         self.tokenMeter = tokenMeter
         self.broadcast = broadcast
@@ -29,6 +31,7 @@ public final class ServerState: Sendable {
         self.metrics = metrics
         self.directory = directory
         self.storeStatistics = storeStatistics
+        self.storeHealth = storeHealth
         self.reader = directory.map { StoreReader(directory: $0) }
         self.retention = Mutex(retention)
         self.segmentBytes = segmentBytes

@@ -52,13 +52,17 @@ public struct SluiceServer: Sendable {
         var writer: (any StoreStage)?
         var tokenState: TokenMeterStateFile?
         let statistics = StoreStatistics()
+        let health = StoreHealth()
         var retention = configuration.retention
-        let writerConfiguration = SegmentWriter<ContinuousClock>.Configuration(configuration)
+        var writerConfiguration = SegmentWriter<ContinuousClock>.Configuration(configuration)
+        // A server keeps running through a full disk: it holds what it took, refuses more with
+        // 507, and writes again once there is room.
+        writerConfiguration.onWriteFailure = .retry(every: max(writerConfiguration.flushInterval, .milliseconds(100)))
         if let path = options.dataDirectory {
             let d = try DataDirectory(path: path, create: true)
             lock = try d.lock()
             directory = d
-            writer = SegmentWriter(configuration: writerConfiguration, directory: d, clock: ContinuousClock(), statistics: statistics) { message in
+            writer = SegmentWriter(configuration: writerConfiguration, directory: d, clock: ContinuousClock(), statistics: statistics, health: health) { message in
                 logger.warning("\(message)")
             }
             tokenState = try TokenMeterStateFile(directory: d)
@@ -82,7 +86,7 @@ public struct SluiceServer: Sendable {
             // The dashboard first: by the time a stream event goes out, queries can see its window.
             stages: stages, sinks: [dashboard, broadcast], store: writer, counters: counters)
         let state = ServerState(pipeline: pipeline, tokenMeter: tokenMeter, broadcast: broadcast, dashboard: dashboard, metrics: SelfMetrics(), directory: directory,
-                                storeStatistics: directory == nil ? nil : statistics, retention: retention, segmentBytes: writerConfiguration.segmentBytes)
+                                storeStatistics: directory == nil ? nil : statistics, storeHealth: directory == nil ? nil : health, retention: retention, segmentBytes: writerConfiguration.segmentBytes)
         self.state = state
         self.lock = lock
 
@@ -159,6 +163,7 @@ struct PipelineService: Service {
             try await pipeline.run()
         } onGracefulShutdown: {
             state.ready.store(false, ordering: .releasing)
+            state.storeHealth?.stop()
             pipeline.input.finish()
         }
     }

@@ -19,4 +19,6 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
 
     public var isCorruption: Bool { code == .corrupt }
     public var isLocked: Bool { code == .locked }
+    /// A system call failed (a full disk, an I/O error): the data is fine, the device is not.
+    public var isIO: Bool { code == .io }
 }

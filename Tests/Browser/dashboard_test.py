@@ -83,6 +83,7 @@ def main():
         started = time.monotonic()
         for ts in ("2026-11-24T10:07:00Z", "2026-11-24T10:09:00Z"):
             urllib.request.urlopen(urllib.request.Request(base + "/api/v2/analytics/metrics", method="POST",
+                                   headers={"Content-Type": "application/json"},
                                    data=json.dumps({"metric_name": "probe", "value": 1, "tenant_id": "shop-eu", "timestamp": ts}).encode()))
         latency = None
         while time.monotonic() - started < 5:

@@ -49,7 +49,8 @@ final class LiveServer: Sendable {
         request.httpMethod = method
         if let body { request.httpBody = Data(body.utf8) }
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
+        // What a JSON client sends (URLSession's own default, a form type, is refused with 415).
+        if body != nil { request.setValue(contentType ?? "application/json", forHTTPHeaderField: "Content-Type") }
         let (data, response) = try await URLSession.shared.data(for: request)
         let http = response as! HTTPURLResponse
         var headers: [String: String] = [:]

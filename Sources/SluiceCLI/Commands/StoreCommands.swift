@@ -16,9 +16,10 @@ struct DataDirectoryOption: ParsableArguments {
 
 /// Times on the command line: RFC 3339 (with an offset) or Unix seconds.
 func parseTime(_ text: String, option: String) throws -> Timestamp {
-    if case .success(let t) = RFC3339.parse(text) { return t }
-    if let seconds = Double(text), seconds.isFinite { return Timestamp(microseconds: Int64((seconds * 1_000_000).rounded())) }
-    throw ValidationError("\(option) \(text): expected an RFC 3339 time such as 2026-11-24T10:00:00Z, or Unix seconds")
+    switch Timestamp.parseUserInput(text, name: option) {
+    case .success(let t): return t
+    case .failure(let problem): throw ValidationError(problem.description)
+    }
 }
 
 /// `sluice query`.
@@ -53,9 +54,11 @@ struct Query: AsyncParsableCommand {
         for t in types where StoredRecord.Kind(typeName: t) == nil {
             throw ValidationError("--type \(t): expected one of \(StoredRecord.Kind.allCases.map(\.typeName).joined(separator: ", "))")
         }
-        if let aggregate, (WindowDuration(parsing: aggregate)?.microseconds ?? 0) <= 0 {
-            throw ValidationError("--aggregate \(aggregate): expected a duration above zero such as 1m")
+        if let aggregate, case .failure(let problem) = WindowDuration.parseUserInput(aggregate, name: "--aggregate") {
+            throw ValidationError(problem.description)
         }
+        let (from, to) = (try from.map { try parseTime($0, option: "--from") }, try to.map { try parseTime($0, option: "--to") })
+        if let from, let to, from >= to { throw ValidationError("--from \(from) is not before --to \(to)") }
     }
 
     func run() async throws {
@@ -82,7 +85,7 @@ struct Query: AsyncParsableCommand {
         }
         query.kinds = kinds.isEmpty ? nil : kinds
         var json = JSONWriter(capacity: 1 << 20)
-        for r in try StoreReader(directory: directory).records(query) {
+        for r in try StoreReader(directory: directory).combinedRecords(query) {
             switch r {
             case .record(let record): record.write(to: &json)
             case .output(let output): output.write(to: &json)

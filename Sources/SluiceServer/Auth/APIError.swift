@@ -36,3 +36,9 @@ public struct APIError: HTTPResponseError {
     static func badRequest(_ detail: String) -> APIError { APIError(.badRequest, "bad_request", detail) }
     static func notFound(_ detail: String) -> APIError { APIError(.notFound, "not_found", detail) }
 }
+
+extension HTTPResponse.Status {
+    /// 507 (RFC 4918): the server cannot store what the request needs; here, the disk is full
+    /// or failing.
+    static let insufficientStorage = HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
+}

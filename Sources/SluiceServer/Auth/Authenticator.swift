@@ -31,8 +31,9 @@ public struct Authenticator: Sendable {
     /// The identity of an `Authorization` header value; `nil` when it is missing or unknown.
     public func identify(authorization: String?) -> Identity? {
         if isOpen { return .admin }
-        guard let authorization, authorization.hasPrefix("Bearer ") else { return nil }
-        let presented = Array(authorization.dropFirst(7).utf8)
+        // RFC 9110 §11.1: the scheme is case-insensitive; any run of spaces may follow it.
+        guard let authorization, authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else { return nil }
+        let presented = Array(authorization.dropFirst(7).drop { $0 == " " }.utf8)
         var match: Identity?
         for (token, identity) in tokens where Self.constantTimeEqual(token, presented) {
             match = identity

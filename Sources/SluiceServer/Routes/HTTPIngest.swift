@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 import Synchronization
 import SluiceModel
 import SluicePipeline
@@ -10,6 +11,8 @@ struct HTTPIngest: Sendable {
     let maxBodyBytes: Int
     let enqueueTimeout: Duration
     let waitForDurability: Bool
+    /// Set when there is a store: while it cannot write, ingest answers `507`.
+    let health: StoreHealth?
     let limiter: RateLimiter?
     let decoderConfiguration: NDJSONDecoder.Configuration
 
@@ -18,17 +21,30 @@ struct HTTPIngest: Sendable {
         var reason: String
     }
 
+    /// Media types an ingest body may declare; none at all is taken as JSON.
+    static let mediaTypes = ["application/json", "application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"]
+
     func handle(_ request: Request, context: SluiceRequestContext, defaultKind: RecordKind) async throws -> Response {
+        let mediaType = request.headers[.contentType].map { $0.split(separator: ";")[0].trimmingWhitespace().lowercased() }
+        if let mediaType, !Self.mediaTypes.contains(mediaType) {
+            throw APIError(.unsupportedMediaType, "unsupported_media_type",
+                           "Content-Type \(mediaType) is not accepted; send \(Self.mediaTypes.joined(separator: ", ")) (NDJSON for several records, one per line)")
+        }
+        if let failure = health?.failure {
+            throw Self.unwritable(failure, stored: false)
+        }
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: maxBodyBytes)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw APIError(.contentTooLarge, "body_too_large", "the body is larger than server.max_body_bytes (\(maxBodyBytes) bytes); send smaller batches")
+        } catch is NIOTooManyBytesError {
+            throw APIError(.contentTooLarge, "body_too_large", "the body is larger than server.max_body_bytes (\(maxBodyBytes) bytes); send smaller batches")
         }
         var decoder = decoderConfiguration
         decoder.defaultKind = defaultKind
         if case .tenant(let own) = context.identity { decoder.defaultTenantID = own }
-        let ndjson = request.headers[.contentType]?.hasPrefix("application/x-ndjson") == true
+        let ndjson = mediaType.map { $0 != "application/json" } ?? false
         let (records, rejected) = try Self.decode(Array(body.readableBytesView), ndjson: ndjson, decoder: NDJSONDecoder(configuration: decoder))
 
         // A record without a tenant took the token's (above); one naming another refuses the batch.
@@ -54,7 +70,12 @@ struct HTTPIngest: Sendable {
                                headers: [.retryAfter: "1"])
             }
             if let acknowledgement {
-                guard await withTimeout(enqueueTimeout * 5, { await acknowledgement.wait() }) == true else {
+                switch await withTimeout(enqueueTimeout * 5, { await acknowledgement.wait() }) {
+                case .stored:
+                    break
+                case .failed(let reason):
+                    throw Self.unwritable(reason, stored: true)
+                case .cancelled, nil:
                     throw APIError(.serviceUnavailable, "not_durable", "the records are in the pipeline but were not confirmed durable in time; retry (token usage is deduplicated by request_id)",
                                    headers: [.retryAfter: "1"])
                 }
@@ -79,6 +100,16 @@ struct HTTPIngest: Sendable {
         json.newline()
         return Response(status: rejected.isEmpty ? .accepted : .badRequest, headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+    }
+
+    /// `507`: the store cannot write. `inPipeline`: the records were taken before the failure
+    /// and are held in memory until the store writes again, so they are not yet durable.
+    static func unwritable(_ reason: String, stored inPipeline: Bool) -> APIError {
+        let what = inPipeline
+            ? "these records are held in memory and will be written when the store can write again, but they are not durable yet"
+            : "nothing in the request was accepted"
+        return APIError(.insufficientStorage, "store_unwritable", "the store cannot write (\(reason)); \(what); retry once space is freed",
+                        headers: [.retryAfter: "5"])
     }
 
     /// Sends, waiting at most `enqueueTimeout` for room; `false` when it gave up (nothing sent).

@@ -18,17 +18,28 @@ struct QueryRoutes: Sendable {
         }
     }
 
+    /// A time parameter: RFC 3339 or Unix seconds, years 0000 to 9999; anything else is a 400.
     static func time(_ request: Request, _ name: String) throws -> Timestamp? {
         guard let text = request.uri.queryParameters.get(name) else { return nil }
-        if case .success(let t) = RFC3339.parse(text) { return t }
-        if let seconds = Double(text), seconds.isFinite { return Timestamp(microseconds: Int64((seconds * 1e6).rounded())) }
-        throw APIError.badRequest("\(name)=\(text): expected an RFC 3339 time or Unix seconds")
+        switch Timestamp.parseUserInput(text, name: name) {
+        case .success(let t): return t
+        case .failure(let problem): throw APIError.badRequest(problem.description)
+        }
+    }
+
+    /// The `from` and `to` parameters, `from` before `to` when both are given.
+    static func range(_ request: Request) throws -> (from: Timestamp?, to: Timestamp?) {
+        let (from, to) = (try time(request, "from"), try time(request, "to"))
+        if let from, let to, from >= to { throw APIError.badRequest("from=\(from) is not before to=\(to)") }
+        return (from, to)
     }
 
     static func window(_ request: Request) throws -> WindowDuration? {
         guard let text = request.uri.queryParameters.get("window") else { return nil }
-        guard let d = WindowDuration(parsing: text), d.microseconds > 0 else { throw APIError.badRequest("window=\(text): expected a duration such as 1m") }
-        return d
+        switch WindowDuration.parseUserInput(text, name: "window") {
+        case .success(let d): return d
+        case .failure(let problem): throw APIError.badRequest(problem.description)
+        }
     }
 
     static func json(_ body: (inout JSONWriter) -> Void) -> Response {
@@ -39,10 +50,11 @@ struct QueryRoutes: Sendable {
     }
 
     /// Windows for the query from three places: the store, the recent closed windows not yet
-    /// flushed to it, and the windows still open (marked partial); each window once.
+    /// flushed to it, and the windows still open (marked partial). A window stored in parts
+    /// (split by a restart) is answered as one; one seen both in the store and in memory counts once.
     func windows(tenant: String?, metric: String?, length: WindowDuration?, from: Timestamp?, to: Timestamp?) async throws -> [WindowSummary] {
         struct Key: Hashable { var series: SeriesKey; var span: WindowSpan }
-        var found: [Key: WindowSummary] = [:]
+        var parts: [Key: [WindowSummary]] = [:]
         func wanted(_ w: WindowSummary) -> Bool {
             if let tenant, w.series.tenantID != tenant { return false }
             if let metric, w.series.name != metric { return false }
@@ -52,18 +64,20 @@ struct QueryRoutes: Sendable {
         }
         if let reader = state.reader {
             for case .output(.window(let w)) in try reader.records(StoreQuery(kinds: [.window], tenantID: tenant, metric: metric, from: from, to: to)) where wanted(w) {
-                found[Key(series: w.series, span: w.span)] = w
+                parts[Key(series: w.series, span: w.span), default: []].append(w)
             }
         }
+        // Closed in this run: in the store already, or about to be.
         for w in state.dashboard.snapshot(tenant: tenant).windows.values.joined() where wanted(w) {
-            found[Key(series: w.series, span: w.span)] = w
+            let key = Key(series: w.series, span: w.span)
+            if parts[key]?.contains(where: { $0.sameSamples(as: w) }) != true { parts[key, default: []].append(w) }
         }
+        // Open: never stored yet, though an earlier part of the same window may be.
         let live = await state.pipeline.live.openSummaries(nudge: { _ = state.pipeline.input.trySend(RecordBatch(records: [])) })
         for case .window(let w) in live where wanted(w) {
-            let key = Key(series: w.series, span: w.span)
-            if found[key] == nil { found[key] = w }
+            parts[Key(series: w.series, span: w.span), default: []].append(w)
         }
-        return found.values.sorted { ($0.span, $0.series) < ($1.span, $1.series) }
+        return parts.values.map { WindowSummary.combining($0) }.sorted { ($0.span, $0.series) < ($1.span, $1.series) }
     }
 
     func aggregate(_ request: Request, _ context: SluiceRequestContext) async throws -> Response {
@@ -71,8 +85,9 @@ struct QueryRoutes: Sendable {
         let stat = request.uri.queryParameters.get("stat")
         let statistics = ["count", "sum", "min", "max", "mean", "p50", "p90", "p95", "p99"]
         if let stat, !statistics.contains(stat) { throw APIError.badRequest("stat=\(stat): expected one of \(statistics.joined(separator: ", "))") }
+        let range = try Self.range(request)
         let windows = try await self.windows(tenant: tenant, metric: request.uri.queryParameters.get("metric"), length: try Self.window(request),
-                                             from: try Self.time(request, "from"), to: try Self.time(request, "to"))
+                                             from: range.from, to: range.to)
         var json = JSONWriter(capacity: 256 * windows.count + 16)
         json.beginArray()
         for w in windows {
@@ -102,8 +117,8 @@ struct QueryRoutes: Sendable {
     func performance(_ request: Request, _ context: SluiceRequestContext) async throws -> Response {
         let tenant = try Self.tenant(request, context)
         let route = request.uri.queryParameters.get("route")
-        let windows = try await self.windows(tenant: tenant, metric: nil, length: try Self.window(request),
-                                             from: try Self.time(request, "from"), to: try Self.time(request, "to"))
+        let range = try Self.range(request)
+        let windows = try await self.windows(tenant: tenant, metric: nil, length: try Self.window(request), from: range.from, to: range.to)
             .filter { ["response_time", "db_query_time", "memory_usage"].contains($0.series.name) }
             .filter { route == nil || $0.series.labels["route"] == route }
         // One object per window: the series of all routes merged would need the sketches, so a
@@ -164,10 +179,10 @@ struct QueryRoutes: Sendable {
 
     func anomalies(_ request: Request, _ context: SluiceRequestContext) async throws -> Response {
         let tenant = try Self.tenant(request, context)
+        let range = try Self.range(request)
         var found: [Anomaly] = []
         if let reader = state.reader {
-            for case .output(.anomaly(let a)) in try reader.records(StoreQuery(kinds: [.anomaly], tenantID: tenant,
-                                                                                 from: try Self.time(request, "from"), to: try Self.time(request, "to"))) {
+            for case .output(.anomaly(let a)) in try reader.records(StoreQuery(kinds: [.anomaly], tenantID: tenant, from: range.from, to: range.to)) {
                 found.append(a)
             }
         }
@@ -237,7 +252,7 @@ struct QueryRoutes: Sendable {
         var caches: [String: CacheWindowSummary] = [:]
         var visits: VisitsWindowSummary?
         if let reader = state.reader {
-            for record in try reader.records(StoreQuery(kinds: [.cacheWindow, .visitsWindow], tenantID: id)) {
+            for record in try reader.combinedRecords(StoreQuery(kinds: [.cacheWindow, .visitsWindow], tenantID: id)) {
                 switch record {
                 case .output(.cacheWindow(let c)): caches[c.cache ?? ""] = c
                 case .output(.visitsWindow(let v)): visits = v

@@ -17,6 +17,10 @@ struct StreamRoute: Sendable {
     func handle(_ request: Request, _ context: SluiceRequestContext) async throws -> Response {
         let tenant = try QueryRoutes.tenant(request, context)
         let types = request.uri.queryParameters.get("types").map { Set($0.split(separator: ",").map(String.init)) }
+        let known = ["window", "cache_window", "visits_window", "anomaly", "token_usage", "budget_alert"]
+        if let unknown = types?.subtracting(known).sorted().first {
+            throw APIError.badRequest("types: unknown type \(unknown); expected a comma-separated list of \(known.joined(separator: ", "))")
+        }
         let subscription = state.broadcast.subscribe(.init(tenants: tenant.map { [$0] }, types: types))
         let heartbeat = self.heartbeat
         let body = ResponseBody { writer in

@@ -69,6 +69,29 @@ public struct StoreReader: Sendable {
         return Self.sortedByTime(out)
     }
 
+    /// Like `records`, with each window stored in parts (split by a restart) answered as one
+    /// record (see `WindowSummary.combining`): what every answer to a person uses.
+    public func combinedRecords(_ query: StoreQuery) throws(StoreError) -> [StoredRecord] {
+        let records = try self.records(query)
+        var outputs: [OutputRecord] = []
+        for case .output(let o) in records where o.windowIdentity != nil { outputs.append(o) }
+        let combined = OutputRecord.combiningWindowParts(outputs)
+        guard combined.count < outputs.count else { return records }
+        // Each combined window takes the place of its first part; the other parts go.
+        var out: [StoredRecord] = []
+        out.reserveCapacity(records.count)
+        var next = combined.makeIterator()
+        var seen: Set<WindowIdentity> = []
+        for r in records {
+            if case .output(let o) = r, let id = o.windowIdentity {
+                if seen.insert(id).inserted, let c = next.next() { out.append(.output(c)) }
+            } else {
+                out.append(r)
+            }
+        }
+        return out
+    }
+
     /// A stable sort by timestamp.
     static func sortedByTime(_ records: [StoredRecord]) -> [StoredRecord] {
         records.enumerated().sorted { l, r in

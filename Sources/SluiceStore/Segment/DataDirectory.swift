@@ -150,26 +150,48 @@ final class SegmentAppender {
     private(set) var blocks = 0
     private(set) var unsynced = false
 
+    /// Creates the file with its header, durably; on failure nothing is left behind.
     init(file: SegmentFile) throws(StoreError) {
         self.file = file
         fd = try FileIO.open(file.path, O_WRONLY | O_CREAT | O_EXCL)
-        try FileIO.writeAll(fd, file.path, SegmentFile.header())
-        try FileIO.fsync(fd, file.path)
-        try FileIO.syncDirectory(file.directory)
+        do {
+            try FileIO.writeAll(fd, file.path, SegmentFile.header(), at: 0)
+            try FileIO.fsync(fd, file.path)
+            try FileIO.syncDirectory(file.directory)
+        } catch {
+            close(fd)
+            try? FileIO.remove(file.path)
+            throw error
+        }
         size = SegmentFile.headerBytes
     }
 
+    /// Appends at the current size, so a short write followed by `truncate` leaves no gap.
     func append(_ frame: [UInt8]) throws(StoreError) {
-        try FileIO.writeAll(fd, file.path, frame)
+        unsynced = true
+        try FileIO.writeAll(fd, file.path, frame, at: size)
         size += frame.count
         blocks += 1
-        unsynced = true
     }
 
     func sync() throws(StoreError) {
         guard unsynced else { return }
         try FileIO.fsync(fd, file.path)
         unsynced = false
+    }
+
+    /// Cuts the file back to `length` (what is known written) and makes the cut durable.
+    func truncate(to length: Int) throws(StoreError) {
+        guard ftruncate(fd, off_t(length)) == 0 else { throw FileIO.failure("truncate", file.path) }
+        try FileIO.fsync(fd, file.path)
+        size = length
+        if length <= SegmentFile.headerBytes { blocks = 0 }
+        unsynced = false
+    }
+
+    /// Gives the file up as it is, for recovery at the next start.
+    func abandon() {
+        close(fd)
     }
 
     /// Syncs, closes and renames `.open` to `.seg`. With a compactor, the sealed file is the

@@ -57,6 +57,19 @@ enum FileIO {
         }
     }
 
+    /// Writes all of `bytes` at `offset` (no shared file position).
+    static func writeAll(_ fd: Int32, _ path: String, _ bytes: [UInt8], at offset: Int) throws(StoreError) {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw failure("write", path)
+            }
+            done += n
+        }
+    }
+
     static func fsync(_ fd: Int32, _ path: String) throws(StoreError) {
         guard Glibc.fsync(fd) == 0 else { throw failure("fsync", path) }
     }

@@ -33,6 +33,16 @@ public struct TokenMeterStateFile: TokenMeterPersistence {
         return try Self.decode(body)
     }
 
+    /// Raw `token_usage` records in the store from `since` on, in timestamp order (ties as
+    /// stored): the same order whatever the crash, so a rebuild is deterministic.
+    public func storedRecords(since: Int64?) throws -> [TokenUsageRecord] {
+        let query = StoreQuery(kinds: [.tokenUsage], from: since.map { Timestamp(microseconds: $0) })
+        return try StoreReader(directory: directory).records(query).compactMap { stored in
+            if case .record(.tokenUsage(let r)) = stored { return r }
+            return nil
+        }
+    }
+
     public func save(_ state: TokenMeter.StateMachine.State) throws {
         let body = Self.encode(state)
         var w = ByteWriter(capacity: body.count + 13)

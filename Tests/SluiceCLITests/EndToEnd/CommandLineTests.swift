@@ -166,6 +166,7 @@ struct ServeAndTailTests {
         let body = #"[{"metric_name":"followed","value":4,"timestamp":"2030-01-01T00:00:00Z"},{"metric_name":"followed","value":1,"timestamp":"2030-01-01T00:02:00Z"}]"#
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/v2/analytics/metrics")!)
         request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.httpBody = Data(body.utf8)
         let done = DispatchSemaphore(value: 0)
         URLSession.shared.dataTask(with: request) { _, _, _ in done.signal() }.resume()

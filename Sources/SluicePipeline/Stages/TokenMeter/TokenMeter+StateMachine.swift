@@ -264,6 +264,26 @@ extension TokenMeter {
         }
 
         private mutating func bump(_ name: String) { state.counters[name, default: 0] += 1 }
+
+        /// Rebuilds what a checkpoint missed from the records stored after it (the store is the
+        /// write-ahead log): each is accounted as if it arrived now, so the ones the checkpoint
+        /// already holds are duplicates and change nothing. The run's counters are left as they
+        /// were, except `token_recovered`, the records counted here. Returns the alerts raised.
+        public mutating func recover(_ records: [TokenUsageRecord]) -> [StageEvent] {
+            let counters = state.counters
+            var events: [StageEvent] = []
+            var recovered: UInt64 = 0
+            for r in records where record(r, into: &events) == .counted { recovered += 1 }
+            state.counters = counters
+            if recovered > 0 { state.counters["token_recovered", default: 0] += recovered }
+            return events
+        }
+
+        /// The oldest event time a stored record can have and still be counted: older ones
+        /// are refused as too old, so a rebuild need not read them.
+        public var oldestCountable: Int64? {
+            state.watermark == .min ? nil : state.watermark - configuration.dedupeWindow
+        }
     }
 }
 

@@ -4,6 +4,9 @@ import SluiceModel
 public protocol TokenMeterPersistence: Sendable {
     func load() throws -> TokenMeter.StateMachine.State?
     func save(_ state: TokenMeter.StateMachine.State) throws
+    /// The raw `token_usage` records stored with event time `since` or later (all when `nil`),
+    /// in a deterministic order, to rebuild what the last checkpoint missed.
+    func storedRecords(since: Int64?) throws -> [TokenUsageRecord]
 }
 
 /// The token-usage meter stage: meters `token_usage` records per tenant × model × day and
@@ -21,20 +24,41 @@ public actor TokenMeter: EventStage {
     /// Checkpoint at least every this many counted records (and before every alert).
     private let checkpointEvery: Int
     private var sinceCheckpoint = 0
+    /// Alerts raised while rebuilding from the store at start, sent before anything else.
+    private var pending: [StageEvent] = []
+    /// Records the rebuild at start counted (`token_recovered` in this run's summary).
+    private var recovered: UInt64 = 0
 
     public init(
         configuration: Configuration, persistence: (any TokenMeterPersistence)? = nil, counters: PipelineCounters,
         checkpointEvery: Int = 10_000, report: @escaping @Sendable (String) -> Void
     ) throws {
         self.configuration = configuration
-        machine = StateMachine(configuration: configuration, restoring: try persistence?.load())
+        var machine = StateMachine(configuration: configuration, restoring: try persistence?.load())
+        if let persistence {
+            let before = machine.state.counters["token_recovered"] ?? 0
+            pending = machine.recover(try persistence.storedRecords(since: machine.oldestCountable))
+            recovered = (machine.state.counters["token_recovered"] ?? 0) - before
+            if recovered > 0 {
+                report("token meter: \(recovered) stored token_usage records were not in its checkpoint and are now counted")
+            }
+        }
+        self.machine = machine
         self.persistence = persistence
         self.counters = counters
         self.checkpointEvery = checkpointEvery
         self.report = report
     }
 
+    /// Meters `input` until it ends, passing every event on with its alerts in place; then
+    /// closes the open periods and checkpoints.
     public func run(input: BoundedChannel<[StageEvent]>, output: BoundedChannel<[StageEvent]>) async throws {
+        if recovered > 0 { counters.add("token_recovered", recovered) }
+        if recovered > 0 || !pending.isEmpty {
+            checkpoint()
+            if !pending.isEmpty { try await output.send(pending) }
+            pending = []
+        }
         for await events in input {
             let before = machine.state.counters
             var out: [StageEvent] = []
@@ -62,19 +86,25 @@ public actor TokenMeter: EventStage {
             addCounters(since: before)
             // An alert is remembered on disk before anyone sees it: after a crash and a replay
             // of the same input it is not raised again.
-            if alerted || sinceCheckpoint >= checkpointEvery { try checkpoint() }
+            if alerted || sinceCheckpoint >= checkpointEvery { checkpoint() }
             try await output.send(out)
         }
         var out: [StageEvent] = []
         machine.inputFinished(into: &out)
-        try checkpoint()
+        checkpoint()
         if !out.isEmpty { try await output.send(out) }
     }
 
-    private func checkpoint() throws {
+    /// A checkpoint that cannot be written (a full disk) is reported and tried again with the
+    /// next batch: the stored raw records rebuild anything it misses at the next start.
+    private func checkpoint() {
         guard let persistence else { return }
-        try persistence.save(machine.state)
-        sinceCheckpoint = 0
+        do {
+            try persistence.save(machine.state)
+            sinceCheckpoint = 0
+        } catch {
+            report("token meter checkpoint not written (\(error)); trying again with the next batch")
+        }
     }
 
     private func addCounters(since before: [String: UInt64]) {

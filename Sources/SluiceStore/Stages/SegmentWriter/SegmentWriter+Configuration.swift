@@ -1,6 +1,14 @@
 import SluiceConfig
 import SluiceModel
 
+/// What a segment writer does when the disk refuses a write.
+public enum WriteFailurePolicy: Sendable, Equatable {
+    /// End with the error.
+    case fail
+    /// Keep the unwritten blocks in memory, stop taking input, and try again at this interval.
+    case retry(every: Duration)
+}
+
 extension SegmentWriter {
     /// When blocks are flushed and synced, when segments are sealed (`store:` in the config).
     public struct Configuration: Sendable {
@@ -21,6 +29,9 @@ extension SegmentWriter {
         public var compactRecords = 1 << 20
         /// …at this zstd level: sealing happens once per segment, so it can afford to pack tighter.
         public var compactionLevel: Int32 = 9
+        /// What to do when the disk refuses a write: end the stage with the error (batch
+        /// runs), or hold the blocks and retry every interval (a server).
+        public var onWriteFailure = WriteFailurePolicy.fail
 
         public init() {}
 

@@ -6,20 +6,28 @@ import SluicePipeline
 ///
 /// Its input is a bounded channel, so a slow disk holds up the aggregator and, through it,
 /// ingest. On end of input (including a graceful shutdown) it flushes, syncs and seals.
+///
+/// When the disk refuses a write (full, or failing), what happens next is the configuration's
+/// `onWriteFailure`: `fail` ends the stage with the error (a batch run exits with it), `retry`
+/// keeps the blocks in memory, marks `health` failed (ingest refuses new records, readiness
+/// drops), stops taking input, and tries again every interval until the disk takes them.
 public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
     public let configuration: Configuration
     let directory: DataDirectory
-    /// Drives flush intervals; `nil` in replay, where only `flushRecords` and the end flush.
+    /// Drives flush intervals and retries; `nil` in replay, where only `flushRecords` and the
+    /// end flush, and a write failure ends the run.
     let clock: C?
     let report: @Sendable (String) -> Void
     let statistics: StoreStatistics
+    let health: StoreHealth
 
     public init(configuration: Configuration, directory: DataDirectory, clock: C?, statistics: StoreStatistics = StoreStatistics(),
-                report: @escaping @Sendable (String) -> Void) {
+                health: StoreHealth = StoreHealth(), report: @escaping @Sendable (String) -> Void) {
         self.configuration = configuration
         self.directory = directory
         self.clock = clock
         self.statistics = statistics
+        self.health = health
         self.report = report
     }
 
@@ -29,33 +37,63 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
         case end
     }
 
+    /// Writes until `input` ends, then flushes, syncs and seals. Throws when a write fails
+    /// and the policy (or a shutdown while waiting for the disk) says to give up.
     public func run(input: BoundedChannel<StoreBatch>) async throws {
         for cut in try directory.recoverOpenSegments() { report("recovered \(cut)") }
         var machine = StateMachine(configuration: configuration)
-        var segment: SegmentAppender?
-        let compactor = configuration.compactRecords > 0 ? SegmentCompactor(maximumRecords: configuration.compactRecords, level: configuration.compactionLevel) : nil
+        let output = Output(
+            directory: directory, statistics: statistics,
+            compactor: configuration.compactRecords > 0 ? SegmentCompactor(maximumRecords: configuration.compactRecords, level: configuration.compactionLevel) : nil,
+            report: report)
         let started = ContinuousClock.now
         func now() -> Duration { ContinuousClock.now - started }
 
-        func perform(_ action: StateMachine.Action) throws {
+        func perform(_ action: StateMachine.Action) async throws {
             switch action {
             case .none:
-                break
+                return
             case .sync:
-                try segment?.sync()
+                try await write { () throws(StoreError) in _ = try output.flush(sync: true) }
             case .flush(let sync):
-                guard let (frame, records) = try machine.takeBlock(level: configuration.compressionLevel) else {
-                    try segment?.sync()
-                    return
+                if let (frame, records) = try machine.takeBlock(level: configuration.compressionLevel) {
+                    output.enqueue(.init(frame: frame, records: records, acknowledgements: machine.takeAcknowledgements()))
                 }
-                if segment == nil { segment = try directory.createSegment() }
-                try segment!.append(frame)
-                statistics.recordBlock(records: records, bytes: frame.count)
-                if sync { try segment!.sync() }
-                for acknowledgement in machine.takeAcknowledgements() { acknowledgement.resolve() }
-                if machine.appended(bytes: frame.count, now: now()) {
-                    _ = try segment!.seal(compactor: compactor)
-                    segment = nil
+                var bytes = 0
+                try await write { () throws(StoreError) in bytes = try output.flush(sync: sync) }
+                if bytes > 0, machine.appended(bytes: bytes, now: now()) {
+                    try await write { () throws(StoreError) in try output.seal() }
+                }
+            }
+        }
+
+        /// Runs `attempt` until it succeeds, as the failure policy allows.
+        func write(_ attempt: () throws(StoreError) -> Void) async throws {
+            do {
+                try attempt()
+                return
+            } catch {
+                guard case .retry(let interval) = configuration.onWriteFailure, let clock else {
+                    throw StoreError.io("\(error); \(output.heldRecords) records were not stored")
+                }
+                if health.failed(error.message) {
+                    report("the store cannot write (\(error)); holding \(output.heldRecords) records in memory, refusing new ones, retrying every \(interval)")
+                }
+                output.failAcknowledgements(error.message)
+                while true {
+                    let last = health.isStopping
+                    try await clock.sleep(for: interval)
+                    do {
+                        try attempt()
+                        if health.recovered() { report("the store writes again") }
+                        return
+                    } catch {
+                        health.failed(error.message)
+                        output.failAcknowledgements(error.message)
+                        if last {
+                            throw StoreError.io("\(error); shutting down with \(output.heldRecords) records that could not be stored")
+                        }
+                    }
                 }
             }
         }
@@ -67,16 +105,16 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
             )
             loop: for await message in messages {
                 switch message {
-                case .batch(let batch): try perform(machine.batch(batch))
-                case .tick: try perform(machine.tick())
+                case .batch(let batch): try await perform(machine.batch(batch))
+                case .tick: try await perform(machine.tick())
                 case .end: break loop
                 }
             }
         } else {
-            for await batch in input { try perform(machine.batch(batch)) }
+            for await batch in input { try await perform(machine.batch(batch)) }
         }
-        try perform(.flush(sync: configuration.fsync != .never))
-        if let open = segment { _ = try open.seal(compactor: compactor) }
+        try await perform(.flush(sync: configuration.fsync != .never))
+        try await write { () throws(StoreError) in try output.seal() }
     }
 }
 

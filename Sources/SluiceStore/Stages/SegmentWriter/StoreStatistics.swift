@@ -10,6 +10,11 @@ public final class StoreStatistics: Sendable {
         state.withLock { $0.blocks += 1; $0.records += records; $0.bytes += bytes }
     }
 
+    /// Blocks counted as written whose write then failed: they will be written (and counted) again.
+    func forget(records: Int, bytes: Int, blocks: Int) {
+        state.withLock { $0.blocks -= blocks; $0.records -= records; $0.bytes -= bytes }
+    }
+
     public var blocks: Int { state.withLock { $0.blocks } }
     public var records: Int { state.withLock { $0.records } }
     public var bytes: Int { state.withLock { $0.bytes } }

@@ -54,6 +54,7 @@ let package = Package(
             dependencies: [
                 "SluiceModel", "SluiceConfig", "SluicePipeline", "SluiceStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

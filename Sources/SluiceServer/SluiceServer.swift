@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -117,9 +118,15 @@ public struct SluiceServer: Sendable {
             let router = SluiceRoutes.router(state: state, authenticator: authenticator, ingest: ingest) { router in
                 DashboardRoutes(state: state).register(router)
             }
+            // The same limits as the TCP listener: past `max_connections` the server stops
+            // accepting (new connections wait in the backlog) until one closes, and a connection
+            // with no request for `idle_timeout` is closed (a response in progress, such as the
+            // live stream, is never idle).
             let app = Application(
                 router: router,
-                configuration: .init(address: .hostname(http.host, port: http.port), serverName: "sluice"),
+                server: .http1(configuration: .init(idleTimeout: .microseconds(configuration.server.idleTimeout.microseconds))),
+                configuration: .init(address: .hostname(http.host, port: http.port), serverName: "sluice",
+                                     availableConnectionsDelegate: MaximumAvailableConnections(configuration.server.maxConnections, logger: logger)),
                 onServerRunning: { channel in
                     state.ready.store(true, ordering: .releasing)
                     boundPorts.set(http: channel.localAddress?.port ?? http.port)

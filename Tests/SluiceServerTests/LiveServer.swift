@@ -14,9 +14,9 @@ final class LiveServer: Sendable {
     let bound: SluiceServer.Bound
     let dataDirectory: String
 
-    static func start(_ yaml: String = "", tcp: Bool = false, udp: Bool = false) async throws -> LiveServer {
+    static func start(_ yaml: String = "", tcp: Bool = false, udp: Bool = false, dataDirectory: String? = nil) async throws -> LiveServer {
         let configuration = try Configuration.parse(yaml: yaml)
-        let directory = TestFiles.temporaryDirectory("sluice-serve")
+        let directory = dataDirectory ?? TestFiles.temporaryDirectory("sluice-serve")
         let ports = AsyncStream<SluiceServer.Bound>.makeStream()
         let server = try SluiceServer(
             configuration: configuration,

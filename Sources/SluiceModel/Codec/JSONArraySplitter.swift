@@ -4,6 +4,9 @@ public enum JSONArraySplitter {
     /// The byte ranges of the array's elements, or why the body is not a JSON array.
     public static func elements(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<[Range<Int>], DecodeError> {
         var scanner = JSONScanner(bytes)
+        // Each element's strings are checked when it is decoded, so one bad element is refused
+        // on its own rather than failing the whole body.
+        scanner.validatesStrings = false
         do throws(DecodeError) {
             try scanner.expect(UInt8(ascii: "["), "expected '['")
             var ranges: [Range<Int>] = []

@@ -7,10 +7,14 @@ import Darwin
 /// A cursor over one line of JSON bytes: the hand-written lexer behind `NDJSONDecoder`.
 ///
 /// It never builds a generic JSON tree; values the decoder does not need are validated and
-/// skipped, and strings become `String`s only when a field is read.
+/// skipped, and strings become `String`s only when a field is read (`JSONScanner+Strings.swift`).
 struct JSONScanner {
     let bytes: UnsafeBufferPointer<UInt8>
     var index: Int = 0
+    /// Whether `scanString` checks UTF-8 and escapes. Only a scanner that finds the bounds of
+    /// values decoded later turns it off (`JSONArraySplitter`), so each string is checked once
+    /// and one bad element is refused on its own; its tokens must not be read with `string(_:)`.
+    var validatesStrings = true
 
     init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
@@ -43,119 +47,6 @@ struct JSONScanner {
         skipWhitespace()
         guard index < bytes.count, bytes[index] == byte else { throw syntaxError(what) }
         index += 1
-    }
-
-    /// A string token: the bytes between the quotes, and whether any escape needs decoding.
-    struct StringToken {
-        var start: Int
-        var end: Int
-        var hasEscapes: Bool
-    }
-
-    /// Scans a string whose opening quote is at `index`.
-    mutating func scanString() throws(DecodeError) -> StringToken {
-        index += 1
-        let start = index
-        var hasEscapes = false
-        while index < bytes.count {
-            let b = bytes[index]
-            if b == UInt8(ascii: "\"") {
-                let token = StringToken(start: start, end: index, hasEscapes: hasEscapes)
-                index += 1
-                return token
-            }
-            if b == UInt8(ascii: "\\") {
-                hasEscapes = true
-                index += 2
-                continue
-            }
-            if b < 0x20 { throw syntaxError("control characters must be escaped in strings") }
-            index += 1
-        }
-        throw DecodeError(.invalidJSON, "invalid JSON: unterminated string")
-    }
-
-    /// Whether a string token holds exactly `literal` (no escapes): the fast field-name match.
-    @inline(__always)
-    func token(_ token: StringToken, equals literal: StaticString) -> Bool {
-        let count = token.end - token.start
-        guard !token.hasEscapes, count == literal.utf8CodeUnitCount else { return false }
-        return memcmp(bytes.baseAddress! + token.start, literal.utf8Start, count) == 0
-    }
-
-    /// Decodes a string token into a `String`, resolving escapes and validating UTF-8.
-    func string(_ token: StringToken) throws(DecodeError) -> String {
-        let raw = UnsafeBufferPointer(rebasing: bytes[token.start..<token.end])
-        if !token.hasEscapes {
-            // ASCII is by far the common case and needs no validation pass.
-            var ascii = true
-            for b in raw where b >= 0x80 { ascii = false; break }
-            if ascii { return String(decoding: raw, as: UTF8.self) }
-            guard let s = String(validating: raw, as: UTF8.self) else {
-                throw DecodeError(.invalidUTF8, "string is not valid UTF-8")
-            }
-            return s
-        }
-        var out: [UInt8] = []
-        out.reserveCapacity(raw.count)
-        var i = 0
-        while i < raw.count {
-            let b = raw[i]
-            guard b == UInt8(ascii: "\\") else { out.append(b); i += 1; continue }
-            guard i + 1 < raw.count else { throw DecodeError(.invalidJSON, "invalid JSON: bad escape in string") }
-            let e = raw[i + 1]
-            i += 2
-            switch e {
-            case UInt8(ascii: "\""): out.append(0x22)
-            case UInt8(ascii: "\\"): out.append(0x5C)
-            case UInt8(ascii: "/"): out.append(0x2F)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "u"):
-                var scalar = try hex4(raw, &i)
-                if (0xD800...0xDBFF).contains(scalar) {
-                    guard i + 1 < raw.count, raw[i] == UInt8(ascii: "\\"), raw[i + 1] == UInt8(ascii: "u") else {
-                        throw DecodeError(.invalidUTF8, "string has an unpaired surrogate \\u\(String(scalar, radix: 16))")
-                    }
-                    i += 2
-                    let low = try hex4(raw, &i)
-                    guard (0xDC00...0xDFFF).contains(low) else {
-                        throw DecodeError(.invalidUTF8, "string has an unpaired surrogate \\u\(String(scalar, radix: 16))")
-                    }
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                } else if (0xDC00...0xDFFF).contains(scalar) {
-                    throw DecodeError(.invalidUTF8, "string has an unpaired surrogate \\u\(String(scalar, radix: 16))")
-                }
-                out.append(contentsOf: Array(String(Character(Unicode.Scalar(scalar)!)).utf8))
-            default:
-                throw DecodeError(.invalidJSON, "invalid JSON: unknown escape \\\(Character(Unicode.Scalar(e)))")
-            }
-        }
-        guard let s = String(validating: out, as: UTF8.self) else {
-            throw DecodeError(.invalidUTF8, "string is not valid UTF-8")
-        }
-        return s
-    }
-
-    private func hex4(_ raw: UnsafeBufferPointer<UInt8>, _ i: inout Int) throws(DecodeError) -> UInt32 {
-        guard i + 4 <= raw.count else { throw DecodeError(.invalidJSON, "invalid JSON: \\u needs four hex digits") }
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            let b = raw[i]
-            let digit: UInt32
-            switch b {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(b - 48)
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(b - 87)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(b - 55)
-            default: throw DecodeError(.invalidJSON, "invalid JSON: \\u needs four hex digits")
-            }
-            value = value << 4 | digit
-            i += 1
-        }
-        return value
     }
 
     /// A number token, validated against JSON's grammar.

@@ -97,35 +97,6 @@ struct FieldSlots {
         }
         self[field] = value
     }
-
-    static func readLabels(_ scanner: inout JSONScanner, maximum: Int) throws(DecodeError) -> Labels {
-        scanner.index += 1
-        scanner.skipWhitespace()
-        if scanner.peek() == UInt8(ascii: "}") { scanner.index += 1; return .empty }
-        var pairs: [Labels.Label] = []
-        while true {
-            scanner.skipWhitespace()
-            guard scanner.peek() == UInt8(ascii: "\"") else { throw scanner.syntaxError("expected a label name") }
-            let key = try scanner.string(try scanner.scanString())
-            try scanner.expect(UInt8(ascii: ":"), "expected ':' after a label name")
-            scanner.skipWhitespace()
-            guard scanner.peek() == UInt8(ascii: "\"") else {
-                try scanner.skipValue(depth: 2)
-                throw DecodeError(.wrongType, "label \"\(key)\" must have a string value")
-            }
-            let value = try scanner.string(try scanner.scanString())
-            pairs.append(.init(key: key, value: value))
-            if pairs.count > maximum {
-                throw DecodeError(.tooManyLabels, "more than \(maximum) labels")
-            }
-            scanner.skipWhitespace()
-            guard let c = scanner.peek() else { throw scanner.syntaxError("expected ',' or '}'") }
-            scanner.index += 1
-            if c == UInt8(ascii: "}") { break }
-            guard c == UInt8(ascii: ",") else { scanner.index -= 1; throw scanner.syntaxError("expected ',' or '}'") }
-        }
-        return Labels(pairs)
-    }
 }
 
 extension FieldSlots {
@@ -208,12 +179,13 @@ extension FieldSlots {
         case .absent, .null:
             return defaultKind
         case .string(let token):
+            // `token(_:equals:)` compares unescaped text: `"\u0074oken_usage"` is `token_usage`.
             if scanner.token(token, equals: "metric") { return .metric }
             if scanner.token(token, equals: "cache") { return .cache }
             if scanner.token(token, equals: "performance") { return .performance }
             if scanner.token(token, equals: "token_usage") { return .tokenUsage }
             if scanner.token(token, equals: "visit") { return .visit }
-            let text = (try? scanner.string(token)) ?? "?"
+            let text = scanner.string(token)
             throw DecodeError(.unknownType, "unknown type \"\(text)\" (expected metric, cache, performance, token_usage or visit)")
         default:
             throw .wrongType("type", "a string")
@@ -228,7 +200,7 @@ extension FieldSlots {
             }
             return ingestTime
         case .string(let token):
-            let text = try scanner.string(token)
+            let text = scanner.string(token)
             var copy = text
             let parsed = copy.withUTF8 { RFC3339.parse($0) }
             switch parsed {
@@ -255,7 +227,7 @@ extension FieldSlots {
     private func optionalString(_ field: Field, _ scanner: JSONScanner) throws(DecodeError) -> String? {
         switch self[field] {
         case .absent, .null: return nil
-        case .string(let token): return try scanner.string(token)
+        case .string(let token): return scanner.string(token)
         default: throw .wrongType(field.label, "a string")
         }
     }

@@ -71,8 +71,9 @@ public struct NDJSONDecoder: Sendable {
                 let key = try scanner.scanString()
                 try scanner.expect(UInt8(ascii: ":"), "expected ':' after a field name")
                 scanner.skipWhitespace()
-                let field = try Field(key, in: scanner)
+                let field = Field(key, in: scanner)
                 if let field {
+                    // A field given twice keeps its last value, as most JSON readers do.
                     try fields.read(field, from: &scanner, configuration: configuration)
                 } else {
                     try scanner.skipValue(depth: 1)
@@ -128,10 +129,11 @@ enum Field: Int, CaseIterable {
     var label: String { "\(name)" }
 
     /// Matches a field name token; `nil` for a field this version does not know.
-    init?(_ key: JSONScanner.StringToken, in scanner: JSONScanner) throws(DecodeError) {
+    init?(_ key: JSONScanner.StringToken, in scanner: JSONScanner) {
         if key.hasEscapes {
-            let text = try scanner.string(key)
-            guard let match = Field.allCases.first(where: { $0.label == text }) else { return nil }
+            // Rare: `"tenant\u005fid"` is `tenant_id` to any JSON reader, so it must be here too.
+            let text = scanner.string(key)
+            guard let match = Field.allCases.first(where: { JSONScanner.text(text, equals: $0.name) }) else { return nil }
             self = match
             return
         }

@@ -8,7 +8,9 @@ import Darwin
 ///
 /// A line split across chunks is carried over; a line longer than the limit is not buffered
 /// past it: its bytes are skipped up to the next newline and it is reported once, so one
-/// enormous line can neither exhaust memory nor hide the lines after it.
+/// enormous line can neither exhaust memory nor hide the lines after it. A UTF-8 byte order
+/// mark at the very start of the stream, which some editors and Windows tools write, is not
+/// part of line 1 and is skipped; anywhere else it stays in its line (and is not JSON).
 public struct LineSplitter: Sendable {
     public let maximumLineBytes: Int
     /// The number of the next line to complete (1-based).
@@ -16,6 +18,10 @@ public struct LineSplitter: Sendable {
     private var carry: [UInt8] = []
     private var skippingOversize = false
     private var oversizeLength = 0
+    /// How many bytes of a leading byte order mark have been seen (it may be cut across
+    /// chunks); `nil` once the stream is past the point where one could be.
+    private var byteOrderMarkSeen: Int? = 0
+    private static let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
 
     public init(maximumLineBytes: Int) { self.maximumLineBytes = maximumLineBytes }
 
@@ -30,7 +36,7 @@ public struct LineSplitter: Sendable {
     /// Feeds a chunk; `body` sees each line it completes, in order.
     public mutating func feed(_ chunk: UnsafeBufferPointer<UInt8>, _ body: (Line) -> Void) {
         guard let base = chunk.baseAddress else { return }
-        var start = 0
+        var start = byteOrderMarkSeen == nil ? 0 : skipByteOrderMark(chunk)
         let n = chunk.count
         while start < n {
             let rest = n - start
@@ -48,9 +54,32 @@ public struct LineSplitter: Sendable {
 
     /// End of input: a last line without a newline still counts.
     public mutating func finish(_ body: (Line) -> Void) {
+        if let seen = byteOrderMarkSeen, seen > 0 {
+            // The stream ended inside what looked like a mark: those bytes are its only line.
+            byteOrderMarkSeen = nil
+            Self.byteOrderMark[0..<seen].withUnsafeBufferPointer { absorbPartial($0) }
+        }
         if skippingOversize || !carry.isEmpty {
             complete(UnsafeBufferPointer(start: nil, count: 0), body)
         }
+    }
+
+    /// Steps over the part of a leading byte order mark in `chunk`; returns the bytes it took.
+    private mutating func skipByteOrderMark(_ chunk: UnsafeBufferPointer<UInt8>) -> Int {
+        let earlier = byteOrderMarkSeen ?? 0
+        var seen = earlier
+        while seen < Self.byteOrderMark.count, seen - earlier < chunk.count {
+            guard chunk[seen - earlier] == Self.byteOrderMark[seen] else {
+                // Not a mark after all: what was held back from earlier chunks starts line 1,
+                // and this chunk is read from its first byte.
+                byteOrderMarkSeen = nil
+                Self.byteOrderMark[0..<earlier].withUnsafeBufferPointer { absorbPartial($0) }
+                return 0
+            }
+            seen += 1
+        }
+        byteOrderMarkSeen = seen < Self.byteOrderMark.count ? seen : nil
+        return seen - earlier
     }
 
     private mutating func absorbPartial(_ piece: UnsafeBufferPointer<UInt8>) {

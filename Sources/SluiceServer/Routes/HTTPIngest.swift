@@ -148,11 +148,14 @@ struct HTTPIngest: Sendable {
             }
         }
         try bytes.withUnsafeBufferPointer { buffer in
-            let first = buffer.firstIndex { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }
-            if !ndjson, let first, buffer[first] == UInt8(ascii: "[") {
-                switch JSONArraySplitter.elements(buffer) {
+            // A byte order mark may open the body; the line splitter skips it for NDJSON.
+            let mark = buffer.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+            let array = UnsafeBufferPointer(rebasing: buffer[mark...])
+            let first = array.firstIndex { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }
+            if !ndjson, let first, array[first] == UInt8(ascii: "[") {
+                switch JSONArraySplitter.elements(array) {
                 case .success(let ranges):
-                    for (i, range) in ranges.enumerated() { take(UnsafeBufferPointer(rebasing: buffer[range]), i + 1) }
+                    for (i, range) in ranges.enumerated() { take(UnsafeBufferPointer(rebasing: array[range]), i + 1) }
                 case .failure(let error):
                     throw APIError.badRequest("the body is not a valid JSON array: \(error.message)")
                 }

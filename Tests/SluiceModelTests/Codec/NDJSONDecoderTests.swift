@@ -159,6 +159,34 @@ struct NDJSONDecoderTests {
         #expect(decode(#"{"metric_name":"m","value":1,"timestamp":0,"tenant_id":"\#(String(repeating: "a", count: 150))"}"#).failureReason == nil)
         #expect(decode(#"{"metric_name":"m","value":1,"timestamp":0,"tenant_id":"\#(String(repeating: "a", count: 151))"}"#).failureReason == .badTenant)
     }
+
+    @Test("a repeated label key keeps its last value and counts once against the limit")
+    func repeatedLabels() throws {
+        let metric = #""metric_name":"m","value":1,"timestamp":0"#
+        let same = (0...30).map { #""k":"v\#($0)""# }.joined(separator: ",")
+        guard case .metric(let one) = try record(#"{\#(metric),"labels":{\#(same)}}"#) else { Issue.record("not a metric"); return }
+        #expect(one.labels == ["k": "v30"])
+
+        // Thirty distinct keys, the first repeated out of order at the end: still thirty labels.
+        let thirty = (0..<30).map { #""k\#($0)":"v""# } + [#""k0":"last""#]
+        guard case .metric(let full) = try record(#"{\#(metric),"labels":{\#(thirty.joined(separator: ","))}}"#) else {
+            Issue.record("not a metric"); return
+        }
+        #expect(full.labels.count == 30)
+        #expect(full.labels["k0"] == "last")
+
+        // A thirty-first distinct key is one too many, however many repeats came before it.
+        let over = thirty + [#""k30":"v""#]
+        #expect(decode(#"{\#(metric),"labels":{\#(over.joined(separator: ","))}}"#).failureReason == .tooManyLabels)
+    }
+
+    @Test("a repeated field keeps its last value")
+    func repeatedField() throws {
+        guard case .metric(let m) = try record(#"{"metric_name":"a","value":1,"metric_name":"b","timestamp":0}"#) else {
+            Issue.record("not a metric"); return
+        }
+        #expect(m.name == "b")
+    }
 }
 
 extension Result where Failure == DecodeError {

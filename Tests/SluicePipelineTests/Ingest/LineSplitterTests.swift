@@ -42,4 +42,49 @@ struct LineSplitterTests {
             #expect(split("\(long)", chunk: chunk, limit: 10) == [.tooLong(50, 1)])
         }
     }
+
+    /// The raw lines of `bytes` fed in chunks of `chunk` bytes.
+    func lines(_ bytes: [UInt8], chunk: Int) -> [[UInt8]] {
+        var splitter = LineSplitter(maximumLineBytes: 1 << 20)
+        var seen: [[UInt8]] = []
+        let collect: (LineSplitter.Line) -> Void = { line in
+            if case .line(let l, _) = line { seen.append(Array(l)) }
+        }
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(offset + chunk, bytes.count)
+            bytes[offset..<end].withUnsafeBufferPointer { splitter.feed($0, collect) }
+            offset = end
+        }
+        splitter.finish(collect)
+        return seen
+    }
+
+    @Test("a byte order mark at the start of the stream is skipped, wherever chunks are cut")
+    func byteOrderMark() {
+        let text = "\u{FEFF}alpha\nbeta"
+        for chunk in 1...text.utf8.count {
+            #expect(split(text, chunk: chunk) == [.line("alpha", 1), .line("beta", 2)], "chunk \(chunk)")
+        }
+        #expect(split("\u{FEFF}", chunk: 1).isEmpty)
+        // Anywhere else, and a second one, it stays in its line for the decoder to refuse.
+        #expect(split("alpha\n\u{FEFF}beta", chunk: 3) == [.line("alpha", 1), .line("\u{FEFF}beta", 2)])
+        #expect(split("\u{FEFF}\u{FEFF}alpha", chunk: 2) == [.line("\u{FEFF}alpha", 1)])
+    }
+
+    @Test("bytes that only begin like a byte order mark stay in line 1")
+    func partialByteOrderMark() {
+        let streams: [([UInt8], [[UInt8]])] = [
+            ([0xEF], [[0xEF]]),
+            ([0xEF, 0xBB], [[0xEF, 0xBB]]),
+            ([0xEF, 0xBB, 0x41, 0x0A, 0x42], [[0xEF, 0xBB, 0x41], [0x42]]),
+            ([0xEF, 0x0A, 0x42], [[0xEF], [0x42]]),
+            ([0x0A, 0xEF, 0xBB, 0xBF], [[], [0xEF, 0xBB, 0xBF]]),
+        ]
+        for (stream, expected) in streams {
+            for chunk in 1...stream.count {
+                #expect(lines(stream, chunk: chunk) == expected, "\(stream) in chunks of \(chunk)")
+            }
+        }
+    }
 }

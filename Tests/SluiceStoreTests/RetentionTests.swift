@@ -71,7 +71,9 @@ struct RetentionTests {
         let (directory, _) = try Self.store(segmentDays: 5)
         let before = try directory.totalBytes()
         let cap = before * 4 / 5
-        let policy = try Self.policy("retention:\n  max_bytes: \(cap)\n  max_age: {metric: 1000d, window: 1000d, token_usage: 1000d}\n")
+        var policy = try Self.policy("retention:\n  max_age: {metric: 1000d, window: 1000d, token_usage: 1000d}\n")
+        // Below the configuration's 1MiB floor: the store under test is a few kilobytes.
+        policy.maxBytes = Int64(cap)
         let segmentBytes = before / 50
         let report = try RetentionPruner(directory: directory, policy: policy, segmentBytes: segmentBytes).prune(now: Self.now)
         let after = try directory.totalBytes()

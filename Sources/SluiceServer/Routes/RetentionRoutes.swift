@@ -16,7 +16,11 @@ struct RetentionRoutes: Sendable {
     static func saved(in directory: DataDirectory) throws -> Configuration.Retention? {
         guard let bytes = try directory.readFile(fileName) else { return nil }
         // JSON is YAML: the loader validates it with the same rules as the config file.
-        return try Configuration.parse(yaml: "retention: " + String(decoding: bytes, as: UTF8.self)).retention
+        do {
+            return try Configuration.parse(yaml: "retention: " + String(decoding: bytes, as: UTF8.self)).retention
+        } catch {
+            throw ServerError("\(directory.path)/\(fileName): \(error); correct the file, or remove it to use the configuration's retention")
+        }
     }
 
     static func render(_ r: Configuration.Retention) -> [UInt8] {

@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+import SluiceModel
+import SluiceTesting
+
+/// `sluice prune` through the real binary: harmful policies are refused with a message.
+@Suite("Prune end to end", .serialized)
+struct PruneEndToEndTests {
+    static let day: Int64 = 86_400
+
+    /// 40 days of metrics and token usage for two tenants, oldest first; token usage (random
+    /// request ids) is most of the bytes. Returns the text and the last timestamp (Unix seconds).
+    static func input(records: Int, from base: Int64 = 1_780_000_000) -> (text: String, last: Int64) {
+        var random = SeededRandom(seed: 11)
+        let step = Double(40 * day) / Double(records)
+        var text = ""
+        var last = base
+        for i in 0..<records {
+            let time = base + Int64(Double(i) * step)
+            let tenant = i % 2 == 0 ? "site-a" : "site-b"
+            if (i / 2) % 2 == 0 {
+                text += #"{"timestamp":\#(time),"tenant_id":"\#(tenant)","metric_name":"cpu","value":\#(Double(random.next() % 100_000) / 100)}"# + "\n"
+            } else {
+                text += #"{"type":"token_usage","timestamp":\#(time),"tenant_id":"\#(tenant)","model":"m","prompt_tokens":\#(random.next() % 4_000),"completion_tokens":\#(random.next() % 1_000),"request_id":"r\#(random.next())-\#(random.next())"}"# + "\n"
+            }
+            last = time
+        }
+        return (text, last)
+    }
+
+    /// A data directory written by `sluice replay`, in 64KiB segments.
+    static func store(_ input: String, in dir: String) throws -> String {
+        _ = TestFiles.write("\(dir)/input.ndjson", input)
+        _ = TestFiles.write("\(dir)/store.yml", """
+            pipeline: {windows: [1d]}
+            anomaly: {enabled: false}
+            store: {segment_bytes: 64KiB, flush_records: 2048, compaction_level: 1}
+            """)
+        let replay = try SluiceBinary.run(["replay", "\(dir)/input.ndjson", "--data-dir", "\(dir)/data", "--config", "\(dir)/store.yml"])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        return "\(dir)/data"
+    }
+
+    /// The records in the store, as `sluice stats` counts them ("… blocks, N records, …").
+    static func storedRecords(_ data: String) throws -> Int {
+        let stats = try SluiceBinary.run(["stats", "--data-dir", data])
+        #expect(stats.status == 0, "\(stats.stderr)")
+        let total = stats.stdout.split(separator: "\n").last?.split(separator: ", ").first { $0.hasSuffix(" records") }
+        return total.flatMap { Int($0.dropLast(" records".count)) } ?? -1
+    }
+
+    @Test("a retention policy that would do harm is refused, naming the key", arguments: [
+        ("retention: {interval: 1us}\n", "retention.interval"),
+        ("retention: {interval: 36526d}\n", "retention.interval"),
+        ("retention: {max_bytes: 1}\n", "retention.max_bytes"),
+        ("retention: {max_bytes: 1023KiB}\n", "retention.max_bytes"),
+        ("retention: {max_age: {metric: 0s}}\n", "retention.max_age.metric"),
+        ("retention: {max_age: {token_usage: 36526d}}\n", "retention.max_age.token_usage"),
+        ("retention: {tenants: {site-a: {max_age: {visit: 0d}}}}\n", "retention.tenants.site-a.max_age.visit"),
+    ])
+    func harmfulPolicy(yaml: String, key: String) throws {
+        let dir = TestFiles.temporaryDirectory()
+        let data = try Self.store(Self.input(records: 10).text, in: dir)
+        _ = TestFiles.write("\(dir)/bad.yml", yaml)
+        let result = try SluiceBinary.run(["prune", "--data-dir", data, "--config", "\(dir)/bad.yml"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(key))
+        #expect(try Self.storedRecords(data) > 0)
+    }
+
+    @Test("the least policy the limits allow is accepted")
+    func smallestPolicy() throws {
+        let dir = TestFiles.temporaryDirectory()
+        let data = try Self.store(Self.input(records: 10).text, in: dir)
+        _ = TestFiles.write("\(dir)/least.yml", "retention: {interval: 1s, max_bytes: 1MiB, max_age: {metric: 1us, window: 36525d}}\n")
+        let result = try SluiceBinary.run(["prune", "--data-dir", data, "--config", "\(dir)/least.yml", "--dry-run"])
+        #expect(result.status == 0, "\(result.stderr)")
+    }
+}

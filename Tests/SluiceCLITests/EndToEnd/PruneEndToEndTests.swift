@@ -3,7 +3,8 @@ import Testing
 import SluiceModel
 import SluiceTesting
 
-/// `sluice prune` through the real binary: harmful policies are refused with a message.
+/// `sluice prune` through the real binary: the dry run reports what the prune removes, and
+/// harmful policies are refused with a message.
 @Suite("Prune end to end", .serialized)
 struct PruneEndToEndTests {
     static let day: Int64 = 86_400
@@ -47,6 +48,45 @@ struct PruneEndToEndTests {
         #expect(stats.status == 0, "\(stats.stderr)")
         let total = stats.stdout.split(separator: "\n").last?.split(separator: ", ").first { $0.hasSuffix(" records") }
         return total.flatMap { Int($0.dropLast(" records".count)) } ?? -1
+    }
+
+    /// The report's lines with a dry run's wording turned into a real run's.
+    static func asApplied(_ report: String) -> String {
+        report.replacingOccurrences(of: "would remove", with: "removed").replacingOccurrences(of: "would delete", with: "deleted")
+            .replacingOccurrences(of: "would rewrite", with: "rewrote").replacingOccurrences(of: "would be removed", with: "removed")
+    }
+
+    @Test("with both max_age and max_bytes at work, the dry run reports exactly what the prune then removes")
+    func dryRunMatchesPrune() throws {
+        let dir = TestFiles.temporaryDirectory()
+        let (input, last) = Self.input(records: 120_000)
+        let data = try Self.store(input, in: dir)
+        _ = TestFiles.write("\(dir)/retention.yml", """
+            store: {segment_bytes: 64KiB}
+            retention:
+              max_age: {metric: 30d, window: 30d}
+              tenants:
+                site-b: {max_age: {metric: 10d}}
+              max_bytes: 1MiB
+            """)
+        let before = try Self.storedRecords(data)
+        let arguments = ["prune", "--data-dir", data, "--config", "\(dir)/retention.yml", "--now", "\(last + 3_600)"]
+
+        let dry = try SluiceBinary.run(arguments + ["--dry-run"])
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(try Self.storedRecords(data) == before, "a dry run removes nothing")
+        let real = try SluiceBinary.run(arguments)
+        #expect(real.status == 0, "\(real.stderr)")
+
+        // Both reasons are at work, and the cap reached token usage: the case that double-counted.
+        let lines = real.stdout.split(separator: "\n")
+        #expect(lines.contains { $0.contains(" metric records of tenant site-b ") && $0.hasSuffix(": max_age") })
+        #expect(lines.contains { $0.contains(" metric records of tenant site-a ") && $0.hasSuffix(": max_bytes") })
+        #expect(lines.contains { $0.contains(" token_usage records of tenant site-a ") && $0.hasSuffix(": max_bytes") })
+        #expect(Self.asApplied(dry.stdout) == real.stdout)
+        // And the report is what happened.
+        let total = real.stdout.split(separator: "\n").last.flatMap { Int($0.prefix { $0 != " " }) }
+        #expect(total == before - (try Self.storedRecords(data)))
     }
 
     @Test("a retention policy that would do harm is refused, naming the key", arguments: [

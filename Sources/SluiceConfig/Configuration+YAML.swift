@@ -168,7 +168,7 @@ extension Configuration.AnomalyDetection {
 
 extension Configuration.Retention {
     mutating func apply(_ node: ConfigNode) throws(ConfigurationError) {
-        for (key, value) in try node.mapping(known: ["max_age", "tenants", "max_bytes", "interval"]) {
+        for (key, value) in try node.mapping(known: ["max_age", "tenants", "max_bytes", "interval", "allow_mass_delete"]) {
             switch key {
             case "max_age":
                 for (type, age) in try value.mapping(known: Self.recordTypes) { maxAge[type] = try age.duration(atLeast: WindowDuration(microseconds: 1)) }
@@ -185,6 +185,13 @@ extension Configuration.Retention {
                 let n = try value.byteSize()
                 guard n >= Self.smallestMaxBytes else { throw value.bad("a size of at least 1MiB") }
                 maxBytes = n
+            case "allow_mass_delete":
+                // A safety switch: only an unmistakable true or false.
+                switch try value.string() {
+                case "true": allowMassDelete = true
+                case "false": allowMassDelete = false
+                default: throw value.bad("true or false")
+                }
             default: interval = try value.duration(atLeast: Self.shortestInterval)
             }
         }

@@ -89,6 +89,9 @@ public struct Configuration: Sendable, Hashable {
         public var tenants: [String: [String: WindowDuration]] = [:]
         public var maxBytes: Int64 = 10 << 30
         public var interval: WindowDuration = .minutes(5)
+        /// Whether a prune may remove more than half the stored bytes at once without being
+        /// confirmed (`sluice prune --confirm`, `…/retention/apply?confirm=true`).
+        public var allowMassDelete = false
         /// The shortest `interval`: pruning more often only burns CPU.
         public static let shortestInterval = WindowDuration.seconds(1)
         /// The smallest `max_bytes`: below it the cap deletes nearly everything it is given.

@@ -97,7 +97,8 @@ struct DashboardRoutes: Sendable {
         const body={max_age};const mb=form.querySelector('[name=max_bytes]');if(mb&&mb.value)body.max_bytes=mb.value;
         const r=await fetch(url('/api/v2/analytics/retention'),{method:'PUT',headers:{...headers(),'Content-Type':'application/json'},body:JSON.stringify(body)});
         const s=form.querySelector('.status');s.textContent=r.ok?'saved':'not saved: '+(await r.json()).detail;if(r.ok)refresh();return false},
-        async applyRetention(b){const r=await fetch(url('/api/v2/analytics/retention/apply'),{method:'POST',headers:headers()});const j=await r.json();
+        async applyRetention(b,confirmed){const r=await fetch(url('/api/v2/analytics/retention/apply',confirmed?{confirm:'true'}:null),{method:'POST',headers:headers()});const j=await r.json();
+        if(r.status===409&&!confirmed&&window.confirm(j.detail.split(';')[0]+'. Remove it anyway?'))return sluice.applyRetention(b,true);
         b.nextElementSibling.textContent=r.ok?('removed '+j.removed_records+' records'):j.detail;refresh()}}})();
         """
 }

@@ -252,7 +252,10 @@ enum DashboardWidget: String, CaseIterable, Sendable {
         }
         if let report = d.dryRun {
             html += "<p data-k=\"next-prune\">Next prune would remove <b>\(report.removedRecords)</b> records (\(Number.short(Double(report.bytesBefore - report.bytesAfter))) bytes).</p>"
-            if d.viewer == nil { html += "<button onclick=\"sluice.applyRetention(this)\">Apply now</button> <span class=\"status\"></span>" }
+            if d.viewer == nil {
+                if report.refusal != nil { html += "<p class=\"warn\" data-k=\"needs-confirmation\">That is more than half of the store: it runs only when confirmed.</p>" }
+                html += "<button onclick=\"sluice.applyRetention(this)\">Apply now</button> <span class=\"status\"></span>"
+            }
         }
         return html
     }

@@ -44,6 +44,7 @@ struct RetentionRoutes: Sendable {
         json.endObject()
         json.key("max_bytes"); json.integer(r.maxBytes)
         json.key("interval"); json.string(r.interval.humanDescription)
+        json.key("allow_mass_delete"); json.bool(r.allowMassDelete)
         json.endObject()
         json.newline()
         return json.bytes
@@ -59,7 +60,7 @@ struct RetentionRoutes: Sendable {
         guard let directory = state.directory else { throw APIError(.conflict, "no_store", "this server runs without a data directory") }
         let body = try await request.body.collect(upTo: 1 << 20)
         let text = String(decoding: body.readableBytesView, as: UTF8.self)
-        guard text.trimmingWhitespace().hasPrefix("{") else { throw APIError.badRequest("expected a JSON object with max_age, tenants, max_bytes, interval") }
+        guard text.trimmingWhitespace().hasPrefix("{") else { throw APIError.badRequest("expected a JSON object with max_age, tenants, max_bytes, interval, allow_mass_delete") }
         let policy: Configuration.Retention
         do {
             policy = try Configuration.parse(yaml: "retention: " + text).retention
@@ -75,10 +76,25 @@ struct RetentionRoutes: Sendable {
     func apply(_ request: Request, _ context: SluiceRequestContext) async throws -> Response {
         guard context.identity == .admin else { throw APIError.forbidden("only an admin token may apply retention") }
         guard let pruner = state.pruner else { throw APIError(.conflict, "no_store", "this server runs without a data directory") }
-        let dryRun = request.uri.queryParameters.get("dry_run") == "true"
-        let report = try pruner.prune(now: Timestamp.now(), dryRun: dryRun)
+        let dryRun = try Self.flag("dry_run", request)
+        let report = try pruner.prune(now: Timestamp.now(), dryRun: dryRun, confirmed: try Self.flag("confirm", request))
         if !dryRun { state.metrics.pruned(report) }
+        if let refusal = report.refusal, !dryRun {
+            throw APIError(.conflict, "mass_delete", "\(refusal); nothing was removed. See what would go with ?dry_run=true; to go ahead, POST /api/v2/analytics/retention/apply?confirm=true, or set retention.allow_mass_delete: true")
+        }
         return QueryRoutes.json { json in Self.write(report, to: &json) }
+    }
+
+    /// A true/false query parameter, false when absent; anything else is refused, since a
+    /// misread `dry_run` would delete data.
+    static func flag(_ name: String, _ request: Request) throws -> Bool {
+        let values = request.uri.queryParameters.getAll(name)
+        guard values.count <= 1 else { throw APIError.badRequest("\(name) is given \(values.count) times; give it once, true or false") }
+        switch values.first {
+        case nil, "false": return false
+        case "true": return true
+        case let value?: throw APIError.badRequest("\(name)=\(value): expected true or false")
+        }
     }
 
     static func write(_ report: RetentionPruner.Report, to json: inout JSONWriter) {
@@ -99,6 +115,7 @@ struct RetentionRoutes: Sendable {
         json.key("removed_records"); json.integer(report.removedRecords)
         json.key("bytes_before"); json.integer(report.bytesBefore)
         json.key("bytes_after"); json.integer(report.bytesAfter)
+        json.key("needs_confirmation"); json.bool(report.refusal != nil)
         json.endObject()
     }
 }

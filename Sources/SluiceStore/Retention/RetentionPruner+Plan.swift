@@ -24,6 +24,9 @@ extension RetentionPruner {
         var steps: [Step] = []
         /// What carrying out the steps removes.
         var report = Report()
+
+        /// Whether the plan removes more than half the stored bytes.
+        var isMassDelete: Bool { (report.bytesBefore - report.bytesAfter) * 2 > report.bytesBefore }
     }
 
     /// One segment without what a cut removes: its blocks as they would be written (a block

@@ -18,6 +18,9 @@ extension RetentionPruner {
         public var bytesBefore = 0
         public var bytesAfter = 0
         public var dryRun = false
+        /// Set when the prune would remove more than half the stored bytes at once and was not
+        /// confirmed. A real prune then removed nothing; a dry run still lists what would go.
+        public var refusal: MassDeleteRefusal?
 
         public var removedRecords: Int { removed.values.reduce(0) { $0 + $1.records } }
 
@@ -26,6 +29,19 @@ extension RetentionPruner {
                 let old = removed[key] ?? (0, 0)
                 removed[key] = (old.records + value.records, old.bytes + value.bytes)
             }
+        }
+    }
+
+    /// A prune that would remove more than half the stored bytes at once: what it would remove.
+    /// Callers add how to confirm it (a flag, a parameter, `retention.allow_mass_delete`).
+    public struct MassDeleteRefusal: Sendable, Hashable, CustomStringConvertible {
+        public var records: Int
+        public var bytes: Int
+        public var bytesBefore: Int
+
+        public var description: String {
+            let percent = bytesBefore > 0 ? bytes * 100 / bytesBefore : 0
+            return "the prune would remove \(records) records and \(bytes) of the \(bytesBefore) stored bytes (\(percent)%), more than half at once"
         }
     }
 }

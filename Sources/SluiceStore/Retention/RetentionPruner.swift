@@ -9,7 +9,8 @@ import Synchronization
 /// which is billing data. The segment being written is never touched.
 ///
 /// A prune is planned once (`plan(now:)`); a dry run reports the plan, a real run carries it
-/// out, so both give the same figures.
+/// out, so both give the same figures. A plan that removes more than half the stored bytes
+/// runs only when confirmed, or when the policy allows mass deletes.
 public struct RetentionPruner: Sendable {
     public let directory: DataDirectory
     public let policy: RetentionPolicy
@@ -26,23 +27,35 @@ public struct RetentionPruner: Sendable {
     }
 
     /// Prunes as of `now`. With `dryRun`, reports what a real prune would remove and changes
-    /// nothing.
-    public func prune(now: Timestamp, dryRun: Bool = false) throws(StoreError) -> Report {
-        guard !dryRun else {
-            var report = try plan(now: now).report
-            report.dryRun = true
-            return report
-        }
+    /// nothing. Unless `confirmed` (or the policy allows it), a prune that would remove more
+    /// than half the stored bytes removes nothing and says so in `Report.refusal`.
+    public func prune(now: Timestamp, dryRun: Bool = false, confirmed: Bool = false) throws(StoreError) -> Report {
+        guard !dryRun else { return try prune(self.plan(now: now), now: now, dryRun: true, confirmed: confirmed) }
         // A plan holds only until another prune rewrites a segment it names: in one process
         // (the server's periodic run and its API), real prunes take turns.
         return try Self.turns.withLock { _ throws(StoreError) -> Report in
-            let plan = try self.plan(now: now)
-            try carryOut(plan, now: now)
-            return plan.report
+            try prune(self.plan(now: now), now: now, dryRun: false, confirmed: confirmed)
         }
     }
 
     private static let turns = Mutex(())
+
+    private func prune(_ plan: Plan, now: Timestamp, dryRun: Bool, confirmed: Bool) throws(StoreError) -> Report {
+        var report = plan.report
+        report.dryRun = dryRun
+        if plan.isMassDelete && !confirmed && !policy.allowMassDelete {
+            let refusal = MassDeleteRefusal(records: report.removedRecords, bytes: report.bytesBefore - report.bytesAfter, bytesBefore: report.bytesBefore)
+            if !dryRun {
+                report = Report()
+                report.bytesBefore = plan.report.bytesBefore
+                report.bytesAfter = plan.report.bytesBefore
+            }
+            report.refusal = refusal
+            return report
+        }
+        if !dryRun { try carryOut(plan, now: now) }
+        return report
+    }
 
     /// Rewrites (or deletes) each segment the plan names, exactly as it was planned.
     func carryOut(_ plan: Plan, now: Timestamp) throws(StoreError) {

@@ -3,8 +3,8 @@ import Testing
 import SluiceModel
 import SluiceTesting
 
-/// `sluice prune` through the real binary: the dry run reports what the prune removes, and
-/// harmful policies are refused with a message.
+/// `sluice prune` through the real binary: the dry run reports what the prune removes, a mass
+/// delete needs confirming, and harmful policies are refused with a message.
 @Suite("Prune end to end", .serialized)
 struct PruneEndToEndTests {
     static let day: Int64 = 86_400
@@ -70,7 +70,7 @@ struct PruneEndToEndTests {
               max_bytes: 1MiB
             """)
         let before = try Self.storedRecords(data)
-        let arguments = ["prune", "--data-dir", data, "--config", "\(dir)/retention.yml", "--now", "\(last + 3_600)"]
+        let arguments = ["prune", "--data-dir", data, "--config", "\(dir)/retention.yml", "--now", "\(last + 3_600)", "--confirm"]
 
         let dry = try SluiceBinary.run(arguments + ["--dry-run"])
         #expect(dry.status == 0, "\(dry.stderr)")
@@ -89,6 +89,78 @@ struct PruneEndToEndTests {
         #expect(total == before - (try Self.storedRecords(data)))
     }
 
+    @Test("a prune that would remove more than half the store is refused until confirmed, and removes nothing")
+    func massDeleteNeedsConfirming() throws {
+        let dir = TestFiles.temporaryDirectory()
+        let (input, last) = Self.input(records: 4_000)
+        let data = try Self.store(input, in: dir)
+        let before = try Self.storedRecords(data)
+        // 1000 days later everything has expired, token usage (800 days) too.
+        let now = "\(last + 1_000 * Self.day)"
+
+        let refused = try SluiceBinary.run(["prune", "--data-dir", data, "--now", now])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("prune refused: the prune would remove"))
+        #expect(refused.stderr.contains("--confirm") && refused.stderr.contains("retention.allow_mass_delete: true"))
+        #expect(try Self.storedRecords(data) == before)
+
+        let dry = try SluiceBinary.run(["prune", "--data-dir", data, "--now", now, "--dry-run"])
+        #expect(dry.status == 0)
+        #expect(dry.stdout.contains("a real prune needs confirmation"))
+
+        let confirmed = try SluiceBinary.run(["prune", "--data-dir", data, "--now", now, "--confirm"])
+        #expect(confirmed.status == 0, "\(confirmed.stderr)")
+        let removed = confirmed.stdout.split(separator: "\n").last.flatMap { Int($0.prefix { $0 != " " }) } ?? 0
+        #expect(removed * 2 > before)
+        #expect(try Self.storedRecords(data) == before - removed)
+    }
+
+    @Test("retention.allow_mass_delete: true lets a prune remove most of the store unconfirmed")
+    func massDeleteAllowedByConfiguration() throws {
+        let dir = TestFiles.temporaryDirectory()
+        let (input, last) = Self.input(records: 4_000)
+        let data = try Self.store(input, in: dir)
+        _ = TestFiles.write("\(dir)/allow.yml", "retention: {allow_mass_delete: true}\n")
+        let pruned = try SluiceBinary.run(["prune", "--data-dir", data, "--config", "\(dir)/allow.yml", "--now", "\(last + 1_000 * Self.day)"])
+        #expect(pruned.status == 0, "\(pruned.stderr)")
+        #expect(!pruned.stdout.contains("confirmation"))
+        #expect(try Self.storedRecords(data) == 0)
+    }
+
+    @Test("sluice run's periodic retention skips a mass delete and says why")
+    func runSkipsMassDelete() throws {
+        let dir = TestFiles.temporaryDirectory()
+        // 2020: everything has expired, whenever the test runs.
+        let data = try Self.store(Self.input(records: 4_000, from: 1_580_000_000).text, in: dir)
+        let before = try Self.storedRecords(data)
+        _ = TestFiles.write("\(dir)/run.yml", "retention: {interval: 1s}\n")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: SluiceBinary.path)
+        process.arguments = ["run", "--data-dir", data, "--config", "\(dir)/run.yml"]
+        let input = Pipe(), errors = Pipe()
+        process.standardInput = input
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
+        let stderr = Mutexed("")
+        errors.fileHandleForReading.readabilityHandler = { handle in
+            let text = String(decoding: handle.availableData, as: UTF8.self)
+            stderr.set(stderr.get() + text)
+        }
+        try process.run()
+        var said = false
+        for _ in 0..<400 where !said {
+            said = stderr.get().contains("retention: prune refused: the prune would remove")
+            if !said { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        errors.fileHandleForReading.readabilityHandler = nil
+        #expect(said, "\(stderr.get())")
+        #expect(stderr.get().contains("retention.allow_mass_delete: true"))
+        #expect(process.terminationStatus == 0)
+        #expect(try Self.storedRecords(data) == before)
+    }
+
     @Test("a retention policy that would do harm is refused, naming the key", arguments: [
         ("retention: {interval: 1us}\n", "retention.interval"),
         ("retention: {interval: 36526d}\n", "retention.interval"),
@@ -97,6 +169,7 @@ struct PruneEndToEndTests {
         ("retention: {max_age: {metric: 0s}}\n", "retention.max_age.metric"),
         ("retention: {max_age: {token_usage: 36526d}}\n", "retention.max_age.token_usage"),
         ("retention: {tenants: {site-a: {max_age: {visit: 0d}}}}\n", "retention.tenants.site-a.max_age.visit"),
+        ("retention: {allow_mass_delete: maybe}\n", "retention.allow_mass_delete"),
     ])
     func harmfulPolicy(yaml: String, key: String) throws {
         let dir = TestFiles.temporaryDirectory()

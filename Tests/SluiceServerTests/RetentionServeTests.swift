@@ -7,7 +7,7 @@ import SluiceServer
 import SluiceTesting
 
 /// Retention over HTTP and in the server's periodic run: harmful policies refused, a mass delete
-/// only when confirmed, and strict flags.
+/// only when confirmed, strict flags, and a tenant that sees its own policy and data only.
 @Suite("sluice serve retention", .serialized)
 struct RetentionServeTests {
     /// A data directory holding metrics from 2020, long expired: three of site-a's, five of
@@ -137,6 +137,44 @@ struct RetentionServeTests {
         #expect(try await Self.eventually { try await Self.dryRun(allowed)["removed_records"] as? Int == 0 })
         #expect(try await allowed.request("GET", "/metrics").body.contains("sluice_prune_removed_records_total"))
         try await allowed.stop()
+    }
+
+    @Test("a tenant token sees only its own policy, data held and next prune, in the API and the widget")
+    func tenantSeesOwnRetention() async throws {
+        let data = try await Self.expiredStore()
+        let server = try await LiveServer.start(ServeTests.tokens + """
+
+            retention:
+              tenants:
+                site-a: {max_age: {metric: 7d}}
+                site-b: {max_age: {metric: 1d, cache: 2d}}
+            """, dataDirectory: data)
+        let tenant = "token-site-a-0001", admin = "token-admin-0001"
+
+        let own = try await server.request("GET", "/api/v2/analytics/retention", token: tenant)
+        let policy = own.json as? [String: Any]
+        #expect(policy?["tenant_id"] as? String == "site-a")
+        #expect((policy?["max_age"] as? [String: String])?["metric"] == "7d", "its override")
+        #expect((policy?["max_age"] as? [String: String])?["cache"] == "30d", "the global default")
+        #expect(policy?["tenants"] == nil)
+        #expect(!own.body.contains("site-b"))
+        let all = try await server.request("GET", "/api/v2/analytics/retention", token: admin).json as? [String: Any]
+        #expect((all?["tenants"] as? [String: Any])?.keys.sorted() == ["site-a", "site-b"])
+
+        let removed = try await Self.dryRun(server, token: admin)["removed"] as? [[String: Any]] ?? []
+        let total = removed.reduce(0) { $0 + ($1["records"] as? Int ?? 0) }
+        let siteA = removed.filter { $0["tenant_id"] as? String == "site-a" }.reduce(0) { $0 + ($1["records"] as? Int ?? 0) }
+        #expect(siteA > 0 && siteA < total)
+
+        let widget = try await server.request("GET", "/widgets/retention-policy-manager?fragment=1", token: tenant).body
+        #expect(!widget.contains("site-b"))
+        #expect(widget.contains(#"name="metric" value="7d""#))
+        #expect(widget.contains("Next prune would remove <b>\(siteA)</b> records"))
+        #expect(widget.contains(#"data-held="metric|site-a""#))
+        let adminWidget = try await server.request("GET", "/widgets/retention-policy-manager?fragment=1", token: admin).body
+        #expect(adminWidget.contains("Next prune would remove <b>\(total)</b> records"))
+        #expect(adminWidget.contains("site-b"))
+        try await server.stop()
     }
 }
 

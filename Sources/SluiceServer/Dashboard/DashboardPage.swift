@@ -31,7 +31,7 @@ struct DashboardRoutes: Sendable {
         if let viewer, let asked, asked != viewer { throw APIError.forbidden("this token sees tenant \(viewer) only") }
         var data = DashboardData(
             snapshot: sink.snapshot(tenant: viewer), tokens: [], budgets: state.tokenMeter.configuration.budgets,
-            retention: state.retentionPolicy, stats: nil, dryRun: nil, viewer: viewer, tenant: asked,
+            retention: RetentionRoutes.policy(state.retentionPolicy, seenBy: context.identity), stats: nil, dryRun: nil, viewer: viewer, tenant: asked,
             route: request.uri.queryParameters.get("route"), query: request.uri.query ?? "")
         if widgets.contains(.tokenUsageMonitor) {
             data.tokens = await state.tokenMeter.usage(tenantID: viewer)

@@ -23,25 +23,38 @@ struct RetentionRoutes: Sendable {
         }
     }
 
-    static func render(_ r: Configuration.Retention) -> [UInt8] {
+    /// The policy as one viewer may see it: all of it for an admin; for a tenant, the global
+    /// max ages with its own overrides applied, and no other tenant's.
+    static func policy(_ r: Configuration.Retention, seenBy identity: Identity) -> Configuration.Retention {
+        guard case .tenant(let tenant) = identity else { return r }
+        var own = r
+        own.maxAge.merge(r.tenants[tenant] ?? [:]) { $1 }
+        own.tenants = [:]
+        return own
+    }
+
+    static func render(_ r: Configuration.Retention, tenant: String? = nil) -> [UInt8] {
         var json = JSONWriter()
         json.beginObject()
+        if let tenant { json.key("tenant_id"); json.string(tenant) }
         json.key("max_age")
         json.beginObject()
         for (type, age) in r.maxAge.sorted(by: { $0.key < $1.key }) { json.key(type); json.string(age.humanDescription) }
         json.endObject()
-        json.key("tenants")
-        json.beginObject()
-        for (tenant, ages) in r.tenants.sorted(by: { $0.key < $1.key }) {
-            json.key(tenant)
+        if tenant == nil {
+            json.key("tenants")
             json.beginObject()
-            json.key("max_age")
-            json.beginObject()
-            for (type, age) in ages.sorted(by: { $0.key < $1.key }) { json.key(type); json.string(age.humanDescription) }
-            json.endObject()
+            for (tenant, ages) in r.tenants.sorted(by: { $0.key < $1.key }) {
+                json.key(tenant)
+                json.beginObject()
+                json.key("max_age")
+                json.beginObject()
+                for (type, age) in ages.sorted(by: { $0.key < $1.key }) { json.key(type); json.string(age.humanDescription) }
+                json.endObject()
+                json.endObject()
+            }
             json.endObject()
         }
-        json.endObject()
         json.key("max_bytes"); json.integer(r.maxBytes)
         json.key("interval"); json.string(r.interval.humanDescription)
         json.key("allow_mass_delete"); json.bool(r.allowMassDelete)
@@ -51,8 +64,10 @@ struct RetentionRoutes: Sendable {
     }
 
     func get(_ request: Request, _ context: SluiceRequestContext) async throws -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"],
-                 body: .init(byteBuffer: ByteBuffer(bytes: Self.render(state.retentionPolicy))))
+        let tenant: String? = if case .tenant(let own) = context.identity { own } else { nil }
+        let policy = Self.policy(state.retentionPolicy, seenBy: context.identity)
+        return Response(status: .ok, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: Self.render(policy, tenant: tenant))))
     }
 
     func put(_ request: Request, _ context: SluiceRequestContext) async throws -> Response {

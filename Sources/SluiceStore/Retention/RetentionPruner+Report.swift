@@ -24,6 +24,11 @@ extension RetentionPruner {
 
         public var removedRecords: Int { removed.values.reduce(0) { $0 + $1.records } }
 
+        /// Records and bytes removed from one tenant's data.
+        public func removed(tenant: String) -> (records: Int, bytes: Int) {
+            removed.filter { $0.key.tenantID == tenant }.values.reduce((0, 0)) { ($0.0 + $1.records, $0.1 + $1.bytes) }
+        }
+
         mutating func add(_ other: [Key: (records: Int, bytes: Int)]) {
             for (key, value) in other {
                 let old = removed[key] ?? (0, 0)

@@ -166,12 +166,17 @@ struct Prune: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Prune as of this time instead of now (RFC 3339 or Unix seconds).", valueName: "TIME")) var now: String?
 
     func run() async throws {
+        let at: Timestamp
+        switch now.map({ Timestamp.parseUserInput($0, name: "--now") }) {
+        case nil: at = Timestamp.now()
+        case .success(let t)?: at = t
+        case .failure(let error)?: throw ValidationError(error.description)
+        }
         let configuration = try loadConfiguration(config)
         let directory = try store.open()
         let lock = try directory.lock()
         defer { withExtendedLifetime(lock) {} }
         for cut in try directory.recoverOpenSegments() { StandardError.write("recovered \(cut)\n") }
-        let at = try now.map { try parseTime($0, option: "--now") } ?? Timestamp.now()
         let pruner = RetentionPruner(directory: directory, policy: RetentionPolicy(configuration.retention),
                                      segmentBytes: SegmentWriter<ContinuousClock>.Configuration(configuration).segmentBytes)
         let report = try pruner.prune(now: at, dryRun: dryRun, confirmed: confirm)

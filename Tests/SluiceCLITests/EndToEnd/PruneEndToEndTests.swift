@@ -4,7 +4,7 @@ import SluiceModel
 import SluiceTesting
 
 /// `sluice prune` through the real binary: the dry run reports what the prune removes, a mass
-/// delete needs confirming, and harmful policies are refused with a message.
+/// delete needs confirming, and bad times and policies are refused with a message.
 @Suite("Prune end to end", .serialized)
 struct PruneEndToEndTests {
     static let day: Int64 = 86_400
@@ -159,6 +159,19 @@ struct PruneEndToEndTests {
         #expect(stderr.get().contains("retention.allow_mass_delete: true"))
         #expect(process.terminationStatus == 0)
         #expect(try Self.storedRecords(data) == before)
+    }
+
+    @Test("--now out of range or malformed is refused with a message, never a crash", arguments: [
+        ("1e15", "out of range"), ("-1", "out of range"), ("soon", "expected an RFC 3339 time"), ("9999-12-31T23:59:59-01:00", "out of range"),
+    ])
+    func nowOutOfRange(now: String, message: String) throws {
+        let dir = TestFiles.temporaryDirectory()
+        let data = try Self.store(Self.input(records: 10).text, in: dir)
+        let result = try SluiceBinary.run(["prune", "--data-dir", data, "--now=\(now)"])
+        #expect(result.status == 64, "a usage error, not a trap: \(result.stderr)")
+        #expect(result.stderr.contains("--now=\(now)"))
+        #expect(result.stderr.contains(message))
+        #expect(try Self.storedRecords(data) > 0)
     }
 
     @Test("a retention policy that would do harm is refused, naming the key", arguments: [

@@ -72,6 +72,16 @@ struct ConfigNode {
         return d
     }
 
+    /// A duration from `minimum` to `WindowDuration.longest` (100 years).
+    func duration(atLeast minimum: WindowDuration) throws(ConfigurationError) -> WindowDuration {
+        let text = try string()
+        guard case .success(let d) = WindowDuration.parseUserInput(text, name: path, minimum: minimum) else {
+            let lowest = minimum.microseconds <= 1 ? "above zero" : "of at least \(minimum.humanDescription)"
+            throw bad("a duration \(lowest) and at most \(WindowDuration.longest.humanDescription) (100 years), such as 10s, 6h or 30d")
+        }
+        return d
+    }
+
     func integer(atLeast minimum: Int) throws(ConfigurationError) -> Int {
         guard let n = Int(try string()), n >= minimum else { throw bad("an integer of at least \(minimum)") }
         return n

@@ -168,21 +168,31 @@ extension Configuration.AnomalyDetection {
 
 extension Configuration.Retention {
     mutating func apply(_ node: ConfigNode) throws(ConfigurationError) {
-        for (key, value) in try node.mapping(known: ["max_age", "tenants", "max_bytes", "interval"]) {
+        for (key, value) in try node.mapping(known: ["max_age", "tenants", "max_bytes", "interval", "allow_mass_delete"]) {
             switch key {
             case "max_age":
-                for (type, age) in try value.mapping(known: Self.recordTypes) { maxAge[type] = try age.positiveDuration() }
+                for (type, age) in try value.mapping(known: Self.recordTypes) { maxAge[type] = try age.duration(atLeast: WindowDuration(microseconds: 1)) }
             case "tenants":
                 for (tenant, policy) in try value.anyMapping() {
                     if let problem = TenantID.problem(tenant) { throw policy.bad("a valid tenant id as the key (\(problem))") }
                     var ages: [String: WindowDuration] = [:]
                     for (k, v) in try policy.mapping(known: ["max_age"]) where k == "max_age" {
-                        for (type, age) in try v.mapping(known: Self.recordTypes) { ages[type] = try age.positiveDuration() }
+                        for (type, age) in try v.mapping(known: Self.recordTypes) { ages[type] = try age.duration(atLeast: WindowDuration(microseconds: 1)) }
                     }
                     tenants[tenant] = ages
                 }
-            case "max_bytes": maxBytes = try value.byteSize()
-            default: interval = try value.positiveDuration()
+            case "max_bytes":
+                let n = try value.byteSize()
+                guard n >= Self.smallestMaxBytes else { throw value.bad("a size of at least 1MiB") }
+                maxBytes = n
+            case "allow_mass_delete":
+                // A safety switch: only an unmistakable true or false.
+                switch try value.string() {
+                case "true": allowMassDelete = true
+                case "false": allowMassDelete = false
+                default: throw value.bad("true or false")
+                }
+            default: interval = try value.duration(atLeast: Self.shortestInterval)
             }
         }
     }

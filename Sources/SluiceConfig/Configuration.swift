@@ -89,6 +89,13 @@ public struct Configuration: Sendable, Hashable {
         public var tenants: [String: [String: WindowDuration]] = [:]
         public var maxBytes: Int64 = 10 << 30
         public var interval: WindowDuration = .minutes(5)
+        /// Whether a prune may remove more than half the stored bytes at once without being
+        /// confirmed (`sluice prune --confirm`, `…/retention/apply?confirm=true`).
+        public var allowMassDelete = false
+        /// The shortest `interval`: pruning more often only burns CPU.
+        public static let shortestInterval = WindowDuration.seconds(1)
+        /// The smallest `max_bytes`: below it the cap deletes nearly everything it is given.
+        public static let smallestMaxBytes: Int64 = 1 << 20
         public static let defaultMaxAge: [String: WindowDuration] = [
             "metric": .days(30), "performance": .days(30), "cache": .days(30), "visit": .days(30),
             "window": .days(400), "token_usage": .days(800),

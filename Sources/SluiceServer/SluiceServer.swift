@@ -205,6 +205,7 @@ struct RetentionService: Service {
             do {
                 let report = try pruner.prune(now: Timestamp.now())
                 state.metrics.pruned(report)
+                if let refusal = report.refusal { logger.warning("retention skipped a mass delete", metadata: ["detail": "\(refusal)", "confirm": "POST /api/v2/analytics/retention/apply?confirm=true, or retention.allow_mass_delete: true"]) }
                 for (key, value) in report.removed.sorted(by: { $0.key < $1.key }) {
                     logger.info("pruned", metadata: ["type": "\(key.type)", "tenant": "\(key.tenantID ?? "-")", "records": "\(value.records)",
                                                      "bytes": "\(value.bytes)", "reason": "\(key.reason)"])

@@ -14,7 +14,9 @@ final class LiveServer: Sendable {
     let bound: SluiceServer.Bound
     let dataDirectory: String
 
-    static func start(_ yaml: String = "", tcp: Bool = false, udp: Bool = false, dataDirectory: String? = nil) async throws -> LiveServer {
+    /// Starts a server on `dataDirectory` (a new temporary one by default), logging to `logger`
+    /// (nowhere by default).
+    static func start(_ yaml: String = "", tcp: Bool = false, udp: Bool = false, dataDirectory: String? = nil, logger: Logger? = nil) async throws -> LiveServer {
         let configuration = try Configuration.parse(yaml: yaml)
         let directory = dataDirectory ?? TestFiles.temporaryDirectory("sluice-serve")
         let ports = AsyncStream<SluiceServer.Bound>.makeStream()
@@ -22,7 +24,7 @@ final class LiveServer: Sendable {
             configuration: configuration,
             options: .init(http: HostPort("127.0.0.1:0"), tcp: tcp ? HostPort("127.0.0.1:0") : nil, udp: udp ? HostPort("127.0.0.1:0") : nil,
                            dataDirectory: directory),
-            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            logger: logger ?? Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
             bound: { ports.continuation.yield($0) })
         let task = Task { try await server.run() }
         var iterator = ports.stream.makeAsyncIterator()

@@ -71,9 +71,15 @@ struct RetentionTests {
         let (directory, _) = try Self.store(segmentDays: 5)
         let before = try directory.totalBytes()
         let cap = before * 4 / 5
-        let policy = try Self.policy("retention:\n  max_bytes: \(cap)\n  max_age: {metric: 1000d, window: 1000d, token_usage: 1000d}\n")
+        var policy = try Self.policy("retention:\n  max_age: {metric: 1000d, window: 1000d, token_usage: 1000d}\n")
+        // Below the configuration's 1MiB floor: the store under test is a few kilobytes.
+        policy.maxBytes = Int64(cap)
         let segmentBytes = before / 50
-        let report = try RetentionPruner(directory: directory, policy: policy, segmentBytes: segmentBytes).prune(now: Self.now)
+        let pruner = RetentionPruner(directory: directory, policy: policy, segmentBytes: segmentBytes)
+        let dry = try pruner.prune(now: Self.now, dryRun: true)
+        let report = try pruner.prune(now: Self.now)
+        #expect(dry.removed.mapValues { [$0.records, $0.bytes] } == report.removed.mapValues { [$0.records, $0.bytes] })
+        #expect(dry.bytesAfter == report.bytesAfter)
         let after = try directory.totalBytes()
         #expect(after <= cap - 2 * segmentBytes)
         #expect(report.bytesAfter == after)

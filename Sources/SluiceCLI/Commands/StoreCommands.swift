@@ -155,26 +155,42 @@ struct Prune: AsyncParsableCommand {
             retention.tenants) are removed: whole segments deleted, mixed ones rewritten \
             atomically. Then, above retention.max_bytes, the oldest data goes first and token \
             usage last. With --dry-run nothing changes and the report says what would go.
+
+            A prune that would remove more than half the stored bytes at once is refused (exit \
+            status 1, nothing removed) unless --confirm is given or the configuration sets \
+            retention.allow_mass_delete: true.
             """
     )
 
     @OptionGroup var store: DataDirectoryOption
     @Option(help: ArgumentHelp("A YAML configuration file with the retention: policy.", valueName: "FILE")) var config: String?
     @Flag(help: "Report what would be removed; remove nothing.") var dryRun = false
+    @Flag(help: "Go ahead even if the prune removes more than half the stored bytes.") var confirm = false
     @Option(help: ArgumentHelp("Prune as of this time instead of now (RFC 3339 or Unix seconds).", valueName: "TIME")) var now: String?
 
     func run() async throws {
+        let at: Timestamp
+        switch now.map({ Timestamp.parseUserInput($0, name: "--now") }) {
+        case nil: at = Timestamp.now()
+        case .success(let t)?: at = t
+        case .failure(let error)?: throw ValidationError(error.description)
+        }
         let configuration = try loadConfiguration(config)
         let directory = try store.open()
         let lock = try directory.lock()
         defer { withExtendedLifetime(lock) {} }
         for cut in try directory.recoverOpenSegments() { StandardError.write("recovered \(cut)\n") }
-        let at = try now.map { try parseTime($0, option: "--now") } ?? Timestamp.now()
         let pruner = RetentionPruner(directory: directory, policy: RetentionPolicy(configuration.retention),
                                      segmentBytes: SegmentWriter<ContinuousClock>.Configuration(configuration).segmentBytes)
-        let report = try pruner.prune(now: at, dryRun: dryRun)
-        print(PruneReportText.render(report))
+        let report = try pruner.prune(now: at, dryRun: dryRun, confirmed: confirm)
+        if report.refusal != nil && !dryRun {
+            StandardError.write("sluice: " + PruneReportText.render(report, confirm: Self.confirmHint) + "\n")
+            throw ExitCode(1)
+        }
+        print(PruneReportText.render(report, confirm: Self.confirmHint))
     }
+
+    static let confirmHint = "to go ahead, run again with --confirm (or set retention.allow_mass_delete: true); --dry-run lists what would go"
 }
 
 /// `sluice stats`.
@@ -206,7 +222,10 @@ struct Stats: AsyncParsableCommand {
 }
 
 enum PruneReportText {
-    static func render(_ report: RetentionPruner.Report) -> String {
+    /// The report, one line per type, tenant and reason; `how` says how to confirm a mass delete.
+    static func render(_ report: RetentionPruner.Report,
+                       confirm how: String = "to go ahead, set retention.allow_mass_delete: true, or stop sluice and run sluice prune --confirm") -> String {
+        if let refusal = report.refusal, !report.dryRun { return "prune refused: \(refusal); nothing was removed; \(how)" }
         var lines: [String] = []
         let verb = report.dryRun ? "would remove" : "removed"
         for (key, value) in report.removed.sorted(by: { $0.key < $1.key }) {
@@ -215,6 +234,7 @@ enum PruneReportText {
         if !report.deletedSegments.isEmpty { lines.append("\(report.dryRun ? "would delete" : "deleted") segments: \(report.deletedSegments.joined(separator: ", "))") }
         if !report.rewrittenSegments.isEmpty { lines.append("\(report.dryRun ? "would rewrite" : "rewrote") segments: \(report.rewrittenSegments.joined(separator: ", "))") }
         lines.append("\(report.removedRecords) records \(report.dryRun ? "would be removed" : "removed"); \(report.bytesBefore) bytes before, \(report.bytesAfter) after")
+        if let refusal = report.refusal { lines.append("a real prune needs confirmation: \(refusal); \(how)") }
         return lines.joined(separator: "\n")
     }
 }

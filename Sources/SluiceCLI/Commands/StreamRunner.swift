@@ -125,7 +125,7 @@ struct Storage: Sendable {
         while true {
             try await Task.sleep(for: .microseconds(interval.microseconds))
             let report = try pruner.prune(now: Timestamp.now())
-            if report.removedRecords > 0 {
+            if report.removedRecords > 0 || report.refusal != nil {
                 for line in PruneReportText.render(report).split(separator: "\n") { Storage.log("retention: \(line)") }
             }
         }

@@ -31,7 +31,7 @@ struct DashboardRoutes: Sendable {
         if let viewer, let asked, asked != viewer { throw APIError.forbidden("this token sees tenant \(viewer) only") }
         var data = DashboardData(
             snapshot: sink.snapshot(tenant: viewer), tokens: [], budgets: state.tokenMeter.configuration.budgets,
-            retention: state.retentionPolicy, stats: nil, dryRun: nil, viewer: viewer, tenant: asked,
+            retention: RetentionRoutes.policy(state.retentionPolicy, seenBy: context.identity), stats: nil, dryRun: nil, viewer: viewer, tenant: asked,
             route: request.uri.queryParameters.get("route"), query: request.uri.query ?? "")
         if widgets.contains(.tokenUsageMonitor) {
             data.tokens = await state.tokenMeter.usage(tenantID: viewer)
@@ -97,7 +97,8 @@ struct DashboardRoutes: Sendable {
         const body={max_age};const mb=form.querySelector('[name=max_bytes]');if(mb&&mb.value)body.max_bytes=mb.value;
         const r=await fetch(url('/api/v2/analytics/retention'),{method:'PUT',headers:{...headers(),'Content-Type':'application/json'},body:JSON.stringify(body)});
         const s=form.querySelector('.status');s.textContent=r.ok?'saved':'not saved: '+(await r.json()).detail;if(r.ok)refresh();return false},
-        async applyRetention(b){const r=await fetch(url('/api/v2/analytics/retention/apply'),{method:'POST',headers:headers()});const j=await r.json();
+        async applyRetention(b,confirmed){const r=await fetch(url('/api/v2/analytics/retention/apply',confirmed?{confirm:'true'}:null),{method:'POST',headers:headers()});const j=await r.json();
+        if(r.status===409&&!confirmed&&window.confirm(j.detail.split(';')[0]+'. Remove it anyway?'))return sluice.applyRetention(b,true);
         b.nextElementSibling.textContent=r.ok?('removed '+j.removed_records+' records'):j.detail;refresh()}}})();
         """
 }

@@ -251,8 +251,13 @@ enum DashboardWidget: String, CaseIterable, Sendable {
             html += "<p class=\"muted\">No data directory.</p>"
         }
         if let report = d.dryRun {
-            html += "<p data-k=\"next-prune\">Next prune would remove <b>\(report.removedRecords)</b> records (\(Number.short(Double(report.bytesBefore - report.bytesAfter))) bytes).</p>"
-            if d.viewer == nil { html += "<button onclick=\"sluice.applyRetention(this)\">Apply now</button> <span class=\"status\"></span>" }
+            // A tenant sees what the prune takes from its own data only.
+            let (records, bytes) = d.viewer.map { report.removed(tenant: $0) } ?? (report.removedRecords, report.bytesBefore - report.bytesAfter)
+            html += "<p data-k=\"next-prune\">Next prune would remove <b>\(records)</b> records (\(Number.short(Double(bytes))) bytes).</p>"
+            if d.viewer == nil {
+                if report.refusal != nil { html += "<p class=\"warn\" data-k=\"needs-confirmation\">That is more than half of the store: it runs only when confirmed.</p>" }
+                html += "<button onclick=\"sluice.applyRetention(this)\">Apply now</button> <span class=\"status\"></span>"
+            }
         }
         return html
     }

@@ -35,8 +35,9 @@ public final class SelfMetrics: Sendable {
         counter("sluice_http_requests_total", [("route", route), ("status", String(status))]).increment()
     }
 
-    /// Counts what a prune removed.
+    /// Counts what a prune removed, and a mass delete it refused.
     func pruned(_ report: RetentionPruner.Report) {
+        if report.refusal != nil && !report.dryRun { counter("sluice_prune_refused_total").increment() }
         for (key, value) in report.removed {
             counter("sluice_prune_removed_records_total", [("type", key.type), ("reason", key.reason)]).increment(by: value.records)
             counter("sluice_prune_removed_bytes_total", [("type", key.type), ("reason", key.reason)]).increment(by: value.bytes)

@@ -16,38 +16,58 @@ struct RetentionRoutes: Sendable {
     static func saved(in directory: DataDirectory) throws -> Configuration.Retention? {
         guard let bytes = try directory.readFile(fileName) else { return nil }
         // JSON is YAML: the loader validates it with the same rules as the config file.
-        return try Configuration.parse(yaml: "retention: " + String(decoding: bytes, as: UTF8.self)).retention
+        do {
+            return try Configuration.parse(yaml: "retention: " + String(decoding: bytes, as: UTF8.self)).retention
+        } catch {
+            throw ServerError("\(directory.path)/\(fileName): \(error); correct the file, or remove it to use the configuration's retention")
+        }
     }
 
-    static func render(_ r: Configuration.Retention) -> [UInt8] {
+    /// The policy as one viewer may see it: all of it for an admin; for a tenant, the global
+    /// max ages with its own overrides applied, and no other tenant's.
+    static func policy(_ r: Configuration.Retention, seenBy identity: Identity) -> Configuration.Retention {
+        guard case .tenant(let tenant) = identity else { return r }
+        var own = r
+        own.maxAge.merge(r.tenants[tenant] ?? [:]) { $1 }
+        own.tenants = [:]
+        return own
+    }
+
+    static func render(_ r: Configuration.Retention, tenant: String? = nil) -> [UInt8] {
         var json = JSONWriter()
         json.beginObject()
+        if let tenant { json.key("tenant_id"); json.string(tenant) }
         json.key("max_age")
         json.beginObject()
         for (type, age) in r.maxAge.sorted(by: { $0.key < $1.key }) { json.key(type); json.string(age.humanDescription) }
         json.endObject()
-        json.key("tenants")
-        json.beginObject()
-        for (tenant, ages) in r.tenants.sorted(by: { $0.key < $1.key }) {
-            json.key(tenant)
+        if tenant == nil {
+            json.key("tenants")
             json.beginObject()
-            json.key("max_age")
-            json.beginObject()
-            for (type, age) in ages.sorted(by: { $0.key < $1.key }) { json.key(type); json.string(age.humanDescription) }
-            json.endObject()
+            for (tenant, ages) in r.tenants.sorted(by: { $0.key < $1.key }) {
+                json.key(tenant)
+                json.beginObject()
+                json.key("max_age")
+                json.beginObject()
+                for (type, age) in ages.sorted(by: { $0.key < $1.key }) { json.key(type); json.string(age.humanDescription) }
+                json.endObject()
+                json.endObject()
+            }
             json.endObject()
         }
-        json.endObject()
         json.key("max_bytes"); json.integer(r.maxBytes)
         json.key("interval"); json.string(r.interval.humanDescription)
+        json.key("allow_mass_delete"); json.bool(r.allowMassDelete)
         json.endObject()
         json.newline()
         return json.bytes
     }
 
     func get(_ request: Request, _ context: SluiceRequestContext) async throws -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"],
-                 body: .init(byteBuffer: ByteBuffer(bytes: Self.render(state.retentionPolicy))))
+        let tenant: String? = if case .tenant(let own) = context.identity { own } else { nil }
+        let policy = Self.policy(state.retentionPolicy, seenBy: context.identity)
+        return Response(status: .ok, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: Self.render(policy, tenant: tenant))))
     }
 
     func put(_ request: Request, _ context: SluiceRequestContext) async throws -> Response {
@@ -55,7 +75,7 @@ struct RetentionRoutes: Sendable {
         guard let directory = state.directory else { throw APIError(.conflict, "no_store", "this server runs without a data directory") }
         let body = try await request.body.collect(upTo: 1 << 20)
         let text = String(decoding: body.readableBytesView, as: UTF8.self)
-        guard text.trimmingWhitespace().hasPrefix("{") else { throw APIError.badRequest("expected a JSON object with max_age, tenants, max_bytes, interval") }
+        guard text.trimmingWhitespace().hasPrefix("{") else { throw APIError.badRequest("expected a JSON object with max_age, tenants, max_bytes, interval, allow_mass_delete") }
         let policy: Configuration.Retention
         do {
             policy = try Configuration.parse(yaml: "retention: " + text).retention
@@ -71,10 +91,25 @@ struct RetentionRoutes: Sendable {
     func apply(_ request: Request, _ context: SluiceRequestContext) async throws -> Response {
         guard context.identity == .admin else { throw APIError.forbidden("only an admin token may apply retention") }
         guard let pruner = state.pruner else { throw APIError(.conflict, "no_store", "this server runs without a data directory") }
-        let dryRun = request.uri.queryParameters.get("dry_run") == "true"
-        let report = try pruner.prune(now: Timestamp.now(), dryRun: dryRun)
+        let dryRun = try Self.flag("dry_run", request)
+        let report = try pruner.prune(now: Timestamp.now(), dryRun: dryRun, confirmed: try Self.flag("confirm", request))
         if !dryRun { state.metrics.pruned(report) }
+        if let refusal = report.refusal, !dryRun {
+            throw APIError(.conflict, "mass_delete", "\(refusal); nothing was removed. See what would go with ?dry_run=true; to go ahead, POST /api/v2/analytics/retention/apply?confirm=true, or set retention.allow_mass_delete: true")
+        }
         return QueryRoutes.json { json in Self.write(report, to: &json) }
+    }
+
+    /// A true/false query parameter, false when absent; anything else is refused, since a
+    /// misread `dry_run` would delete data.
+    static func flag(_ name: String, _ request: Request) throws -> Bool {
+        let values = request.uri.queryParameters.getAll(name)
+        guard values.count <= 1 else { throw APIError.badRequest("\(name) is given \(values.count) times; give it once, true or false") }
+        switch values.first {
+        case nil, "false": return false
+        case "true": return true
+        case let value?: throw APIError.badRequest("\(name)=\(value): expected true or false")
+        }
     }
 
     static func write(_ report: RetentionPruner.Report, to json: inout JSONWriter) {
@@ -95,6 +130,7 @@ struct RetentionRoutes: Sendable {
         json.key("removed_records"); json.integer(report.removedRecords)
         json.key("bytes_before"); json.integer(report.bytesBefore)
         json.key("bytes_after"); json.integer(report.bytesAfter)
+        json.key("needs_confirmation"); json.bool(report.refusal != nil)
         json.endObject()
     }
 }

@@ -7,11 +7,14 @@ public struct RetentionPolicy: Sendable, Hashable {
     public var maxAge: [String: WindowDuration]
     public var tenants: [String: [String: WindowDuration]]
     public var maxBytes: Int64
+    /// Whether a prune may remove more than half the stored bytes without being confirmed.
+    public var allowMassDelete: Bool
 
     public init(_ c: Configuration.Retention) {
         maxAge = c.maxAge
         tenants = c.tenants
         maxBytes = c.maxBytes
+        allowMassDelete = c.allowMassDelete
     }
 
     public func maxAge(_ kind: StoredRecord.Kind, tenant: String?) -> WindowDuration? {

@@ -144,8 +144,8 @@ public struct SluiceServer: Sendable {
 
     /// Runs until SIGINT/SIGTERM (or `shutdown()`), then drains and returns.
     public func run() async throws {
+        defer { lock?.release() }
         try await group.run()
-        withExtendedLifetime(lock) {}
     }
 
     /// Starts a graceful shutdown (tests; signals do the same).

@@ -49,6 +49,8 @@ final class LiveServer: Sendable {
     func request(_ method: String, _ path: String, body: String? = nil, token: String? = nil, contentType: String? = nil) async throws -> Reply {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(bound.http!)\(path)")!)
         request.httpMethod = method
+        // A server that hangs fails the test instead of holding it.
+        request.timeoutInterval = 30
         if let body { request.httpBody = Data(body.utf8) }
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         // What a JSON client sends (URLSession's own default, a form type, is refused with 415).

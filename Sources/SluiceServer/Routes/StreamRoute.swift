@@ -18,6 +18,9 @@ struct StreamRoute: Sendable {
         let tenant = try QueryRoutes.tenant(request, context)
         let types = request.uri.queryParameters.get("types").map { Set($0.split(separator: ",").map(String.init)) }
         let known = ["window", "cache_window", "visits_window", "anomaly", "token_usage", "budget_alert"]
+        if let types, types.isEmpty {
+            throw APIError.badRequest("types is empty; expected a comma-separated list of \(known.joined(separator: ", "))")
+        }
         if let unknown = types?.subtracting(known).sorted().first {
             throw APIError.badRequest("types: unknown type \(unknown); expected a comma-separated list of \(known.joined(separator: ", "))")
         }

@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -137,9 +138,16 @@ public struct DataDirectory: Sendable {
 
 /// The writer's hold on a data directory; released when dropped or when the process ends.
 public final class DirectoryLock: Sendable {
-    let fd: Int32
-    init(fd: Int32) { self.fd = fd }
-    deinit { close(fd) }
+    private let fd: Atomic<Int32>
+    init(fd: Int32) { self.fd = Atomic(fd) }
+
+    /// Lets the directory go (a stopped server, so a new one may take it); later calls do nothing.
+    public func release() {
+        let fd = self.fd.exchange(-1, ordering: .acquiringAndReleasing)
+        if fd >= 0 { close(fd) }
+    }
+
+    deinit { release() }
 }
 
 /// The segment being written: appends frames, syncs, seals.

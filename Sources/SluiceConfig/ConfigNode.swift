@@ -63,6 +63,8 @@ struct ConfigNode {
         guard let d = WindowDuration(parsing: try string()) else {
             throw bad("a duration such as 500ms, 10s, 1m, 6h or 30d")
         }
+        // Longer would overflow time arithmetic somewhere; no setting needs it.
+        guard d <= WindowDuration.longest else { throw bad("a duration of at most \(WindowDuration.longest.humanDescription) (100 years)") }
         return d
     }
 

@@ -6,7 +6,7 @@ import SluiceTesting
 @Suite("HTTP connection limits", .serialized)
 struct ConnectionLimitTests {
     /// A plain TCP connection to the server, with a receive timeout so no test can hang.
-    final class Connection {
+    final class Connection: Sendable {
         let fd: Int32
 
         init(port: Int) throws {
@@ -19,7 +19,7 @@ struct ConnectionLimitTests {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
             guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
-            var timeout = timeval(tv_sec: 30, tv_usec: 0)
+            var timeout = timeval(tv_sec: 60, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         }
 
@@ -27,8 +27,12 @@ struct ConnectionLimitTests {
             _ = Array(text.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
         }
 
-        /// Blocks until bytes arrive (`> 0`), the server closes (`0`) or 30 s pass (`-1`).
-        func receive() -> (Int, String) {
+        /// Waits until bytes arrive (`> 0`), the server closes (`0`) or 60 s pass (`-1`).
+        func receive() async throws -> (Int, String) {
+            try await offThePool { self.blockingReceive() }
+        }
+
+        private func blockingReceive() -> (Int, String) {
             var buffer = [UInt8](repeating: 0, count: 4_096)
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
             return (n, n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : "")
@@ -47,12 +51,12 @@ struct ConnectionLimitTests {
     func idleTimeout() async throws {
         let server = try await LiveServer.start("server:\n  idle_timeout: 500ms\n")
         let idle = try Connection(port: server.bound.http!)
-        // Without the timeout this would wait 30 s and fail with -1.
-        #expect(idle.receive().0 == 0)
+        // Without the timeout this would wait 60 s and fail with -1.
+        #expect(try await idle.receive().0 == 0)
         // A connection in use is answered as usual.
         let busy = try Connection(port: server.bound.http!)
         busy.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        #expect(busy.receive().1.hasPrefix("HTTP/1.1 200"))
+        #expect(try await busy.receive().1.hasPrefix("HTTP/1.1 200"))
         try await server.stop()
     }
 
@@ -64,7 +68,7 @@ struct ConnectionLimitTests {
         // the four is closed (here, by the idle timeout).
         let fifth = try Connection(port: server.bound.http!)
         fifth.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        let (n, text) = fifth.receive()
+        let (n, text) = try await fifth.receive()
         #expect(n > 0 && text.hasPrefix("HTTP/1.1 200"), "\(n) \(text)")
         // Served only after a slot freed: at least one of the four had been closed by then.
         #expect(idle.contains { $0.isClosedByServer })

@@ -124,4 +124,21 @@ struct DiskFullTests {
         if fsync == "always" { #expect(stored["during"] == 2_000) }
         #expect(try DataDirectory(path: disk + "/data", create: false).recoverOpenSegments().isEmpty, "no torn tail left behind")
     }
+
+    @Test("a shutdown while the disk is still full ends the server with the reason and how much was not stored, leaving no torn tail")
+    func shutdownWhileFull() async throws {
+        let disk = try Self.mountSmallDisk()
+        defer { Self.unmount(disk) }
+        let server = try await LiveServer.start("store:\n  flush_interval: 100ms\n", dataDirectory: disk + "/data")
+        _ = Self.fill(disk)
+        #expect(try await server.request("POST", "/api/v2/analytics/metrics", body: Self.batch("lost", count: 2_000, second: 0),
+                                         contentType: "application/x-ndjson").status == 202)
+        try await Self.until("readiness reports the store") { try await server.request("GET", "/readyz").status == 503 }
+        await #expect {
+            try await server.stop()
+        } throws: { error in
+            "\(error)".contains("No space left on device") && "\(error)".contains("could not be stored")
+        }
+        #expect(try DataDirectory(path: disk + "/data", create: false).recoverOpenSegments().isEmpty, "no torn tail left behind")
+    }
 }

@@ -10,12 +10,7 @@ import SluiceTesting
 /// What an adversarial client tried against `sluice serve`, each answered without harm.
 @Suite("Hardening: hostile requests", .serialized)
 struct HardeningTests {
-    static let tokens = """
-        auth:
-          tokens:
-            "token-site-a-0001": site-a
-            "token-admin-0001": admin
-        """
+    static let tokens = ServeTests.tokens
 
     /// Values a careless or hostile client sends: huge, negative, non-finite, malformed.
     static let extremes = [

@@ -28,7 +28,9 @@ struct Bench: AsyncParsableCommand {
 
     func validate() throws {
         guard records > 0, runs > 0 else { throw ValidationError("--records and --runs must be above zero") }
-        for w in windows where WindowDuration(parsing: w) == nil { throw ValidationError("--window \(w): expected a duration such as 1m") }
+        for w in windows {
+            if case .failure(let problem) = WindowDuration.parseUserInput(w, name: "--window") { throw ValidationError(problem.description) }
+        }
     }
 
     func run() async throws {

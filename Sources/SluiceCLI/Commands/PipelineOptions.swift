@@ -23,12 +23,10 @@ struct PipelineOptions: ParsableArguments {
 
     func validate() throws {
         for w in windows {
-            guard let d = WindowDuration(parsing: w), d.microseconds > 0 else {
-                throw ValidationError("--window \(w): expected a duration above zero such as 10s, 1m or 1h")
-            }
+            if case .failure(let problem) = WindowDuration.parseUserInput(w, name: "--window") { throw ValidationError(problem.description) }
         }
-        if let lateness, WindowDuration(parsing: lateness) == nil {
-            throw ValidationError("--lateness \(lateness): expected a duration such as 0s, 5s or 1m")
+        if let lateness, case .failure(let problem) = WindowDuration.parseUserInput(lateness, name: "--lateness", minimum: .zero) {
+            throw ValidationError(problem.description)
         }
     }
 

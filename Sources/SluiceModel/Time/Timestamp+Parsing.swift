@@ -16,18 +16,18 @@ extension Timestamp {
         switch RFC3339.parse(text) {
         case .success(let t): return .success(t)
         case .failure(.outOfRange(let field)):
-            return .failure(UserInputError("\(name)=\(text): \(field) out of range"))
+            return .failure(UserInputError("\(Self.quote(name, text)): \(field) out of range"))
         case .failure:
             break
         }
         let allowed = "an RFC 3339 time such as 2026-11-24T10:00:00Z, or Unix seconds from 0 to 253402300799"
         guard let seconds = Double(text), seconds.isFinite else {
-            return .failure(UserInputError("\(name)=\(text): expected \(allowed)"))
+            return .failure(UserInputError("\(Self.quote(name, text)): expected \(allowed)"))
         }
         // Unix seconds from 1970 on, as records carry them: a negative number is a mistake
         // far more often than a time before 1970.
         guard seconds >= 0, seconds * 1e6 < Double(latest.microseconds) else {
-            return .failure(UserInputError("\(name)=\(text): out of range; expected \(allowed)"))
+            return .failure(UserInputError("\(Self.quote(name, text)): out of range; expected \(allowed)"))
         }
         return .success(Timestamp(microseconds: Int64((seconds * 1e6).rounded())))
     }
@@ -43,16 +43,25 @@ extension WindowDuration {
     /// at least `minimum` and at most `longest`.
     public static func parseUserInput(_ text: String, name: String, minimum: WindowDuration = WindowDuration(microseconds: 1)) -> Result<WindowDuration, UserInputError> {
         guard let d = WindowDuration(parsing: text) else {
-            return .failure(UserInputError("\(name)=\(text): expected a duration such as 500ms, 10s, 1m, 6h or 30d"))
+            return .failure(UserInputError("\(Self.quote(name, text)): expected a duration such as 500ms, 10s, 1m, 6h or 30d"))
         }
         guard d >= minimum else {
-            return .failure(UserInputError("\(name)=\(text): must be at least \(minimum.humanDescription)"))
+            return .failure(UserInputError("\(Self.quote(name, text)): must be at least \(minimum.humanDescription)"))
         }
         guard d <= longest else {
-            return .failure(UserInputError("\(name)=\(text): must be at most \(longest.humanDescription)"))
+            return .failure(UserInputError("\(Self.quote(name, text)): must be at most \(longest.humanDescription)"))
         }
         return .success(d)
     }
+}
+
+extension Timestamp {
+    /// `--from 1e15` for a flag, `from=1e15` for a parameter: as the user wrote it.
+    static func quote(_ name: String, _ text: String) -> String { name.hasPrefix("-") ? "\(name) \(text)" : "\(name)=\(text)" }
+}
+
+extension WindowDuration {
+    static func quote(_ name: String, _ text: String) -> String { Timestamp.quote(name, text) }
 }
 
 /// A value from outside that Sluice refuses, with a message that names it and says what is

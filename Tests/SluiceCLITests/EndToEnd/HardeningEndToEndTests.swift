@@ -39,11 +39,16 @@ struct HardeningEndToEndTests {
     }
 
     /// `sluice serve` as a child process, its port read from the line it prints on start.
-    final class ServeProcess {
+    final class ServeProcess: @unchecked Sendable {
         let process = Process()
         let port: Int
 
-        init(dataDirectory: String, config: String) throws {
+        /// Starts the server and waits, off the cooperative pool, for the line with its port.
+        static func start(dataDirectory: String, config: String) async throws -> ServeProcess {
+            try await offThePool { try ServeProcess(dataDirectory: dataDirectory, config: config) }
+        }
+
+        private init(dataDirectory: String, config: String) throws {
             process.executableURL = URL(fileURLWithPath: SluiceBinary.path)
             process.arguments = ["serve", "--http", "127.0.0.1:0", "--data-dir", dataDirectory, "--config", config]
             let err = Pipe()
@@ -65,7 +70,7 @@ struct HardeningEndToEndTests {
         func request(_ method: String, _ path: String, body: String? = nil) async throws -> (Int, Any?) {
             var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
             request.httpMethod = method
-            request.timeoutInterval = 30
+            request.timeoutInterval = 60
             if let body {
                 request.httpBody = Data(body.utf8)
                 request.setValue("application/x-ndjson", forHTTPHeaderField: "Content-Type")
@@ -102,13 +107,13 @@ struct HardeningEndToEndTests {
                     rows.reduce(0) { $0 + ($1["completion_tokens"] as? Int ?? 0) })
         }
 
-        var server = try ServeProcess(dataDirectory: dir + "/data", config: dir + "/sluice.yml")
+        var server = try await ServeProcess.start(dataDirectory: dir + "/data", config: dir + "/sluice.yml")
         // One request each, as clients send them: every 202 means stored (fsync: always).
         for record in records { #expect(try await server.request("POST", "/api/v2/analytics/metrics", body: record).0 == 202) }
         #expect(try await totals(server) == (50, prompt, completion))
         server.kill9()
 
-        server = try ServeProcess(dataDirectory: dir + "/data", config: dir + "/sluice.yml")
+        server = try await ServeProcess.start(dataDirectory: dir + "/data", config: dir + "/sluice.yml")
         #expect(try await totals(server) == (50, prompt, completion), "every acknowledged record is counted after the crash")
         // A client that never heard back sends everything again: nothing changes.
         #expect(try await server.request("POST", "/api/v2/analytics/metrics", body: records.joined(separator: "\n")).0 == 202)
@@ -116,7 +121,7 @@ struct HardeningEndToEndTests {
         server.kill9()
 
         // And once more, after a second crash with nothing new.
-        server = try ServeProcess(dataDirectory: dir + "/data", config: dir + "/sluice.yml")
+        server = try await ServeProcess.start(dataDirectory: dir + "/data", config: dir + "/sluice.yml")
         #expect(try await totals(server) == (50, prompt, completion))
         server.terminate()
         #expect(server.process.terminationStatus == 0)

@@ -169,7 +169,7 @@ struct PruneEndToEndTests {
         let data = try Self.store(Self.input(records: 10).text, in: dir)
         let result = try SluiceBinary.run(["prune", "--data-dir", data, "--now=\(now)"])
         #expect(result.status == 64, "a usage error, not a trap: \(result.stderr)")
-        #expect(result.stderr.contains("--now=\(now)"))
+        #expect(result.stderr.contains("--now \(now)"))
         #expect(result.stderr.contains(message))
         #expect(try Self.storedRecords(data) > 0)
     }

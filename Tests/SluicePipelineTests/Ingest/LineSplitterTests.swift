@@ -5,17 +5,17 @@ import Testing
 struct LineSplitterTests {
     enum Seen: Equatable { case line(String, Int), tooLong(Int, Int) }
 
-    func split(_ text: String, chunk: Int, limit: Int = 1 << 20) -> [Seen] {
+    /// What the splitter hands over for `bytes` fed in chunks of `chunk` bytes.
+    func feed(_ bytes: [UInt8], chunk: Int, limit: Int = 1 << 20) -> [(line: [UInt8]?, length: Int, number: Int)] {
         var splitter = LineSplitter(maximumLineBytes: limit)
-        var seen: [Seen] = []
-        let bytes = Array(text.utf8)
-        var offset = 0
+        var seen: [(line: [UInt8]?, length: Int, number: Int)] = []
         let collect: (LineSplitter.Line) -> Void = { line in
             switch line {
-            case .line(let l, let n): seen.append(.line(String(decoding: l, as: UTF8.self), n))
-            case .tooLong(let length, let n): seen.append(.tooLong(length, n))
+            case .line(let l, let n): seen.append((Array(l), l.count, n))
+            case .tooLong(let length, let n): seen.append((nil, length, n))
             }
         }
+        var offset = 0
         while offset < bytes.count {
             let end = min(offset + chunk, bytes.count)
             bytes[offset..<end].withUnsafeBufferPointer { splitter.feed($0, collect) }
@@ -23,6 +23,12 @@ struct LineSplitterTests {
         }
         splitter.finish(collect)
         return seen
+    }
+
+    func split(_ text: String, chunk: Int, limit: Int = 1 << 20) -> [Seen] {
+        feed(Array(text.utf8), chunk: chunk, limit: limit).map { seen in
+            seen.line.map { .line(String(decoding: $0, as: UTF8.self), seen.number) } ?? .tooLong(seen.length, seen.number)
+        }
     }
 
     @Test("lines and their numbers do not depend on where chunks are cut")
@@ -45,19 +51,7 @@ struct LineSplitterTests {
 
     /// The raw lines of `bytes` fed in chunks of `chunk` bytes.
     func lines(_ bytes: [UInt8], chunk: Int) -> [[UInt8]] {
-        var splitter = LineSplitter(maximumLineBytes: 1 << 20)
-        var seen: [[UInt8]] = []
-        let collect: (LineSplitter.Line) -> Void = { line in
-            if case .line(let l, _) = line { seen.append(Array(l)) }
-        }
-        var offset = 0
-        while offset < bytes.count {
-            let end = min(offset + chunk, bytes.count)
-            bytes[offset..<end].withUnsafeBufferPointer { splitter.feed($0, collect) }
-            offset = end
-        }
-        splitter.finish(collect)
-        return seen
+        feed(bytes, chunk: chunk).compactMap(\.line)
     }
 
     @Test("a byte order mark at the start of the stream is skipped, wherever chunks are cut")

@@ -147,14 +147,18 @@ struct ServeAndTailTests {
         serve.executableURL = URL(fileURLWithPath: SluiceBinary.path)
         serve.arguments = ["serve", "--http", "127.0.0.1:\(port)", "--data-dir", "\(dir)/data"]
         serve.standardOutput = FileHandle.nullDevice
-        serve.standardError = FileHandle.nullDevice
+        let serveErr = Pipe()
+        serve.standardError = serveErr
         try serve.run()
         defer { serve.terminate(); serve.waitUntilExit() }
-        var ready = false
-        for _ in 0..<200 where !ready {
-            Thread.sleep(forTimeInterval: 0.05)
-            ready = (try? SluiceBinary.run(["query", "--data-dir", "\(dir)/data"]))?.status == 0
+        // Ready once it says where it serves.
+        var started = ""
+        while !started.contains("serving on") {
+            let chunk = serveErr.fileHandleForReading.availableData
+            try #require(!chunk.isEmpty, "serve exited: \(started)")
+            started += String(decoding: chunk, as: UTF8.self)
         }
+        serveErr.fileHandleForReading.readabilityHandler = { _ = $0.availableData }
         let tail = Process()
         tail.executableURL = URL(fileURLWithPath: SluiceBinary.path)
         tail.arguments = ["tail", "--server", "http://127.0.0.1:\(port)"]
@@ -162,19 +166,24 @@ struct ServeAndTailTests {
         tail.standardOutput = out
         tail.standardError = FileHandle.nullDevice
         try tail.run()
-        Thread.sleep(forTimeInterval: 0.5)
-        let body = #"[{"metric_name":"followed","value":4,"timestamp":"2030-01-01T00:00:00Z"},{"metric_name":"followed","value":1,"timestamp":"2030-01-01T00:02:00Z"}]"#
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/v2/analytics/metrics")!)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = Data(body.utf8)
-        let done = DispatchSemaphore(value: 0)
-        URLSession.shared.dataTask(with: request) { _, _, _ in done.signal() }.resume()
-        done.wait()
-        Thread.sleep(forTimeInterval: 2)
-        tail.terminate()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        defer { tail.terminate(); tail.waitUntilExit() }
+        // Tail shows windows that close after it subscribed; it may not have subscribed yet, so
+        // each round closes one more minute until tail shows one (a minute of rounds at most).
+        var text = ""
+        for minute in 1...60 where !text.contains("- followed") {
+            let body = #"[{"metric_name":"followed","value":4,"timestamp":"2030-01-01T\#(String(format: "%02d", minute / 60)):\#(String(format: "%02d", minute % 60)):00Z"}]"#
+            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/v2/analytics/metrics")!)
+            request.httpMethod = "POST"
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = Data(body.utf8)
+            let done = DispatchSemaphore(value: 0)
+            URLSession.shared.dataTask(with: request) { _, _, _ in done.signal() }.resume()
+            done.wait()
+            // Tail redraws at least every second: one redraw per round.
+            text += String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        }
         #expect(text.contains("- followed"))
-        #expect(text.contains("00:01:00"))
+        // The row shows a closed one-minute window of one sample.
+        #expect(text.split(separator: "\n").contains { $0.contains("- followed") && $0.contains("60s") && $0.contains(" 1 ") })
     }
 }

@@ -31,7 +31,7 @@ struct HTTPIngest: Sendable {
                            "Content-Type \(mediaType) is not accepted; send \(Self.mediaTypes.joined(separator: ", ")) (NDJSON for several records, one per line)")
         }
         if let failure = health?.failure {
-            throw Self.unwritable(failure, stored: false)
+            throw Self.unwritable(failure, held: false)
         }
         let body: ByteBuffer
         do {
@@ -74,7 +74,7 @@ struct HTTPIngest: Sendable {
                 case .stored:
                     break
                 case .failed(let reason):
-                    throw Self.unwritable(reason, stored: true)
+                    throw Self.unwritable(reason, held: true)
                 case .cancelled, nil:
                     throw APIError(.serviceUnavailable, "not_durable", "the records are in the pipeline but were not confirmed durable in time; retry (token usage is deduplicated by request_id)",
                                    headers: [.retryAfter: "1"])
@@ -102,10 +102,10 @@ struct HTTPIngest: Sendable {
                         body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
     }
 
-    /// `507`: the store cannot write. `inPipeline`: the records were taken before the failure
-    /// and are held in memory until the store writes again, so they are not yet durable.
-    static func unwritable(_ reason: String, stored inPipeline: Bool) -> APIError {
-        let what = inPipeline
+    /// `507`: the store cannot write. `held`: the records were taken before the failure and
+    /// are held in memory until the store writes again, so they are not yet durable.
+    static func unwritable(_ reason: String, held: Bool) -> APIError {
+        let what = held
             ? "these records are held in memory and will be written when the store can write again, but they are not durable yet"
             : "nothing in the request was accepted"
         return APIError(.insufficientStorage, "store_unwritable", "the store cannot write (\(reason)); \(what); retry once space is freed",

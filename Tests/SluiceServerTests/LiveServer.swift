@@ -50,7 +50,7 @@ final class LiveServer: Sendable {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(bound.http!)\(path)")!)
         request.httpMethod = method
         // A server that hangs fails the test instead of holding it.
-        request.timeoutInterval = 60
+        request.timeoutInterval = 120
         if let body { request.httpBody = Data(body.utf8) }
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         // What a JSON client sends (URLSession's own default, a form type, is refused with 415).

@@ -62,13 +62,15 @@ struct ConnectionLimitTests {
 
     @Test("past max_connections a new connection waits until one closes; it is not served beside them")
     func maxConnections() async throws {
-        let server = try await LiveServer.start("server:\n  max_connections: 4\n  idle_timeout: 1s\n")
-        let idle = try (0..<4).map { _ in try Connection(port: server.bound.http!) }
-        // One request each, so the server has surely taken all four before the fifth knocks
-        // (it may take a burst of waiting connections at once); then they sit idle.
-        for connection in idle {
+        let server = try await LiveServer.start("server:\n  max_connections: 4\n  idle_timeout: 2s\n")
+        // One request each as it connects, so the server has surely taken all four before the
+        // fifth knocks (it may take a burst of waiting connections at once); then they sit idle.
+        var idle: [Connection] = []
+        for _ in 0..<4 {
+            let connection = try Connection(port: server.bound.http!)
             connection.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             #expect(try await connection.receive().1.hasPrefix("HTTP/1.1 200"))
+            idle.append(connection)
         }
         // The kernel completes the handshake; the server does not take the fifth until one of
         // the four is closed (here, by the idle timeout).

@@ -10,9 +10,9 @@ struct CommandLineTests {
     let line = #"{"metric_name":"m","value":1,"timestamp":"2026-11-24T10:00:00Z"}"#
 
     @Test("--strict stops at the first bad line with status 65, after reporting it")
-    func strict() throws {
+    func strict() async throws {
         let input = "\(line)\nbroken\n\(line)\n"
-        let result = try SluiceBinary.run(["run", "--strict"], stdin: Data(input.utf8))
+        let result = try await SluiceBinary.run(["run", "--strict"], stdin: Data(input.utf8))
         #expect(result.status == 65)
         #expect(result.stderr == "line 2: invalid JSON at column 1: expected '{', found 'b'\n")
         // What came before the bad line is still aggregated and summarised.
@@ -21,52 +21,52 @@ struct CommandLineTests {
     }
 
     @Test("without --strict, bad lines are reported and the run succeeds")
-    func lenient() throws {
+    func lenient() async throws {
         let input = "\(line)\nbroken\n\n\(line)\n"
-        let result = try SluiceBinary.run(["run"], stdin: Data(input.utf8))
+        let result = try await SluiceBinary.run(["run"], stdin: Data(input.utf8))
         #expect(result.status == 0)
         #expect(result.stderr == "line 2: invalid JSON at column 1: expected '{', found 'b'\n")
         #expect(result.stdout.contains(#""count":2,"#))
     }
 
     @Test("a missing timestamp is the read time in run, an error in replay")
-    func missingTimestamp() throws {
+    func missingTimestamp() async throws {
         let path = TestFiles.temporaryDirectory() + "/no-ts.ndjson"
         _ = TestFiles.write(path, #"{"metric_name":"m","value":1}"# + "\n")
-        let replay = try SluiceBinary.run(["replay", path])
+        let replay = try await SluiceBinary.run(["replay", path])
         #expect(replay.stderr.contains("line 1: missing field \"timestamp\""))
-        let run = try SluiceBinary.run(["run"], stdin: Data((#"{"metric_name":"m","value":1}"# + "\n").utf8))
+        let run = try await SluiceBinary.run(["run"], stdin: Data((#"{"metric_name":"m","value":1}"# + "\n").utf8))
         #expect(run.stderr.isEmpty)
         #expect(run.stdout.contains(#""metric_name":"m""#))
     }
 
     @Test("bad options and configuration are refused with a message naming the problem")
-    func badOptions() throws {
-        let window = try SluiceBinary.run(["run", "--window", "soon"])
+    func badOptions() async throws {
+        let window = try await SluiceBinary.run(["run", "--window", "soon"])
         #expect(window.status != 0)
         #expect(window.stderr.contains("--window soon"))
         let dir = TestFiles.temporaryDirectory()
         _ = TestFiles.write(dir + "/bad.yml", "pipeline:\n  lateness: 5 seconds\n")
-        let config = try SluiceBinary.run(["run", "--config", dir + "/bad.yml"])
+        let config = try await SluiceBinary.run(["run", "--config", dir + "/bad.yml"])
         #expect(config.status != 0)
         #expect(config.stderr.contains("pipeline.lateness"))
-        let missing = try SluiceBinary.run(["replay", "/nonexistent.ndjson"])
+        let missing = try await SluiceBinary.run(["replay", "/nonexistent.ndjson"])
         #expect(missing.status != 0)
         #expect(missing.stderr.contains("/nonexistent.ndjson"))
     }
 
     @Test("--output writes the replay to a file")
-    func outputFile() throws {
+    func outputFile() async throws {
         let out = TestFiles.temporaryDirectory() + "/out.ndjson"
-        let result = try SluiceBinary.run(["replay", "Fixtures/demo/input.ndjson", "--output", out])
+        let result = try await SluiceBinary.run(["replay", "Fixtures/demo/input.ndjson", "--output", out])
         #expect(result.status == 0)
         #expect(result.stdout.isEmpty)
         #expect(TestFiles.readString(out) == TestFiles.readString(FixtureLocator.fixtures() + "/demo/expected.ndjson"))
     }
 
     @Test("help explains each command", arguments: ["run", "replay", "tail", "bench"])
-    func help(command: String) throws {
-        let result = try SluiceBinary.run([command, "--help"])
+    func help(command: String) async throws {
+        let result = try await SluiceBinary.run([command, "--help"])
         #expect(result.status == 0)
         #expect(result.stdout.contains("USAGE: sluice \(command)"))
         #expect(result.stdout.contains("OVERVIEW:"))
@@ -74,8 +74,8 @@ struct CommandLineTests {
     }
 
     @Test("tail prints a plain snapshot when stdout is not a terminal")
-    func tailPlain() throws {
-        let result = try SluiceBinary.run(["tail"], stdinFile: FixtureLocator.fixtures() + "/demo/input.ndjson")
+    func tailPlain() async throws {
+        let result = try await SluiceBinary.run(["tail"], stdinFile: FixtureLocator.fixtures() + "/demo/input.ndjson")
         #expect(result.status == 0)
         let last = result.stdout.components(separatedBy: "sluice tail — ").last ?? ""
         #expect(last.hasPrefix("event time 2026-11-24T10:05:06Z — 1800 records"))
@@ -89,16 +89,16 @@ struct CommandLineTests {
 @Suite("Detect")
 struct DetectTests {
     @Test("detect writes one scored row per input row, in order, and a prefix scores the same")
-    func streamingRows() throws {
+    func streamingRows() async throws {
         let dir = TestFiles.temporaryDirectory()
         var csv = "timestamp,value\n"
         for i in 0..<600 { csv += "2014-01-01 00:\(i / 60):\(i % 60),\(i == 500 ? 99.5 : Double(i % 17) / 4)\n" }
         _ = TestFiles.write("\(dir)/series.csv", csv)
         let prefix = csv.split(separator: "\n").prefix(301).joined(separator: "\n") + "\n"
         _ = TestFiles.write("\(dir)/prefix.csv", prefix)
-        let full = try SluiceBinary.run(["detect", "\(dir)/series.csv"])
-        let again = try SluiceBinary.run(["detect", "\(dir)/series.csv"])
-        let part = try SluiceBinary.run(["detect", "\(dir)/prefix.csv"])
+        let full = try await SluiceBinary.run(["detect", "\(dir)/series.csv"])
+        let again = try await SluiceBinary.run(["detect", "\(dir)/series.csv"])
+        let part = try await SluiceBinary.run(["detect", "\(dir)/prefix.csv"])
         #expect(full.status == 0)
         #expect(full.stdout == again.stdout)
         let rows = full.stdout.split(separator: "\n")
@@ -111,15 +111,15 @@ struct DetectTests {
     }
 
     @Test("a bad value is reported with its line and scored 0; a file without a header is refused")
-    func badRows() throws {
+    func badRows() async throws {
         let dir = TestFiles.temporaryDirectory()
         _ = TestFiles.write("\(dir)/bad.csv", "timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:05:00,abc\n2014-01-01 00:10:00,2\n")
-        let result = try SluiceBinary.run(["detect", "\(dir)/bad.csv"])
+        let result = try await SluiceBinary.run(["detect", "\(dir)/bad.csv"])
         #expect(result.status == 0)
         #expect(result.stderr.contains("line 3: value \"abc\" is not a finite number"))
         #expect(result.stdout.split(separator: "\n").count == 4)
         _ = TestFiles.write("\(dir)/nohead.csv", "1,2\n")
-        let refused = try SluiceBinary.run(["detect", "\(dir)/nohead.csv"])
+        let refused = try await SluiceBinary.run(["detect", "\(dir)/nohead.csv"])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("header"))
     }

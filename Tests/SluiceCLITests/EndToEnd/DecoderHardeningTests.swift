@@ -9,28 +9,28 @@ struct DecoderHardeningTests {
     let line = #"{"metric_name":"m","value":1,"timestamp":"2026-11-24T10:00:00Z"}"#
 
     @Test("a byte order mark before line 1 is skipped: the line counts and nothing is reported")
-    func byteOrderMark() throws {
+    func byteOrderMark() async throws {
         let input = Data([0xEF, 0xBB, 0xBF] + Array("\(line)\n\(line)\n".utf8))
-        let result = try SluiceBinary.run(["run"], stdin: input)
+        let result = try await SluiceBinary.run(["run"], stdin: input)
         #expect(result.status == 0)
         #expect(result.stderr.isEmpty)
         #expect(result.stdout.contains(#""type":"summary","records":2,"errors":0"#))
     }
 
     @Test("a byte order mark after line 1 is still an error on its line")
-    func byteOrderMarkLater() throws {
+    func byteOrderMarkLater() async throws {
         let input = Data(Array("\(line)\n".utf8) + [0xEF, 0xBB, 0xBF] + Array("\(line)\n".utf8))
-        let result = try SluiceBinary.run(["run"], stdin: input)
+        let result = try await SluiceBinary.run(["run"], stdin: input)
         #expect(result.status == 0)
         #expect(result.stderr == "line 2: invalid JSON at column 1: expected '{', found byte 0xef\n")
         #expect(result.stdout.contains(#""type":"summary","records":1,"errors":1"#))
     }
 
     @Test("a key with a raw invalid byte is reported with its line and reason, not filed platform-wide")
-    func corruptedTenantKey() throws {
+    func corruptedTenantKey() async throws {
         let corrupted = Array(#"{"tenant"#.utf8) + [0x87] + Array(#"id":"acme","metric_name":"m","value":5,"timestamp":"2026-11-24T10:00:01Z"}"#.utf8)
         let input = Data(Array("\(line)\n".utf8) + corrupted + Array("\n\(line)\n".utf8))
-        let result = try SluiceBinary.run(["run"], stdin: input)
+        let result = try await SluiceBinary.run(["run"], stdin: input)
         #expect(result.status == 0)
         #expect(result.stderr == "line 2: invalid UTF-8 at column 9: byte 0x87 does not start a character\n")
         #expect(result.stdout.contains(#""type":"summary","records":2,"errors":1"#))
@@ -42,9 +42,9 @@ struct DecoderHardeningTests {
     }
 
     @Test("a token_usage record whose type is written with an escape counts as token usage")
-    func escapedType() throws {
+    func escapedType() async throws {
         let usage = #"{"type":"\u0074oken_usage","tenant_id":"acme","model":"m","prompt_tokens":10,"completion_tokens":5,"request_id":"r1","timestamp":"2026-11-24T10:00:00Z"}"#
-        let result = try SluiceBinary.run(["run"], stdin: Data("\(usage)\n".utf8))
+        let result = try await SluiceBinary.run(["run"], stdin: Data("\(usage)\n".utf8))
         #expect(result.status == 0)
         #expect(result.stderr.isEmpty)
         #expect(result.stdout.contains(#""records":1,"errors":0"#))

@@ -57,7 +57,7 @@ struct EscapedFixtureTests {
     }
 
     @Test("every fixture with random \\u escapes in its keys and values replays to the same bytes", arguments: FixtureLocator.cases())
-    func escapedReplay(name: String) throws {
+    func escapedReplay(name: String) async throws {
         let input = FixtureLocator.fixtures() + "/\(name)/input.ndjson"
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: input)))
         var random = SeededRandom(seed: 2026)
@@ -66,8 +66,8 @@ struct EscapedFixtureTests {
         #expect(Array(escaped) != bytes, "the re-encoding changed something")
         let path = TestFiles.temporaryDirectory() + "/input.ndjson"
         _ = TestFiles.write(path, Array(escaped))
-        let plain = try SluiceBinary.run(["replay", input] + arguments(name))
-        let rewritten = try SluiceBinary.run(["replay", path] + arguments(name))
+        let plain = try await SluiceBinary.run(["replay", input] + arguments(name))
+        let rewritten = try await SluiceBinary.run(["replay", path] + arguments(name))
         #expect(rewritten.status == plain.status)
         #expect(rewritten.stdout == plain.stdout)
         // The same lines fail (their columns move with the longer text).

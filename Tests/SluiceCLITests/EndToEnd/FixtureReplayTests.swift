@@ -21,9 +21,9 @@ struct FixtureReplayTests {
     }
 
     @Test("replay matches the golden output", .tags(.fixtures), arguments: cases)
-    func replayMatchesGolden(name: String) throws {
+    func replayMatchesGolden(name: String) async throws {
         let dir = "Fixtures/\(name)"
-        let result = try SluiceBinary.run(["replay", "\(dir)/input.ndjson"] + arguments(name))
+        let result = try await SluiceBinary.run(["replay", "\(dir)/input.ndjson"] + arguments(name))
         #expect(result.status == 0, "\(result.stderr)")
         let root = FixtureLocator.fixtures() + "/\(name)"
         if let problem = Golden.mismatch(result.stdout, goldenPath: "\(root)/expected.ndjson") { Issue.record(Comment(rawValue: problem)) }
@@ -31,12 +31,12 @@ struct FixtureReplayTests {
     }
 
     @Test("two replays are byte-identical, and run on stdin writes the same bytes", .tags(.fixtures), arguments: cases)
-    func deterministic(name: String) throws {
+    func deterministic(name: String) async throws {
         let dir = "Fixtures/\(name)"
-        let first = try SluiceBinary.run(["replay", "\(dir)/input.ndjson"] + arguments(name))
-        let second = try SluiceBinary.run(["replay", "\(dir)/input.ndjson"] + arguments(name))
+        let first = try await SluiceBinary.run(["replay", "\(dir)/input.ndjson"] + arguments(name))
+        let second = try await SluiceBinary.run(["replay", "\(dir)/input.ndjson"] + arguments(name))
         #expect(first.stdout == second.stdout)
-        let piped = try SluiceBinary.run(["run"] + arguments(name), stdinFile: FixtureLocator.fixtures() + "/\(name)/input.ndjson")
+        let piped = try await SluiceBinary.run(["run"] + arguments(name), stdinFile: FixtureLocator.fixtures() + "/\(name)/input.ndjson")
         #expect(piped.status == 0)
         #expect(piped.stdout == first.stdout)
         // Same errors, without the file name stdin does not have.

@@ -13,23 +13,23 @@ struct HardeningEndToEndTests {
         ["query", "--from", "2030-01-02T00:00:00Z", "--to", "2030-01-01T00:00:00Z"], ["query", "--aggregate", "99999999999d"],
         ["query", "--aggregate", "0s"],
     ])
-    func outOfRange(arguments: [String]) throws {
+    func outOfRange(arguments: [String]) async throws {
         let dir = TestFiles.temporaryDirectory()
-        _ = try SluiceBinary.run(["replay", "Fixtures/demo/input.ndjson", "--data-dir", dir + "/data"])
-        let result = try SluiceBinary.run(arguments + ["--data-dir", dir + "/data"])
+        _ = try await SluiceBinary.run(["replay", "Fixtures/demo/input.ndjson", "--data-dir", dir + "/data"])
+        let result = try await SluiceBinary.run(arguments + ["--data-dir", dir + "/data"])
         #expect(result.status == 64, "\(arguments): status \(result.status), \(result.stderr)")
         #expect(result.stderr.contains(arguments[1]), "the message names the option: \(result.stderr)")
     }
 
     @Test("a timestamp whose offset carries it outside years 0000–9999 is refused; the edges themselves are kept and replay")
-    func timestampRange() throws {
+    func timestampRange() async throws {
         let lines = [
             #"{"metric_name":"m","value":1,"timestamp":"0000-01-01T00:00:00+23:59"}"#,
             #"{"metric_name":"m","value":2,"timestamp":"9999-12-31T23:59:59-00:01"}"#,
             #"{"metric_name":"m","value":3,"timestamp":"0000-01-01T00:00:00Z"}"#,
             #"{"metric_name":"m","value":4,"timestamp":"9999-12-31T23:58:00-00:01"}"#,
         ]
-        let result = try SluiceBinary.run(["run", "--lateness", "0s"], stdin: Data((lines.joined(separator: "\n") + "\n").utf8))
+        let result = try await SluiceBinary.run(["run", "--lateness", "0s"], stdin: Data((lines.joined(separator: "\n") + "\n").utf8))
         #expect(result.status == 0)
         #expect(result.stderr.contains("line 1: timestamp \"0000-01-01T00:00:00+23:59\""))
         #expect(result.stderr.contains("line 2: timestamp \"9999-12-31T23:59:59-00:01\""))

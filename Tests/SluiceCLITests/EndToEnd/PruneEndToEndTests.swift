@@ -30,21 +30,21 @@ struct PruneEndToEndTests {
     }
 
     /// A data directory written by `sluice replay`, in 64KiB segments.
-    static func store(_ input: String, in dir: String) throws -> String {
+    static func store(_ input: String, in dir: String) async throws -> String {
         _ = TestFiles.write("\(dir)/input.ndjson", input)
         _ = TestFiles.write("\(dir)/store.yml", """
             pipeline: {windows: [1d]}
             anomaly: {enabled: false}
             store: {segment_bytes: 64KiB, flush_records: 2048, compaction_level: 1}
             """)
-        let replay = try SluiceBinary.run(["replay", "\(dir)/input.ndjson", "--data-dir", "\(dir)/data", "--config", "\(dir)/store.yml"])
+        let replay = try await SluiceBinary.run(["replay", "\(dir)/input.ndjson", "--data-dir", "\(dir)/data", "--config", "\(dir)/store.yml"])
         #expect(replay.status == 0, "\(replay.stderr)")
         return "\(dir)/data"
     }
 
     /// The records in the store, as `sluice stats` counts them ("… blocks, N records, …").
-    static func storedRecords(_ data: String) throws -> Int {
-        let stats = try SluiceBinary.run(["stats", "--data-dir", data])
+    static func storedRecords(_ data: String) async throws -> Int {
+        let stats = try await SluiceBinary.run(["stats", "--data-dir", data])
         #expect(stats.status == 0, "\(stats.stderr)")
         let total = stats.stdout.split(separator: "\n").last?.split(separator: ", ").first { $0.hasSuffix(" records") }
         return total.flatMap { Int($0.dropLast(" records".count)) } ?? -1
@@ -57,10 +57,10 @@ struct PruneEndToEndTests {
     }
 
     @Test("with both max_age and max_bytes at work, the dry run reports exactly what the prune then removes")
-    func dryRunMatchesPrune() throws {
+    func dryRunMatchesPrune() async throws {
         let dir = TestFiles.temporaryDirectory()
         let (input, last) = Self.input(records: 120_000)
-        let data = try Self.store(input, in: dir)
+        let data = try await Self.store(input, in: dir)
         _ = TestFiles.write("\(dir)/retention.yml", """
             store: {segment_bytes: 64KiB}
             retention:
@@ -69,13 +69,13 @@ struct PruneEndToEndTests {
                 site-b: {max_age: {metric: 10d}}
               max_bytes: 1MiB
             """)
-        let before = try Self.storedRecords(data)
+        let before = try await Self.storedRecords(data)
         let arguments = ["prune", "--data-dir", data, "--config", "\(dir)/retention.yml", "--now", "\(last + 3_600)", "--confirm"]
 
-        let dry = try SluiceBinary.run(arguments + ["--dry-run"])
+        let dry = try await SluiceBinary.run(arguments + ["--dry-run"])
         #expect(dry.status == 0, "\(dry.stderr)")
-        #expect(try Self.storedRecords(data) == before, "a dry run removes nothing")
-        let real = try SluiceBinary.run(arguments)
+        #expect(try await Self.storedRecords(data) == before, "a dry run removes nothing")
+        let real = try await SluiceBinary.run(arguments)
         #expect(real.status == 0, "\(real.stderr)")
 
         // Both reasons are at work, and the cap reached token usage: the case that double-counted.
@@ -86,53 +86,53 @@ struct PruneEndToEndTests {
         #expect(Self.asApplied(dry.stdout) == real.stdout)
         // And the report is what happened.
         let total = real.stdout.split(separator: "\n").last.flatMap { Int($0.prefix { $0 != " " }) }
-        #expect(total == before - (try Self.storedRecords(data)))
+        #expect(await total == before - (try Self.storedRecords(data)))
     }
 
     @Test("a prune that would remove more than half the store is refused until confirmed, and removes nothing")
-    func massDeleteNeedsConfirming() throws {
+    func massDeleteNeedsConfirming() async throws {
         let dir = TestFiles.temporaryDirectory()
         let (input, last) = Self.input(records: 4_000)
-        let data = try Self.store(input, in: dir)
-        let before = try Self.storedRecords(data)
+        let data = try await Self.store(input, in: dir)
+        let before = try await Self.storedRecords(data)
         // 1000 days later everything has expired, token usage (800 days) too.
         let now = "\(last + 1_000 * Self.day)"
 
-        let refused = try SluiceBinary.run(["prune", "--data-dir", data, "--now", now])
+        let refused = try await SluiceBinary.run(["prune", "--data-dir", data, "--now", now])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("prune refused: the prune would remove"))
         #expect(refused.stderr.contains("--confirm") && refused.stderr.contains("retention.allow_mass_delete: true"))
-        #expect(try Self.storedRecords(data) == before)
+        #expect(try await Self.storedRecords(data) == before)
 
-        let dry = try SluiceBinary.run(["prune", "--data-dir", data, "--now", now, "--dry-run"])
+        let dry = try await SluiceBinary.run(["prune", "--data-dir", data, "--now", now, "--dry-run"])
         #expect(dry.status == 0)
         #expect(dry.stdout.contains("a real prune needs confirmation"))
 
-        let confirmed = try SluiceBinary.run(["prune", "--data-dir", data, "--now", now, "--confirm"])
+        let confirmed = try await SluiceBinary.run(["prune", "--data-dir", data, "--now", now, "--confirm"])
         #expect(confirmed.status == 0, "\(confirmed.stderr)")
         let removed = confirmed.stdout.split(separator: "\n").last.flatMap { Int($0.prefix { $0 != " " }) } ?? 0
         #expect(removed * 2 > before)
-        #expect(try Self.storedRecords(data) == before - removed)
+        #expect(try await Self.storedRecords(data) == before - removed)
     }
 
     @Test("retention.allow_mass_delete: true lets a prune remove most of the store unconfirmed")
-    func massDeleteAllowedByConfiguration() throws {
+    func massDeleteAllowedByConfiguration() async throws {
         let dir = TestFiles.temporaryDirectory()
         let (input, last) = Self.input(records: 4_000)
-        let data = try Self.store(input, in: dir)
+        let data = try await Self.store(input, in: dir)
         _ = TestFiles.write("\(dir)/allow.yml", "retention: {allow_mass_delete: true}\n")
-        let pruned = try SluiceBinary.run(["prune", "--data-dir", data, "--config", "\(dir)/allow.yml", "--now", "\(last + 1_000 * Self.day)"])
+        let pruned = try await SluiceBinary.run(["prune", "--data-dir", data, "--config", "\(dir)/allow.yml", "--now", "\(last + 1_000 * Self.day)"])
         #expect(pruned.status == 0, "\(pruned.stderr)")
         #expect(!pruned.stdout.contains("confirmation"))
-        #expect(try Self.storedRecords(data) == 0)
+        #expect(try await Self.storedRecords(data) == 0)
     }
 
     @Test("sluice run's periodic retention skips a mass delete and says why")
-    func runSkipsMassDelete() throws {
+    func runSkipsMassDelete() async throws {
         let dir = TestFiles.temporaryDirectory()
         // 2020: everything has expired, whenever the test runs.
-        let data = try Self.store(Self.input(records: 4_000, from: 1_580_000_000).text, in: dir)
-        let before = try Self.storedRecords(data)
+        let data = try await Self.store(Self.input(records: 4_000, from: 1_580_000_000).text, in: dir)
+        let before = try await Self.storedRecords(data)
         _ = TestFiles.write("\(dir)/run.yml", "retention: {interval: 1s}\n")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: SluiceBinary.path)
@@ -150,7 +150,7 @@ struct PruneEndToEndTests {
         var said = false
         for _ in 0..<400 where !said {
             said = stderr.get().contains("retention: prune refused: the prune would remove")
-            if !said { Thread.sleep(forTimeInterval: 0.05) }
+            if !said { try await Task.sleep(for: .milliseconds(50)) }
         }
         try input.fileHandleForWriting.close()
         process.waitUntilExit()
@@ -158,20 +158,20 @@ struct PruneEndToEndTests {
         #expect(said, "\(stderr.get())")
         #expect(stderr.get().contains("retention.allow_mass_delete: true"))
         #expect(process.terminationStatus == 0)
-        #expect(try Self.storedRecords(data) == before)
+        #expect(try await Self.storedRecords(data) == before)
     }
 
     @Test("--now out of range or malformed is refused with a message, never a crash", arguments: [
         ("1e15", "out of range"), ("-1", "out of range"), ("soon", "expected an RFC 3339 time"), ("9999-12-31T23:59:59-01:00", "out of range"),
     ])
-    func nowOutOfRange(now: String, message: String) throws {
+    func nowOutOfRange(now: String, message: String) async throws {
         let dir = TestFiles.temporaryDirectory()
-        let data = try Self.store(Self.input(records: 10).text, in: dir)
-        let result = try SluiceBinary.run(["prune", "--data-dir", data, "--now=\(now)"])
+        let data = try await Self.store(Self.input(records: 10).text, in: dir)
+        let result = try await SluiceBinary.run(["prune", "--data-dir", data, "--now=\(now)"])
         #expect(result.status == 64, "a usage error, not a trap: \(result.stderr)")
         #expect(result.stderr.contains("--now \(now)"))
         #expect(result.stderr.contains(message))
-        #expect(try Self.storedRecords(data) > 0)
+        #expect(try await Self.storedRecords(data) > 0)
     }
 
     @Test("a retention policy that would do harm is refused, naming the key", arguments: [
@@ -184,22 +184,22 @@ struct PruneEndToEndTests {
         ("retention: {tenants: {site-a: {max_age: {visit: 0d}}}}\n", "retention.tenants.site-a.max_age.visit"),
         ("retention: {allow_mass_delete: maybe}\n", "retention.allow_mass_delete"),
     ])
-    func harmfulPolicy(yaml: String, key: String) throws {
+    func harmfulPolicy(yaml: String, key: String) async throws {
         let dir = TestFiles.temporaryDirectory()
-        let data = try Self.store(Self.input(records: 10).text, in: dir)
+        let data = try await Self.store(Self.input(records: 10).text, in: dir)
         _ = TestFiles.write("\(dir)/bad.yml", yaml)
-        let result = try SluiceBinary.run(["prune", "--data-dir", data, "--config", "\(dir)/bad.yml"])
+        let result = try await SluiceBinary.run(["prune", "--data-dir", data, "--config", "\(dir)/bad.yml"])
         #expect(result.status != 0)
         #expect(result.stderr.contains(key))
-        #expect(try Self.storedRecords(data) > 0)
+        #expect(try await Self.storedRecords(data) > 0)
     }
 
     @Test("the least policy the limits allow is accepted")
-    func smallestPolicy() throws {
+    func smallestPolicy() async throws {
         let dir = TestFiles.temporaryDirectory()
-        let data = try Self.store(Self.input(records: 10).text, in: dir)
+        let data = try await Self.store(Self.input(records: 10).text, in: dir)
         _ = TestFiles.write("\(dir)/least.yml", "retention: {interval: 1s, max_bytes: 1MiB, max_age: {metric: 1us, window: 36525d}}\n")
-        let result = try SluiceBinary.run(["prune", "--data-dir", data, "--config", "\(dir)/least.yml", "--dry-run"])
+        let result = try await SluiceBinary.run(["prune", "--data-dir", data, "--config", "\(dir)/least.yml", "--dry-run"])
         #expect(result.status == 0, "\(result.stderr)")
     }
 }

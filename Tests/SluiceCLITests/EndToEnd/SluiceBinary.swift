@@ -22,7 +22,13 @@ enum SluiceBinary {
         return FixtureLocator.repositoryRoot() + "/.build/debug/sluice"
     }
 
-    static func run(_ arguments: [String], stdin: Data? = nil, stdinFile: String? = nil, environment: [String: String]? = nil) throws -> Output {
+    /// Runs `sluice` to its end, waiting on a Dispatch thread: a child process can take a
+    /// while, and the in-process servers of other tests need the cooperative pool meanwhile.
+    static func run(_ arguments: [String], stdin: Data? = nil, stdinFile: String? = nil, environment: [String: String]? = nil) async throws -> Output {
+        try await offThePool { try runBlocking(arguments, stdin: stdin, stdinFile: stdinFile, environment: environment) }
+    }
+
+    private static func runBlocking(_ arguments: [String], stdin: Data?, stdinFile: String?, environment: [String: String]?) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments

@@ -18,32 +18,32 @@ struct StoreEndToEndTests {
     }
 
     @Test("every valid input record comes back from query with the same values and timestamps")
-    func roundTrip() throws {
+    func roundTrip() async throws {
         let dir = TestFiles.temporaryDirectory()
         for fixture in ["demo", "edge-cases"] {
             let data = "\(dir)/\(fixture)"
-            let replay = try SluiceBinary.run(["replay", "Fixtures/\(fixture)/input.ndjson", "--data-dir", data])
+            let replay = try await SluiceBinary.run(["replay", "Fixtures/\(fixture)/input.ndjson", "--data-dir", data])
             #expect(replay.status == 0)
             var stored: [String] = []
             for type in ["metric", "cache", "performance", "token_usage", "visit"] {
-                let query = try SluiceBinary.run(["query", "--data-dir", data, "--type", type])
+                let query = try await SluiceBinary.run(["query", "--data-dir", data, "--type", type])
                 #expect(query.status == 0, "\(query.stderr)")
                 stored += query.stdout.split(separator: "\n").map { String($0) + "\n" }
             }
             let expected = Self.validRecords(FixtureLocator.fixtures() + "/\(fixture)/input.ndjson")
             #expect(stored.sorted() == expected.sorted(), "\(fixture)")
             // The stored windows are the ones the replay printed.
-            let windows = try SluiceBinary.run(["query", "--data-dir", data, "--type", "window"]).stdout.split(separator: "\n").sorted()
+            let windows = try await SluiceBinary.run(["query", "--data-dir", data, "--type", "window"]).stdout.split(separator: "\n").sorted()
             let printed = replay.stdout.split(separator: "\n").filter { $0.hasPrefix(#"{"type":"window""#) }.sorted()
             #expect(windows == printed)
         }
     }
 
     @Test("query filters by tenant, metric and time range; --aggregate recomputes the live windows")
-    func filtersAndAggregate() throws {
+    func filtersAndAggregate() async throws {
         let data = TestFiles.temporaryDirectory() + "/data"
-        let replay = try SluiceBinary.run(["replay", "Fixtures/demo/input.ndjson", "--data-dir", data])
-        let q = try SluiceBinary.run(["query", "--data-dir", data, "--tenant", "shop-eu", "--metric", "response_time",
+        let replay = try await SluiceBinary.run(["replay", "Fixtures/demo/input.ndjson", "--data-dir", data])
+        let q = try await SluiceBinary.run(["query", "--data-dir", data, "--tenant", "shop-eu", "--metric", "response_time",
                                       "--from", "2026-11-24T10:01:00Z", "--to", "2026-11-24T10:02:00Z"])
         let lines = q.stdout.split(separator: "\n")
         #expect(!lines.isEmpty)
@@ -51,7 +51,7 @@ struct StoreEndToEndTests {
 
         // The demo's late records are the only difference between live and recomputed windows:
         // compare the series the late records did not touch.
-        let aggregate = try SluiceBinary.run(["query", "--data-dir", data, "--aggregate", "1m", "--type", "performance"])
+        let aggregate = try await SluiceBinary.run(["query", "--data-dir", data, "--aggregate", "1m", "--type", "performance"])
         let recomputed = Set(aggregate.stdout.split(separator: "\n").map(String.init))
         let live = Set(replay.stdout.split(separator: "\n").map(String.init).filter { $0.contains(#""metric_name":"response_time""#) })
         #expect(!recomputed.isEmpty)
@@ -59,7 +59,7 @@ struct StoreEndToEndTests {
     }
 
     @Test("SIGTERM drains: exit 0, every record read is stored, and the store verifies clean")
-    func gracefulShutdown() throws {
+    func gracefulShutdown() async throws {
         let dir = TestFiles.temporaryDirectory()
         let input = "\(dir)/input.ndjson"
         _ = TestFiles.write(input, Workload.metricLines(count: 400_000, seed: 5))
@@ -79,14 +79,14 @@ struct StoreEndToEndTests {
         let summary = String(decoding: stdout, as: UTF8.self).split(separator: "\n").last ?? ""
         let records = Int(summary.split(separator: ",").first { $0.hasPrefix(#""records":"#) }?.dropFirst(10) ?? "") ?? -1
         #expect(records > 0)
-        let verify = try SluiceBinary.run(["verify", "--data-dir", "\(dir)/data"])
+        let verify = try await SluiceBinary.run(["verify", "--data-dir", "\(dir)/data"])
         #expect(verify.status == 0, "\(verify.stdout)")
-        let stored = try SluiceBinary.run(["query", "--data-dir", "\(dir)/data", "--type", "metric"])
+        let stored = try await SluiceBinary.run(["query", "--data-dir", "\(dir)/data", "--type", "metric"])
         #expect(stored.stdout.split(separator: "\n").count == records)
     }
 
     @Test("kill -9 mid-write: repair cuts the torn tail, and query returns a gap-free prefix of the input")
-    func killNine() throws {
+    func killNine() async throws {
         let dir = TestFiles.temporaryDirectory()
         let input = "\(dir)/input.ndjson"
         let workload = Workload.metricLines(count: 400_000, seed: 9)
@@ -103,13 +103,13 @@ struct StoreEndToEndTests {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
 
-        let repair = try SluiceBinary.run(["verify", "--data-dir", "\(dir)/data", "--repair"])
+        let repair = try await SluiceBinary.run(["verify", "--data-dir", "\(dir)/data", "--repair"])
         #expect(repair.status == 0, "\(repair.stdout)")
-        let verify = try SluiceBinary.run(["verify", "--data-dir", "\(dir)/data"])
+        let verify = try await SluiceBinary.run(["verify", "--data-dir", "\(dir)/data"])
         #expect(verify.status == 0)
         #expect(verify.stdout.contains("0 damaged segments"))
 
-        let stored = try SluiceBinary.run(["query", "--data-dir", "\(dir)/data", "--type", "metric"]).stdout
+        let stored = try await SluiceBinary.run(["query", "--data-dir", "\(dir)/data", "--type", "metric"]).stdout
             .split(separator: "\n").map { String($0) + "\n" }
         #expect(stored.count > 0 && stored.count < 400_000, "killed mid-way: \(stored.count)")
         let prefix = Self.validRecords(input).prefix(stored.count)

@@ -21,6 +21,8 @@ public final class ServerState: Sendable {
     private let retention: Mutex<Configuration.Retention>
     let segmentBytes: Int
     let ready = Atomic<Bool>(false)
+    /// Periodic retention runs finished (pruned, refused or failed) since start.
+    public let retentionRuns = Watched(0)
 
     init(pipeline: Pipeline, tokenMeter: TokenMeter, broadcast: BroadcastSink, dashboard: DashboardSink, metrics: SelfMetrics, directory: DataDirectory?,
          storeStatistics: StoreStatistics?, storeHealth: StoreHealth?, retention: Configuration.Retention, segmentBytes: Int) {

@@ -213,6 +213,7 @@ struct RetentionService: Service {
             } catch {
                 logger.error("retention failed", metadata: ["error": "\(error)"])
             }
+            state.retentionRuns.update { $0 += 1 }
         }
     }
 }

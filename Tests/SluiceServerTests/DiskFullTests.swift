@@ -1,11 +1,12 @@
 import Foundation
 import Testing
 import SluiceModel
+import SluicePipeline
 import SluiceStore
 import SluiceTesting
 
 /// A full disk under `sluice serve`: on a small tmpfs the test mounts (CI runs as root).
-@Suite("Disk full", .serialized)
+@Suite("Disk full", .serialized, .timeLimit(.minutes(3)))
 struct DiskFullTests {
     /// A 1 MiB tmpfs at a new directory; unmounted by `unmount`.
     static func mountSmallDisk() throws -> String {
@@ -55,15 +56,6 @@ struct DiskFullTests {
         }.joined(separator: "\n")
     }
 
-    /// Waits (up to 60 s) until `condition` holds, checking every 50 ms.
-    static func until(_ what: String, _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while try await !condition() {
-            guard ContinuousClock.now < deadline else { throw DiskError("timed out waiting until \(what)") }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-    }
-
     @Test("a full disk answers 507 at once and keeps reads up; freeing space resumes writes without a restart; nothing acknowledged is lost",
           arguments: ["always", "interval"])
     func fullDisk(fsync: String) async throws {
@@ -78,9 +70,7 @@ struct DiskFullTests {
         let before = try await post("before", 50, second: 0)
         #expect(before.status == 202)
         acknowledged["before"] = 50
-        try await Self.until("the first batch is stored") {
-            (try? StoreReader(directory: DataDirectory(path: disk + "/data", create: false)).records(StoreQuery(kinds: [.metric])).count) == 50
-        }
+        await server.server.state.storeStatistics!.wait(records: 50)
 
         let filler = Self.fill(disk)
         // The writer finds the disk full on this batch: with fsync always the request waits for
@@ -93,8 +83,9 @@ struct DiskFullTests {
             #expect(during.status == 202)
             acknowledged["during"] = 2_000
         }
-        try await Self.until("readiness reports the store") { try await server.request("GET", "/readyz").status == 503 }
+        await server.server.state.storeHealth!.wait(failing: true)
         let ready = try await server.request("GET", "/readyz")
+        #expect(ready.status == 503)
         #expect(ready.body.contains("No space left on device"))
         // New records are refused whole while the disk is full; reads go on.
         let refused = try await post("refused", 10, second: 2)
@@ -107,7 +98,8 @@ struct DiskFullTests {
 
         // Space comes back: writes resume by themselves.
         try FileManager.default.removeItem(atPath: filler)
-        try await Self.until("the store writes again") { try await server.request("GET", "/readyz").status == 200 }
+        await server.server.state.storeHealth!.wait(failing: false)
+        #expect(try await server.request("GET", "/readyz").status == 200)
         let after = try await post("after", 50, second: 3)
         #expect(after.status == 202)
         acknowledged["after"] = 50
@@ -133,7 +125,7 @@ struct DiskFullTests {
         _ = Self.fill(disk)
         #expect(try await server.request("POST", "/api/v2/analytics/metrics", body: Self.batch("lost", count: 2_000, second: 0),
                                          contentType: "application/x-ndjson").status == 202)
-        try await Self.until("readiness reports the store") { try await server.request("GET", "/readyz").status == 503 }
+        await server.server.state.storeHealth!.wait(failing: true)
         await #expect {
             try await server.stop()
         } throws: { error in

@@ -3,12 +3,13 @@ import Logging
 import Synchronization
 import Testing
 import SluiceConfig
+import SluicePipeline
 import SluiceServer
 import SluiceTesting
 
 /// Retention over HTTP and in the server's periodic run: harmful policies refused, a mass delete
 /// only when confirmed, strict flags, and a tenant that sees its own policy and data only.
-@Suite("sluice serve retention", .serialized)
+@Suite("sluice serve retention", .timeLimit(.minutes(2)), .serialized)
 struct RetentionServeTests {
     /// A data directory holding metrics from 2020, long expired: three of site-a's, five of
     /// site-b's, and their windows, stored and sealed by a server that has since stopped.
@@ -30,16 +31,6 @@ struct RetentionServeTests {
         let reply = try await server.request("POST", "/api/v2/analytics/retention/apply?dry_run=true", token: token)
         #expect(reply.status == 200, "\(reply.body)")
         return reply.json as? [String: Any] ?? [:]
-    }
-
-    /// Checks `condition` until it holds, for at most `seconds`.
-    static func eventually(within seconds: Int = 20, _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return try await condition()
     }
 
     @Test("PUT refuses an interval under 1s, max_bytes under 1MiB, a zero or over-100-year max_age, naming the key; the policy stays")
@@ -127,14 +118,17 @@ struct RetentionServeTests {
             let log = LogRecorder()
             let server = try await LiveServer.start("retention:\n  interval: 1s\n", dataDirectory: data, logger: log.logger)
             let expired = try await Self.dryRun(server)["removed_records"] as? Int ?? 0
-            #expect(try await Self.eventually { try await server.request("GET", "/metrics").body.contains("sluice_prune_refused_total") })
+            // After the first periodic run (1s), whatever it decided.
+            await server.server.state.retentionRuns.wait { $0 >= 1 }
+            #expect(try await server.request("GET", "/metrics").body.contains("sluice_prune_refused_total"))
             #expect(log.lines.contains { $0.contains("retention skipped a mass delete") && $0.contains("would remove \(expired) records") && $0.contains("allow_mass_delete") })
             #expect(try await Self.dryRun(server)["removed_records"] as? Int == expired, "nothing was removed")
             try await server.stop()
         }
 
         let allowed = try await LiveServer.start("retention:\n  interval: 1s\n  allow_mass_delete: true\n", dataDirectory: data)
-        #expect(try await Self.eventually { try await Self.dryRun(allowed)["removed_records"] as? Int == 0 })
+        await allowed.server.state.retentionRuns.wait { $0 >= 1 }
+        #expect(try await Self.dryRun(allowed)["removed_records"] as? Int == 0)
         #expect(try await allowed.request("GET", "/metrics").body.contains("sluice_prune_removed_records_total"))
         try await allowed.stop()
     }

@@ -5,7 +5,7 @@ import SluiceTesting
 
 /// `sluice prune` through the real binary: the dry run reports what the prune removes, a mass
 /// delete needs confirming, and bad times and policies are refused with a message.
-@Suite("Prune end to end", .serialized)
+@Suite("Prune end to end", .serialized, .timeLimit(.minutes(3)))
 struct PruneEndToEndTests {
     static let day: Int64 = 86_400
 
@@ -141,22 +141,25 @@ struct PruneEndToEndTests {
         process.standardInput = input
         process.standardOutput = FileHandle.nullDevice
         process.standardError = errors
-        let stderr = Mutexed("")
+        // stderr as it comes; it ends when the process does.
+        let (chunks, more) = AsyncStream<String>.makeStream()
         errors.fileHandleForReading.readabilityHandler = { handle in
-            let text = String(decoding: handle.availableData, as: UTF8.self)
-            stderr.set(stderr.get() + text)
+            let data = handle.availableData
+            if data.isEmpty { more.finish() } else { more.yield(String(decoding: data, as: UTF8.self)) }
         }
         try process.run()
+        var stderr = ""
         var said = false
-        for _ in 0..<400 where !said {
-            said = stderr.get().contains("retention: prune refused: the prune would remove")
-            if !said { try await Task.sleep(for: .milliseconds(50)) }
+        for await chunk in chunks {
+            stderr += chunk
+            said = stderr.contains("retention: prune refused: the prune would remove")
+            if said { break }
         }
         try input.fileHandleForWriting.close()
         process.waitUntilExit()
         errors.fileHandleForReading.readabilityHandler = nil
-        #expect(said, "\(stderr.get())")
-        #expect(stderr.get().contains("retention.allow_mass_delete: true"))
+        #expect(said, "\(stderr)")
+        #expect(stderr.contains("retention.allow_mass_delete: true"))
         #expect(process.terminationStatus == 0)
         #expect(try await Self.storedRecords(data) == before)
     }

@@ -1,4 +1,5 @@
 import DequeModule
+import Synchronization
 import SluicePipeline
 
 extension SegmentWriter {
@@ -8,111 +9,156 @@ extension SegmentWriter {
     /// A block leaves the queue only once it is written (and synced, when the flush asks for
     /// it), so a failed write loses nothing: the segment is cut back to its last good length
     /// and the same blocks are written again on the next attempt.
-    final class Output {
-        struct Block {
+    ///
+    /// Framing (zstd), writes, syncs and sealing (compaction) run on the blocking pool
+    /// (`BlockingWork`): they take as long as the disk does, and must not hold a cooperative
+    /// thread meanwhile. The state sits under a lock so that it can move between the driver and
+    /// the pool thread doing the work; the driver awaits each call before making the next, so
+    /// the lock is never contended.
+    final class Output: Sendable {
+        struct Block: Sendable {
             var frame: [UInt8]
             var records: Int
             var acknowledgements: [Acknowledgement]
         }
 
+        private struct State {
+            /// Framed, not yet written.
+            var waiting: Deque<Block> = []
+            /// Written since the last sync: written again if the sync fails, since the kernel may
+            /// have dropped them.
+            var unsynced: [Block] = []
+            var segment: SegmentAppender?
+            var syncedSize = 0
+        }
+
         private let directory: DataDirectory
         private let statistics: StoreStatistics
         private let compactor: SegmentCompactor?
+        /// zstd's level for the blocks framed while a segment is open.
+        private let level: Int32
         private let report: @Sendable (String) -> Void
-        /// Framed, not yet written.
-        private var waiting: Deque<Block> = []
-        /// Written since the last sync: written again if the sync fails, since the kernel may
-        /// have dropped them.
-        private var unsynced: [Block] = []
-        private var segment: SegmentAppender?
-        private var syncedSize = 0
+        private let state = Mutex(State())
 
-        init(directory: DataDirectory, statistics: StoreStatistics, compactor: SegmentCompactor?, report: @escaping @Sendable (String) -> Void) {
+        init(directory: DataDirectory, statistics: StoreStatistics, compactor: SegmentCompactor?, level: Int32,
+             report: @escaping @Sendable (String) -> Void) {
             self.directory = directory
             self.statistics = statistics
             self.compactor = compactor
+            self.level = level
             self.report = report
         }
 
         /// Records not yet on disk (waiting or unsynced).
-        var heldRecords: Int { (waiting + unsynced).reduce(0) { $0 + $1.records } }
+        var heldRecords: Int {
+            state.withLock { s in s.waiting.reduce(0) { $0 + $1.records } + s.unsynced.reduce(0) { $0 + $1.records } }
+        }
 
-        func enqueue(_ block: Block) { waiting.append(block) }
+        /// Frames `block` (compressing it, on the pool) and queues it for the next flush.
+        func enqueue(_ block: BlockBuilder, acknowledgements: [Acknowledgement]) async throws(StoreError) {
+            let level = self.level
+            let frame = try await BlockingWork.run { () throws(StoreError) -> [UInt8] in
+                var block = block
+                return try BlockFrame.build(&block, level: level).bytes
+            }
+            let framed = Block(frame: frame, records: block.count, acknowledgements: acknowledgements)
+            state.withLock { $0.waiting.append(framed) }
+        }
 
         /// Writes every waiting block; with `sync`, makes them durable. Acknowledgements are
         /// resolved once their block is as durable as the flush asked. Returns the bytes
         /// written. On failure the segment is cut back and the blocks stay queued.
-        func flush(sync: Bool) throws(StoreError) -> Int {
-            var bytes = 0
-            do {
-                while let block = waiting.first {
-                    if segment == nil {
-                        segment = try directory.createSegment()
-                        syncedSize = segment!.size
-                    }
-                    try segment!.append(block.frame)
-                    waiting.removeFirst()
-                    statistics.recordBlock(records: block.records, bytes: block.frame.count)
-                    bytes += block.frame.count
-                    unsynced.append(block)
-                }
-                if sync {
-                    try segment?.sync()
-                    syncedSize = segment?.size ?? 0
-                }
-            } catch {
-                repair()
-                throw error
-            }
-            if sync || segment == nil {
-                for block in unsynced { for a in block.acknowledgements { a.resolve(.stored) } }
-                unsynced = []
-            }
+        func flush(sync: Bool) async throws(StoreError) -> Int {
+            let (bytes, durable) = try await BlockingWork.run { () throws(StoreError) in try self.writeWaiting(sync: sync) }
+            for a in durable { a.resolve(.stored) }
             return bytes
         }
 
         /// Tells everyone waiting for a held block that it is not durable yet; the blocks stay.
         func failAcknowledgements(_ reason: String) {
-            for i in waiting.indices {
-                for a in waiting[i].acknowledgements { a.resolve(.failed(reason)) }
-                waiting[i].acknowledgements = []
+            let held = state.withLock { s -> [Acknowledgement] in
+                var held: [Acknowledgement] = []
+                for i in s.waiting.indices {
+                    held += s.waiting[i].acknowledgements
+                    s.waiting[i].acknowledgements = []
+                }
+                for i in s.unsynced.indices {
+                    held += s.unsynced[i].acknowledgements
+                    s.unsynced[i].acknowledgements = []
+                }
+                return held
             }
-            for i in unsynced.indices {
-                for a in unsynced[i].acknowledgements { a.resolve(.failed(reason)) }
-                unsynced[i].acknowledgements = []
-            }
+            for a in held { a.resolve(.failed(reason)) }
         }
 
         /// Seals the open segment (it has been synced). Compaction needs room for a copy: when
         /// it fails, the segment is sealed as written instead.
-        func seal() throws(StoreError) {
-            guard let open = segment else { return }
-            try open.sync()
-            segment = nil
-            unsynced = []
-            do {
-                _ = try open.seal(compactor: compactor)
-            } catch where compactor != nil {
-                report("could not compact \(open.file.path) (\(error)); sealed it uncompacted")
-                _ = try open.seal(compactor: nil)
+        func seal() async throws(StoreError) {
+            try await BlockingWork.run { () throws(StoreError) in try self.sealOpenSegment() }
+        }
+
+        /// `flush`'s work, on a pool thread: returns the bytes written and the acknowledgements
+        /// now made good (resolved by the caller, outside the lock).
+        private func writeWaiting(sync: Bool) throws(StoreError) -> (bytes: Int, durable: [Acknowledgement]) {
+            try state.withLock { s throws(StoreError) -> (bytes: Int, durable: [Acknowledgement]) in
+                var bytes = 0
+                do throws(StoreError) {
+                    while let block = s.waiting.first {
+                        if s.segment == nil {
+                            s.segment = try directory.createSegment()
+                            s.syncedSize = s.segment!.size
+                        }
+                        try s.segment!.append(block.frame)
+                        s.waiting.removeFirst()
+                        statistics.recordBlock(records: block.records, bytes: block.frame.count)
+                        bytes += block.frame.count
+                        s.unsynced.append(block)
+                    }
+                    if sync {
+                        try s.segment?.sync()
+                        s.syncedSize = s.segment?.size ?? 0
+                    }
+                } catch {
+                    repair(&s)
+                    throw error
+                }
+                guard sync || s.segment == nil else { return (bytes, []) }
+                defer { s.unsynced = [] }
+                return (bytes, s.unsynced.flatMap(\.acknowledgements))
+            }
+        }
+
+        /// `seal`'s work, on a pool thread.
+        private func sealOpenSegment() throws(StoreError) {
+            try state.withLock { s throws(StoreError) in
+                guard let open = s.segment else { return }
+                try open.sync()
+                s.segment = nil
+                s.unsynced = []
+                do throws(StoreError) {
+                    _ = try open.seal(compactor: compactor)
+                } catch where compactor != nil {
+                    report("could not compact \(open.file.path) (\(error)); sealed it uncompacted")
+                    _ = try open.seal(compactor: nil)
+                }
             }
         }
 
         /// After a failed write or sync: cut the segment back to what is known durable and queue
         /// the blocks since then again. If even the cut fails, leave that segment for recovery
         /// (its tail is checked at the next start) and write the blocks to a new one.
-        private func repair() {
-            guard let open = segment else { return }
+        private func repair(_ s: inout State) {
+            guard let open = s.segment else { return }
             do {
-                try open.truncate(to: syncedSize)
+                try open.truncate(to: s.syncedSize)
             } catch {
-                report("could not cut \(open.file.path) back to \(syncedSize) bytes (\(error)); it is left for recovery, and the blocks go to a new segment")
+                report("could not cut \(open.file.path) back to \(s.syncedSize) bytes (\(error)); it is left for recovery, and the blocks go to a new segment")
                 open.abandon()
-                segment = nil
+                s.segment = nil
             }
-            statistics.forget(records: unsynced.reduce(0) { $0 + $1.records }, bytes: unsynced.reduce(0) { $0 + $1.frame.count }, blocks: unsynced.count)
-            waiting.insert(contentsOf: unsynced, at: 0)
-            unsynced = []
+            statistics.forget(records: s.unsynced.reduce(0) { $0 + $1.records }, bytes: s.unsynced.reduce(0) { $0 + $1.frame.count }, blocks: s.unsynced.count)
+            s.waiting.insert(contentsOf: s.unsynced, at: 0)
+            s.unsynced = []
         }
     }
 }

@@ -50,13 +50,12 @@ extension SegmentWriter {
             return .flush(sync: sync)
         }
 
-        /// Frames the block built so far and starts the next one; `nil` when it is empty.
-        mutating func takeBlock(level: Int32) throws(StoreError) -> (frame: [UInt8], records: Int)? {
+        /// Hands over the block built so far, to be framed off the driver (compression takes a
+        /// while), and starts the next one; `nil` when it is empty.
+        mutating func takeBlock() -> BlockBuilder? {
             guard !block.isEmpty else { return nil }
-            let records = block.count
-            let (frame, _) = try BlockFrame.build(&block, level: level)
-            block.reset()
-            return (frame, records)
+            defer { block = BlockBuilder() }
+            return block
         }
 
         /// A block of `bytes` was appended at `now`; says whether to seal the segment.

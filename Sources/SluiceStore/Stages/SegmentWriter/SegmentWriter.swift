@@ -40,12 +40,13 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
     /// Writes until `input` ends, then flushes, syncs and seals. Throws when a write fails
     /// and the policy (or a shutdown while waiting for the disk) says to give up.
     public func run(input: BoundedChannel<StoreBatch>) async throws {
-        for cut in try directory.recoverOpenSegments() { report("recovered \(cut)") }
+        let recovered = try await BlockingWork.run { [directory] () throws(StoreError) in try directory.recoverOpenSegments() }
+        for cut in recovered { report("recovered \(cut)") }
         var machine = StateMachine(configuration: configuration)
         let output = Output(
             directory: directory, statistics: statistics,
             compactor: configuration.compactRecords > 0 ? SegmentCompactor(maximumRecords: configuration.compactRecords, level: configuration.compactionLevel) : nil,
-            report: report)
+            level: configuration.compressionLevel, report: report)
         let started = ContinuousClock.now
         func now() -> Duration { ContinuousClock.now - started }
 
@@ -54,23 +55,23 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
             case .none:
                 return
             case .sync:
-                try await write { () throws(StoreError) in _ = try output.flush(sync: true) }
+                try await write { () async throws(StoreError) in _ = try await output.flush(sync: true) }
             case .flush(let sync):
-                if let (frame, records) = try machine.takeBlock(level: configuration.compressionLevel) {
-                    output.enqueue(.init(frame: frame, records: records, acknowledgements: machine.takeAcknowledgements()))
+                if let block = machine.takeBlock() {
+                    try await output.enqueue(block, acknowledgements: machine.takeAcknowledgements())
                 }
                 var bytes = 0
-                try await write { () throws(StoreError) in bytes = try output.flush(sync: sync) }
+                try await write { () async throws(StoreError) in bytes = try await output.flush(sync: sync) }
                 if bytes > 0, machine.appended(bytes: bytes, now: now()) {
-                    try await write { () throws(StoreError) in try output.seal() }
+                    try await write { () async throws(StoreError) in try await output.seal() }
                 }
             }
         }
 
         /// Runs `attempt` until it succeeds, as the failure policy allows.
-        func write(_ attempt: () throws(StoreError) -> Void) async throws {
+        func write(_ attempt: () async throws(StoreError) -> Void) async throws {
             do {
-                try attempt()
+                try await attempt()
                 return
             } catch {
                 guard case .retry(let interval) = configuration.onWriteFailure, let clock else {
@@ -84,7 +85,7 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
                     let last = health.isStopping
                     try await clock.sleep(for: interval)
                     do {
-                        try attempt()
+                        try await attempt()
                         if health.recovered() { report("the store writes again") }
                         return
                     } catch {
@@ -114,7 +115,7 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
             for await batch in input { try await perform(machine.batch(batch)) }
         }
         try await perform(.flush(sync: configuration.fsync != .never))
-        try await write { () throws(StoreError) in try output.seal() }
+        try await write { () async throws(StoreError) in try await output.seal() }
     }
 }
 

@@ -43,6 +43,16 @@ public final class ServerState: Sendable {
 
     func setRetention(_ policy: Configuration.Retention) { retention.withLock { $0 = policy } }
 
+    /// Stored records matching `query` (with `combined`, a window stored in parts answered as
+    /// one), read on the blocking pool: a scan reads segment files for as long as the disk
+    /// takes. None without a store.
+    func storedRecords(_ query: StoreQuery, combined: Bool = false) async throws(StoreError) -> [StoredRecord] {
+        guard let reader else { return [] }
+        return try await BlockingWork.run { () throws(StoreError) in
+            combined ? try reader.combinedRecords(query) : try reader.records(query)
+        }
+    }
+
     /// The pruner for the current policy; `nil` without a store.
     var pruner: RetentionPruner? {
         directory.map { RetentionPruner(directory: $0, policy: RetentionPolicy(retentionPolicy), segmentBytes: segmentBytes) }

@@ -37,8 +37,11 @@ struct DashboardRoutes: Sendable {
             data.tokens = await state.tokenMeter.usage(tenantID: viewer)
         }
         if widgets.contains(.retentionPolicyManager), let directory = state.directory {
-            data.stats = try? StoreStats(directory: directory)
-            data.dryRun = try? state.pruner?.prune(now: Timestamp.now(), dryRun: true)
+            // Both read every segment's block summaries: on the blocking pool.
+            let (pruner, now) = (state.pruner, Timestamp.now())
+            (data.stats, data.dryRun) = await BlockingWork.run { () -> (StoreStats?, RetentionPruner.Report?) in
+                (try? StoreStats(directory: directory), try? pruner?.prune(now: now, dryRun: true))
+            }
         }
         return data
     }

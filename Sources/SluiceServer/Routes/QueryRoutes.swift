@@ -62,10 +62,8 @@ struct QueryRoutes: Sendable {
             if let to, w.span.start >= to { return false }
             return length == nil || w.span.length == length
         }
-        if let reader = state.reader {
-            for case .output(.window(let w)) in try reader.records(StoreQuery(kinds: [.window], tenantID: tenant, metric: metric, from: from, to: to)) where wanted(w) {
-                parts[Key(series: w.series, span: w.span), default: []].append(w)
-            }
+        for case .output(.window(let w)) in try await state.storedRecords(StoreQuery(kinds: [.window], tenantID: tenant, metric: metric, from: from, to: to)) where wanted(w) {
+            parts[Key(series: w.series, span: w.span), default: []].append(w)
         }
         // Closed in this run: in the store already, or about to be.
         for w in state.dashboard.snapshot(tenant: tenant).windows.values.joined() where wanted(w) {
@@ -181,10 +179,8 @@ struct QueryRoutes: Sendable {
         let tenant = try Self.tenant(request, context)
         let range = try Self.range(request)
         var found: [Anomaly] = []
-        if let reader = state.reader {
-            for case .output(.anomaly(let a)) in try reader.records(StoreQuery(kinds: [.anomaly], tenantID: tenant, from: range.from, to: range.to)) {
-                found.append(a)
-            }
+        for case .output(.anomaly(let a)) in try await state.storedRecords(StoreQuery(kinds: [.anomaly], tenantID: tenant, from: range.from, to: range.to)) {
+            found.append(a)
         }
         return Self.json { json in
             json.beginArray()
@@ -251,13 +247,11 @@ struct QueryRoutes: Sendable {
         }
         var caches: [String: CacheWindowSummary] = [:]
         var visits: VisitsWindowSummary?
-        if let reader = state.reader {
-            for record in try reader.combinedRecords(StoreQuery(kinds: [.cacheWindow, .visitsWindow], tenantID: id)) {
-                switch record {
-                case .output(.cacheWindow(let c)): caches[c.cache ?? ""] = c
-                case .output(.visitsWindow(let v)): visits = v
-                default: break
-                }
+        for record in try await state.storedRecords(StoreQuery(kinds: [.cacheWindow, .visitsWindow], tenantID: id), combined: true) {
+            switch record {
+            case .output(.cacheWindow(let c)): caches[c.cache ?? ""] = c
+            case .output(.visitsWindow(let v)): visits = v
+            default: break
             }
         }
         // The newest closed windows may not be in the store yet.

@@ -83,7 +83,7 @@ struct RetentionRoutes: Sendable {
             throw APIError.badRequest("\(error)")
         }
         let bytes = Self.render(policy)
-        try directory.writeFile(Self.fileName, bytes)
+        try await BlockingWork.run { () throws(StoreError) in try directory.writeFile(Self.fileName, bytes) }
         state.setRetention(policy)
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
@@ -92,7 +92,10 @@ struct RetentionRoutes: Sendable {
         guard context.identity == .admin else { throw APIError.forbidden("only an admin token may apply retention") }
         guard let pruner = state.pruner else { throw APIError(.conflict, "no_store", "this server runs without a data directory") }
         let dryRun = try Self.flag("dry_run", request)
-        let report = try pruner.prune(now: Timestamp.now(), dryRun: dryRun, confirmed: try Self.flag("confirm", request))
+        let confirmed = try Self.flag("confirm", request)
+        let now = Timestamp.now()
+        // Planning reads every sealed segment's summaries; applying rewrites segments.
+        let report = try await BlockingWork.run { () throws(StoreError) in try pruner.prune(now: now, dryRun: dryRun, confirmed: confirmed) }
         if !dryRun { state.metrics.pruned(report) }
         if let refusal = report.refusal, !dryRun {
             throw APIError(.conflict, "mass_delete", "\(refusal); nothing was removed. See what would go with ?dry_run=true; to go ahead, POST /api/v2/analytics/retention/apply?confirm=true, or set retention.allow_mass_delete: true")

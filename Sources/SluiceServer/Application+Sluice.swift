@@ -19,7 +19,7 @@ public enum SluiceRoutes {
             decoderConfiguration: ingest.decoder)
         let query = QueryRoutes(state: state)
         let retention = RetentionRoutes(state: state)
-        let stream = StreamRoute(state: state)
+        let stream = StreamRoute(state: state, clock: ContinuousClock())
 
         let api = router.group("api/v2/analytics")
         api.post("metrics") { request, context in try await httpIngest.handle(request, context: context, defaultKind: .metric) }

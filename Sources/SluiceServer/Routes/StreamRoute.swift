@@ -4,8 +4,12 @@ import SluiceModel
 
 /// `GET /api/v2/analytics/stream?tenant=&types=`: output records as Server-Sent Events, with
 /// a heartbeat comment every 15 s so proxies keep the connection.
-struct StreamRoute: Sendable {
+///
+/// Generic over the clock that paces the heartbeats, so tests drive them: the server passes
+/// `ContinuousClock()`.
+struct StreamRoute<C: Clock>: Sendable where C.Duration == Duration {
     let state: ServerState
+    let clock: C
     var heartbeat: Duration = .seconds(15)
 
     enum Item: Sendable {
@@ -25,11 +29,18 @@ struct StreamRoute: Sendable {
             throw APIError.badRequest("types: unknown type \(unknown); expected a comma-separated list of \(known.joined(separator: ", "))")
         }
         let subscription = state.broadcast.subscribe(.init(tenants: tenant.map { [$0] }, types: types))
-        let heartbeat = self.heartbeat
-        let body = ResponseBody { writer in
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                        body: Self.events(subscription, heartbeat: heartbeat, clock: clock))
+    }
+
+    /// The response body: each record of `subscription` as an event, and a heartbeat every
+    /// `heartbeat` of `clock` (saying how many records were dropped since the last one), until
+    /// the subscription ends.
+    static func events(_ subscription: BroadcastSink.Subscription, heartbeat: Duration, clock: C) -> ResponseBody {
+        ResponseBody { writer in
             try await writer.write(ByteBuffer(string: ": sluice stream\n\n"))
             let items = merge(chain(subscription.records.map { Item.record($0) }, [Item.end].async),
-                              AsyncTimerSequence(interval: heartbeat, clock: ContinuousClock()).map { _ in Item.heartbeat })
+                              AsyncTimerSequence(interval: heartbeat, clock: clock).map { _ in Item.heartbeat })
             loop: for await item in items {
                 switch item {
                 case .end:
@@ -49,6 +60,5 @@ struct StreamRoute: Sendable {
             }
             try await writer.finish(nil)
         }
-        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
     }
 }

@@ -73,6 +73,9 @@ let package = Package(
                 "SluiceModel", "SluiceConfig", "SluicePipeline", "SluiceStore", "SluiceServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"]),

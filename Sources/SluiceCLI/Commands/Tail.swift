@@ -40,7 +40,7 @@ struct Tail: AsyncParsableCommand {
     func run() async throws {
         if let server {
             do {
-                try ServerTail(url: server, token: token, interactive: isatty(1) == 1, limit: limit).run()
+                try await ServerTail(url: server, token: token, interactive: isatty(1) == 1, limit: limit).run(clock: ContinuousClock())
             } catch let error as ServerTail.TailError {
                 throw ValidationError(error.description)
             }

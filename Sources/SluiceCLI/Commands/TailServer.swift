@@ -1,9 +1,7 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import AsyncAlgorithms
 import Foundation
+import NIOCore
+import NIOPosix
 
 /// `sluice tail --server URL`: follows a running server's live stream and redraws the newest
 /// closed window of every series once a second (and lists anomalies as they come).
@@ -35,53 +33,84 @@ struct ServerTail {
         var receivedAt: Date
     }
 
-    func run() throws {
-        let fd = try connect()
-        defer { close(fd) }
+    /// What the loop reacts to: bytes from the server, a redraw tick, the end of the stream.
+    enum Event: Sendable {
+        case bytes(ByteBuffer)
+        case tick
+        case end
+    }
+
+    /// Connects, subscribes, and redraws every second of `clock` until the server closes the
+    /// stream (an error: `tail` follows a server until stopped). The socket is read on NIO's
+    /// event loop, so no thread is held while the stream is quiet.
+    func run<C: Clock>(clock: C) async throws where C.Duration == Duration {
+        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        do {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+        } catch {
+            throw TailError("cannot connect to \(host):\(port): \(Self.reason(error))")
+        }
         var request = "GET /api/v2/analytics/stream?types=window,anomaly HTTP/1.1\r\nHost: \(host):\(port)\r\nAccept: text/event-stream\r\n"
         if let token { request += "Authorization: Bearer \(token)\r\n" }
         request += "\r\n"
-        _ = request.withCString { send(fd, $0, strlen($0), 0) }
-
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        var pending = ""
-        var headersDone = false
-        var rows: [String: Row] = [:]
-        var anomalies: [String] = []
-        var lastDraw = Date.distantPast
-        while true {
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            if poll(&p, 1, 250) > 0 {
-                let n = recv(fd, &buffer, buffer.count, 0)
-                if n <= 0 { throw TailError("the server closed the stream") }
-                pending += String(decoding: buffer[0..<n], as: UTF8.self)
-                if !headersDone, let end = pending.range(of: "\r\n\r\n") {
-                    let status = pending.split(separator: "\r\n").first ?? ""
-                    guard status.contains(" 200") else { throw TailError("the server answered \(status)") }
-                    pending = String(pending[end.upperBound...])
-                    headersDone = true
-                }
-                while headersDone, let newline = pending.firstIndex(of: "\n") {
-                    let line = String(pending[..<newline])
-                    pending = String(pending[pending.index(after: newline)...])
-                    // Chunked framing lines are not JSON: only `data:` lines matter.
-                    guard let start = line.range(of: "data: ") else { continue }
-                    let json = line[start.upperBound...]
-                    guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { continue }
-                    switch object["type"] as? String {
-                    case "window":
-                        let key = "\(object["tenant_id"] as? String ?? "-") \(object["metric_name"] as? String ?? "")\(Self.labels(object))|\(object["window"] ?? "")"
-                        rows[key] = Row(window: object, receivedAt: Date())
-                    case "anomaly":
-                        anomalies.append("\(object["timestamp"] ?? "") \(object["tenant_id"] as? String ?? "-") \(object["reason"] ?? "")")
-                        if anomalies.count > 5 { anomalies.removeFirst() }
-                    default: break
-                    }
+        try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: request))
+            let events = merge(chain(inbound.map { Event.bytes($0) }, [Event.end].async),
+                               AsyncTimerSequence(interval: .seconds(1), clock: clock).map { _ in Event.tick })
+            var feed = Feed()
+            StandardOutput.write(render(feed.rows, feed.anomalies))
+            for try await event in events {
+                switch event {
+                case .bytes(let buffer): try feed.receive(String(buffer: buffer))
+                case .tick: StandardOutput.write(render(feed.rows, feed.anomalies))
+                case .end: throw TailError("the server closed the stream")
                 }
             }
-            if Date().timeIntervalSince(lastDraw) >= 1 {
-                lastDraw = Date()
-                StandardOutput.write(render(rows, anomalies))
+        }
+    }
+
+    /// Why a connection failed, in the system's words rather than NIO's whole error.
+    static func reason(_ error: any Error) -> String {
+        guard let failure = error as? NIOConnectionError else { return "\(error)" }
+        if let io = failure.connectionErrors.last?.error as? IOError { return String(cString: strerror(io.errnoCode)) }
+        if failure.connectionErrors.isEmpty, failure.dnsAError != nil || failure.dnsAAAAError != nil { return "cannot resolve \(failure.host)" }
+        return "\(error)"
+    }
+
+    /// What the stream has said so far: the response head, then the newest window of each
+    /// series and the last anomalies. Fed text as it arrives.
+    struct Feed {
+        private var pending = ""
+        private var headersDone = false
+        private(set) var rows: [String: Row] = [:]
+        private(set) var anomalies: [String] = []
+
+        mutating func receive(_ text: String) throws {
+            pending += text
+            if !headersDone, let end = pending.range(of: "\r\n\r\n") {
+                let status = pending.split(separator: "\r\n").first ?? ""
+                guard status.contains(" 200") else { throw TailError("the server answered \(status)") }
+                pending = String(pending[end.upperBound...])
+                headersDone = true
+            }
+            while headersDone, let newline = pending.firstIndex(of: "\n") {
+                let line = String(pending[..<newline])
+                pending = String(pending[pending.index(after: newline)...])
+                // Chunked framing lines are not JSON: only `data:` lines matter.
+                guard let start = line.range(of: "data: ") else { continue }
+                let json = line[start.upperBound...]
+                guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { continue }
+                switch object["type"] as? String {
+                case "window":
+                    let key = "\(object["tenant_id"] as? String ?? "-") \(object["metric_name"] as? String ?? "")\(ServerTail.labels(object))|\(object["window"] ?? "")"
+                    rows[key] = Row(window: object, receivedAt: Date())
+                case "anomaly":
+                    anomalies.append("\(object["timestamp"] ?? "") \(object["tenant_id"] as? String ?? "-") \(object["reason"] ?? "")")
+                    if anomalies.count > 5 { anomalies.removeFirst() }
+                default: break
+                }
             }
         }
     }
@@ -110,19 +139,6 @@ struct ServerTail {
         if rows.isEmpty { out += "waiting for windows to close…\n" }
         if !anomalies.isEmpty { out += "\nANOMALIES\n" + anomalies.map { "  " + $0 }.joined(separator: "\n") + "\n" }
         return out + (interactive ? "" : "\n")
-    }
-
-    private func connect() throws -> Int32 {
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var result: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, String(port), &hints, &result) == 0, let info = result else { throw TailError("cannot resolve \(host)") }
-        defer { freeaddrinfo(result) }
-        let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, info.pointee.ai_protocol)
-        guard fd >= 0, Glibc.connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 else {
-            throw TailError("cannot connect to \(host):\(port): \(String(cString: strerror(errno)))")
-        }
-        return fd
     }
 }
 

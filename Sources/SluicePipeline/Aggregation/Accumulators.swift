@@ -2,8 +2,8 @@ import SluiceModel
 
 /// Exact count, sum, min and max plus a DDSketch for percentiles: one series in one pane.
 public struct MetricAccumulator: Sendable {
-    public private(set) var sum = ExactSum()
-    public private(set) var sketch = DDSketch()
+    public internal(set) var sum = ExactSum()
+    public internal(set) var sketch = DDSketch()
 
     public init() {}
 
@@ -49,10 +49,11 @@ public struct CacheKey: Sendable, Hashable {
 
 /// Summed hits and misses, and the size of the latest report.
 public struct CacheAccumulator: Sendable {
-    public private(set) var hits: UInt64 = 0
-    public private(set) var misses: UInt64 = 0
-    public private(set) var sizeKB: UInt64 = 0
-    private var sizeTime = Int64.min
+    public internal(set) var hits: UInt64 = 0
+    public internal(set) var misses: UInt64 = 0
+    public internal(set) var sizeKB: UInt64 = 0
+    /// The event time of the report `sizeKB` comes from.
+    var sizeTime = Int64.min
 
     public init() {}
 
@@ -87,8 +88,8 @@ public struct CacheAccumulator: Sendable {
 
 /// Visits (exact) and distinct visitors (HyperLogLog) of one site.
 public struct VisitAccumulator: Sendable {
-    public private(set) var visits: UInt64 = 0
-    public private(set) var visitors = HyperLogLog()
+    public internal(set) var visits: UInt64 = 0
+    public internal(set) var visitors = HyperLogLog()
 
     public init() {}
 

@@ -68,10 +68,12 @@ public struct Pane: Sendable {
             keyed.append((key, 0, .window(acc.summary(span: span, series: key))))
         }
         for (key, acc) in caches {
-            keyed.append((key.seriesKey, 1, .cacheWindow(acc.summary(span: span, key: key))))
+            // An unnamed cache and one named "" share a series key: unnamed first, so that the
+            // order never depends on the dictionary's.
+            keyed.append((key.seriesKey, key.cache == nil ? 1 : 2, .cacheWindow(acc.summary(span: span, key: key))))
         }
         for (tenant, acc) in visits {
-            keyed.append((SeriesKey(tenantID: tenant, name: ""), 2, .visitsWindow(acc.summary(span: span, tenantID: tenant))))
+            keyed.append((SeriesKey(tenantID: tenant, name: ""), 3, .visitsWindow(acc.summary(span: span, tenantID: tenant))))
         }
         keyed.sort { l, r in l.0 != r.0 ? l.0 < r.0 : l.1 < r.1 }
         return keyed.map(\.2)

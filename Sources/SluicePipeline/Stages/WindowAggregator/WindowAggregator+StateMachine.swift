@@ -7,17 +7,20 @@ extension WindowAggregator {
     /// the watermark is the largest event time seen minus the allowed lateness, and a window
     /// fires when the watermark reaches its end. A record for a window that has fired is late:
     /// not added, counted.
+    ///
+    /// `checkpoint()` and `init(configuration:resuming:)` carry the whole state across a
+    /// restart (`WindowAggregator+Resume.swift`).
     public struct StateMachine: Sendable {
         public let configuration: Configuration
-        public private(set) var registry = SeriesRegistry()
-        private var lengths: [LengthState]
-        private var maxEventTime = Int64.min
+        public internal(set) var registry = SeriesRegistry()
+        var lengths: [LengthState]
+        var maxEventTime = Int64.min
         /// Windows ending at or before this instant have fired.
-        public private(set) var watermark = Int64.min
+        public internal(set) var watermark = Int64.min
         /// Watermark events go downstream when it crosses a multiple of this.
         private let tick: Int64
-        public private(set) var late: UInt64 = 0
-        public private(set) var lateByWindow: [UInt64]
+        public internal(set) var late: UInt64 = 0
+        public internal(set) var lateByWindow: [UInt64]
 
         struct LengthState: Sendable {
             let length: Int64

@@ -1,5 +1,6 @@
-/// CRC-32C (Castagnoli), the checksum of every block frame. Slice-by-8 tables in software.
-enum CRC32C {
+/// CRC-32C (Castagnoli), the checksum of the store's block frames and of checkpoints.
+/// Slice-by-8 tables in software.
+public enum CRC32C {
     static let tables: [[UInt32]] = {
         var tables = [[UInt32]](repeating: [UInt32](repeating: 0, count: 256), count: 8)
         for i in 0..<256 {
@@ -13,7 +14,8 @@ enum CRC32C {
         return tables
     }()
 
-    static func checksum(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
+    /// The checksum of `bytes`; pass a previous checksum as `seed` to continue it over more bytes.
+    public static func checksum(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
         var crc = ~seed
         var i = 0
         let n = bytes.count
@@ -34,7 +36,8 @@ enum CRC32C {
         return ~crc
     }
 
-    static func checksum(_ bytes: [UInt8], seed: UInt32 = 0) -> UInt32 {
+    /// The checksum of `bytes`; pass a previous checksum as `seed` to continue it over more bytes.
+    public static func checksum(_ bytes: [UInt8], seed: UInt32 = 0) -> UInt32 {
         bytes.withUnsafeBytes { checksum($0, seed: seed) }
     }
 }

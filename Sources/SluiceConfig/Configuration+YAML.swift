@@ -56,7 +56,7 @@ extension Configuration {
 
 extension Configuration.Pipeline {
     mutating func apply(_ node: ConfigNode) throws(ConfigurationError) {
-        for (key, value) in try node.mapping(known: ["windows", "lateness", "channel_capacity", "batch_records"]) {
+        for (key, value) in try node.mapping(known: ["windows", "lateness", "channel_capacity", "batch_records", "checkpoint_interval"]) {
             switch key {
             case "windows":
                 var lengths: [WindowDuration] = []
@@ -65,6 +65,7 @@ extension Configuration.Pipeline {
                 windows = lengths
             case "lateness": lateness = try value.duration()
             case "channel_capacity": channelCapacity = try value.integer(atLeast: 1)
+            case "checkpoint_interval": checkpointInterval = try value.positiveDuration()
             default: batchRecords = try value.integer(atLeast: 1)
             }
         }

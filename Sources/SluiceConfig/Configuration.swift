@@ -24,6 +24,9 @@ public struct Configuration: Sendable, Hashable {
         public var channelCapacity = 4
         /// Most records in one batch.
         public var batchRecords = 4_096
+        /// With a store, how often open windows are checkpointed: after `kill -9`, a restart
+        /// resumes them from the last checkpoint, so at most this much of them is lost.
+        public var checkpointInterval: WindowDuration = .seconds(10)
         public init() {}
     }
 

@@ -1,3 +1,4 @@
+import Synchronization
 import SluiceModel
 
 /// A stage after the window aggregator: takes ordered events, adds its own (anomalies, token
@@ -15,12 +16,14 @@ public protocol StoreStage: Sendable {
 /// The stages wired together (design §1):
 ///
 /// ```
-/// sources ─RecordBatch→ WindowAggregator ─[StageEvent]→ stages… ─[StageEvent]→ SinkStage → sinks
-///                          └──────────── StoreBatch ─→ store
+/// ingest edge ─RecordBatch→ WindowAggregator ─[StageEvent]→ stages… ─[StageEvent]→ SinkStage → sinks
+///      └─ raw records ─→ storeInput ←─ closed windows, checkpoints ─┘
+///                            └─→ store
 /// ```
 ///
-/// Sources send batches to `input` and call `input.finish()` when they are done; `run()`
-/// returns once everything sent has reached the sinks (and the store).
+/// The ingest edge sends batches to `input` (and raw records to `storeInput`); once every
+/// source is done, `finishInput(_:)` says how the input ended, and `run()` returns once
+/// everything sent has reached the sinks (and the store).
 public struct Pipeline: Sendable {
     public struct Configuration: Sendable {
         public var aggregator: WindowAggregator.Configuration
@@ -37,8 +40,21 @@ public struct Pipeline: Sendable {
     }
 
     public let configuration: Configuration
-    /// Where sources send record batches.
+    /// Where the ingest edge sends record batches.
     public let input: BoundedChannel<RecordBatch>
+    /// Where raw records, closed windows and checkpoints go to the store; `nil` without one.
+    public let storeInput: BoundedChannel<StoreBatch>?
+    private let end = InputEnd()
+    let resumption: WindowAggregator.Resumption?
+
+    /// How the input ended.
+    public enum Ending: Sendable, Equatable {
+        /// End of input: every open window fires (stdin or the files ended).
+        case flush
+        /// A graceful stop: with a store, open windows are checkpointed, not fired, so a
+        /// restart resumes them; without one, they fire as for `flush`.
+        case suspend
+    }
     public let counters: PipelineCounters
     let stages: [any EventStage]
     let sinks: [any Sink]
@@ -48,14 +64,24 @@ public struct Pipeline: Sendable {
 
     public init(
         configuration: Configuration, stages: [any EventStage] = [], sinks: [any Sink],
-        store: (any StoreStage)? = nil, counters: PipelineCounters = PipelineCounters()
+        store: (any StoreStage)? = nil, counters: PipelineCounters = PipelineCounters(),
+        resuming resumption: WindowAggregator.Resumption? = nil
     ) {
         self.configuration = configuration
         self.input = BoundedChannel(capacity: configuration.channelCapacity)
+        self.storeInput = store.map { _ in BoundedChannel(capacity: configuration.channelCapacity) }
+        self.resumption = resumption
         self.counters = counters
         self.stages = stages
         self.sinks = sinks
         self.store = store
+    }
+
+    /// Ends the input: nothing more is sent, and what is in flight drains. The first call
+    /// decides how open windows end.
+    public func finishInput(_ ending: Ending) {
+        end.set(ending)
+        input.finish()
     }
 
     /// Runs every stage until the input is finished and drained. If one stage fails, the others
@@ -64,10 +90,11 @@ public struct Pipeline: Sendable {
         let capacity = configuration.channelCapacity
         var channels = [BoundedChannel<[StageEvent]>(capacity: capacity)]
         for _ in stages { channels.append(BoundedChannel(capacity: capacity)) }
-        let storeChannel = store.map { _ in BoundedChannel<StoreBatch>(capacity: capacity) }
+        let storeChannel = storeInput
+        let end = self.end
         let aggregator = WindowAggregator(
             configuration: configuration.aggregator, input: input, output: channels[0],
-            storeOutput: storeChannel, counters: counters, live: live
+            store: storeChannel, counters: counters, live: live, resumption: resumption, ending: { end.value }
         )
         let sinkStage = SinkStage(input: channels[stages.count], sinks: sinks, counters: counters, emitSummary: configuration.emitSummary)
         let allChannels = channels
@@ -96,4 +123,13 @@ public struct Pipeline: Sendable {
             }
         }
     }
+}
+
+/// How the input ended; the first word is kept.
+final class InputEnd: Sendable {
+    private let state = Mutex<Pipeline.Ending?>(nil)
+
+    func set(_ ending: Pipeline.Ending) { state.withLock { if $0 == nil { $0 = ending } } }
+
+    var value: Pipeline.Ending { state.withLock { $0 ?? .flush } }
 }

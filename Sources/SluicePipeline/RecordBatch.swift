@@ -1,16 +1,16 @@
 import Synchronization
 import SluiceModel
 
-/// Records on their way into the pipeline: what every source sends.
+/// Records on their way into the window aggregator: what the ingest edge sends.
 public struct RecordBatch: Sendable {
     public var records: [Record]
-    /// Resolved once the records are durable in the store (`fsync: always`), or, without a
-    /// store, once the aggregator has taken them. `nil` when nobody waits.
-    public var acknowledgement: Acknowledgement?
+    /// Asks the aggregator to checkpoint its open windows after these records (the periodic
+    /// checkpoint that bounds what a crash can lose).
+    public var checkpoint: Bool
 
-    public init(records: [Record], acknowledgement: Acknowledgement? = nil) {
+    public init(records: [Record], checkpoint: Bool = false) {
         self.records = records
-        self.acknowledgement = acknowledgement
+        self.checkpoint = checkpoint
     }
 }
 

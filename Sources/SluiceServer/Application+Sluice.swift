@@ -6,17 +6,14 @@ import SluicePipeline
 /// The HTTP routes of `sluice serve` (design §5).
 public enum SluiceRoutes {
     /// Builds the router; `dashboard` adds the page and widget routes.
-    public static func router(state: ServerState, authenticator: Authenticator, ingest: HTTPIngestSettings,
+    public static func router(state: ServerState, authenticator: Authenticator, maxBodyBytes: Int,
                               extra: ((Router<SluiceRequestContext>) -> Void)? = nil) -> Router<SluiceRequestContext> {
         let router = Router(context: SluiceRequestContext.self)
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: MetricsMiddleware(metrics: state.metrics))
         router.add(middleware: AuthMiddleware(authenticator: authenticator))
 
-        let httpIngest = HTTPIngest(
-            pipeline: state.pipeline, maxBodyBytes: ingest.maxBodyBytes, enqueueTimeout: ingest.enqueueTimeout,
-            waitForDurability: ingest.waitForDurability, health: state.storeHealth, limiter: ingest.recordsPerSecond > 0 ? RateLimiter(perSecond: ingest.recordsPerSecond) : nil,
-            decoderConfiguration: ingest.decoder)
+        let httpIngest = HTTPIngest(edge: state.edge, maxBodyBytes: maxBodyBytes)
         let query = QueryRoutes(state: state)
         let retention = RetentionRoutes(state: state)
         let stream = StreamRoute(state: state, clock: ContinuousClock())
@@ -63,13 +60,3 @@ public enum SluiceRoutes {
     }
 }
 
-/// How HTTP ingest behaves (`server:` keys and the store's fsync policy).
-public struct HTTPIngestSettings: Sendable {
-    public var maxBodyBytes = 8 << 20
-    public var enqueueTimeout: Duration = .seconds(2)
-    /// `fsync: always`: answer only once the records are durable.
-    public var waitForDurability = false
-    public var recordsPerSecond = 0
-    public var decoder = NDJSONDecoder.Configuration()
-    public init() {}
-}

@@ -4,44 +4,46 @@ import SluiceModel
 import SluicePipeline
 import SluiceStore
 
-/// What the routes share: the pipeline, its live parts, the store and the retention policy.
+/// What the routes share: the topology's pipeline, ingest edge and store, and the server's
+/// live parts (stream, dashboard, self-metrics).
 public final class ServerState: Sendable {
     public let pipeline: Pipeline
+    public let edge: IngestEdge
     public let tokenMeter: TokenMeter
     public let broadcast: BroadcastSink
     /// Recent closed windows (and what the dashboard draws): queries read them too, since the
     /// newest may not have reached the store yet.
     public let dashboard: DashboardSink
     public let metrics: SelfMetrics
-    public let directory: DataDirectory?
-    public let storeStatistics: StoreStatistics?
-    /// Whether the store can write; `nil` without a store.
-    public let storeHealth: StoreHealth?
-    let reader: StoreReader?
-    private let retention: Mutex<Configuration.Retention>
-    let segmentBytes: Int
+    /// `nil` without a data directory.
+    public let store: Topology.Store?
     let ready = Atomic<Bool>(false)
-    /// Periodic retention runs finished (pruned, refused or failed) since start.
-    public let retentionRuns = Watched(0)
+    /// The configuration's policy, shown when there is no store to apply it to.
+    private let configuredRetention: Configuration.Retention
 
-    init(pipeline: Pipeline, tokenMeter: TokenMeter, broadcast: BroadcastSink, dashboard: DashboardSink, metrics: SelfMetrics, directory: DataDirectory?,
-         storeStatistics: StoreStatistics?, storeHealth: StoreHealth?, retention: Configuration.Retention, segmentBytes: Int) {
-        self.pipeline = pipeline
-        self.tokenMeter = tokenMeter
+    init(topology: Topology, broadcast: BroadcastSink, dashboard: DashboardSink, metrics: SelfMetrics) {
+        pipeline = topology.pipeline
+        edge = topology.edge
+        tokenMeter = topology.tokenMeter
+        store = topology.store
+        configuredRetention = topology.configuration.retention
         self.broadcast = broadcast
         self.dashboard = dashboard
         self.metrics = metrics
-        self.directory = directory
-        self.storeStatistics = storeStatistics
-        self.storeHealth = storeHealth
-        self.reader = directory.map { StoreReader(directory: $0) }
-        self.retention = Mutex(retention)
-        self.segmentBytes = segmentBytes
     }
 
-    var retentionPolicy: Configuration.Retention { retention.withLock { $0 } }
+    public var directory: DataDirectory? { store?.directory }
+    public var storeStatistics: StoreStatistics? { store?.statistics }
+    /// Whether the store can write; `nil` without a store.
+    public var storeHealth: StoreHealth? { store?.health }
+    var reader: StoreReader? { store?.reader }
+    var segmentBytes: Int { store?.segmentBytes ?? 0 }
+    /// Periodic retention runs finished (pruned, refused or failed) since start.
+    public var retentionRuns: Watched<Int> { store?.retentionRuns ?? Watched(0) }
 
-    func setRetention(_ policy: Configuration.Retention) { retention.withLock { $0 = policy } }
+    var retentionPolicy: Configuration.Retention { store?.retention ?? configuredRetention }
+
+    func setRetention(_ policy: Configuration.Retention) { store?.setRetention(policy) }
 
     /// Stored records matching `query` (with `combined`, a window stored in parts answered as
     /// one), read on the blocking pool: a scan reads segment files for as long as the disk
@@ -54,7 +56,5 @@ public final class ServerState: Sendable {
     }
 
     /// The pruner for the current policy; `nil` without a store.
-    var pruner: RetentionPruner? {
-        directory.map { RetentionPruner(directory: $0, policy: RetentionPolicy(retentionPolicy), segmentBytes: segmentBytes) }
-    }
+    var pruner: RetentionPruner? { store?.pruner }
 }

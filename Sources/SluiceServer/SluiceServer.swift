@@ -8,9 +8,9 @@ import SluiceModel
 import SluicePipeline
 import SluiceStore
 
-/// `sluice serve` put together: one pipeline fed by HTTP, TCP and UDP, with its store, token
-/// meter, anomaly detector, retention pruner and live stream, run as a service group that shuts
-/// down in order on SIGINT/SIGTERM: listeners first, then the pipeline drains, the store syncs.
+/// `sluice serve`: the topology with HTTP, TCP and UDP sources and the dashboard and live
+/// stream as sinks, run as one service group that shuts down in order: sources first, then
+/// the pipeline drains (open windows are checkpointed), then the store seals.
 public struct SluiceServer: Sendable {
     public struct Options: Sendable {
         public var http: HostPort?
@@ -33,8 +33,8 @@ public struct SluiceServer: Sendable {
     }
 
     public let state: ServerState
+    let topology: Topology
     let group: ServiceGroup
-    let lock: DirectoryLock?
 
     /// Builds everything; fails with a message a person can act on.
     public init(configuration: Configuration, options: Options, logger: Logger,
@@ -48,77 +48,51 @@ public struct SluiceServer: Sendable {
             }
         }
 
-        var directory: DataDirectory?
-        var lock: DirectoryLock?
-        var writer: (any StoreStage)?
-        var tokenState: TokenMeterStateFile?
-        let statistics = StoreStatistics()
-        let health = StoreHealth()
-        var retention = configuration.retention
-        var writerConfiguration = SegmentWriter<ContinuousClock>.Configuration(configuration)
-        // A server keeps running through a full disk: it holds what it took, refuses more with
-        // 507, and writes again once there is room.
-        writerConfiguration.onWriteFailure = .retry(every: max(writerConfiguration.flushInterval, .milliseconds(100)))
-        if let path = options.dataDirectory {
-            let d = try DataDirectory(path: path, create: true)
-            lock = try d.lock()
-            directory = d
-            writer = SegmentWriter(configuration: writerConfiguration, directory: d, clock: ContinuousClock(), statistics: statistics, health: health) { message in
-                logger.warning("\(message)")
-            }
-            tokenState = try TokenMeterStateFile(directory: d)
-            if let saved = try RetentionRoutes.saved(in: d) { retention = saved }
-        }
-
-        let counters = PipelineCounters()
-        let tokenMeter = try TokenMeter(configuration: configuration.tokenMeterConfiguration, persistence: tokenState, counters: counters) { message in
-            logger.notice("\(message)")
-        }
-        var stages: [any EventStage] = []
-        if configuration.anomaly.enabled {
-            stages.append(AnomalyDetector(configuration: configuration.anomalyConfiguration, counters: counters))
-        }
-        stages.append(tokenMeter)
         let broadcast = BroadcastSink()
         let dashboard = DashboardSink()
-        let pipeline = Pipeline(
-            configuration: .init(aggregator: .init(windows: configuration.pipeline.windows, lateness: configuration.pipeline.lateness),
-                                 channelCapacity: configuration.pipeline.channelCapacity, emitSummary: false),
-            // The dashboard first: by the time a stream event goes out, queries can see its window.
-            stages: stages, sinks: [dashboard, broadcast], store: writer, counters: counters)
-        let state = ServerState(pipeline: pipeline, tokenMeter: tokenMeter, broadcast: broadcast, dashboard: dashboard, metrics: SelfMetrics(), directory: directory,
-                                storeStatistics: directory == nil ? nil : statistics, storeHealth: directory == nil ? nil : health, retention: retention, segmentBytes: writerConfiguration.segmentBytes)
-        self.state = state
-        self.lock = lock
-
-        var decoder = NDJSONDecoder.Configuration()
-        decoder.maximumLineBytes = configuration.ingest.maxLineBytes
-        decoder.maximumLabels = configuration.ingest.maxLabels
-        var ingest = HTTPIngestSettings()
-        ingest.maxBodyBytes = configuration.server.maxBodyBytes
-        ingest.enqueueTimeout = .microseconds(configuration.server.enqueueTimeout.microseconds)
-        ingest.waitForDurability = directory != nil && configuration.store.fsync == .always
-        ingest.recordsPerSecond = configuration.server.tenantRecordsPerSecond
-        ingest.decoder = decoder
-
-        let boundPorts = BoundPorts(expected: [options.http, options.tcp, options.udp].compactMap { $0 }.count, report: bound)
-        var services: [any Service] = [PipelineService(pipeline: pipeline, state: state)]
-        if directory != nil {
-            services.append(RetentionService(state: state, interval: .microseconds(retention.interval.microseconds), logger: logger))
+        let metrics = SelfMetrics()
+        // The dashboard first: by the time a stream event goes out, queries can see its window.
+        var choice = Topology.Options(dataDirectory: options.dataDirectory, ingestTime: { Timestamp.now() }, sinks: [dashboard, broadcast]) { message in
+            logger.notice("\(message)")
         }
+        choice.emitSummary = false
+        choice.keepRunningThroughWriteFailures = true
+        choice.edge = .server(configuration, waitForDurability: options.dataDirectory != nil && configuration.store.fsync == .always)
+        choice.pruned = { result in
+            switch result {
+            case .success(let report):
+                metrics.pruned(report)
+                if let refusal = report.refusal {
+                    logger.warning("retention skipped a mass delete", metadata: ["detail": "\(refusal)", "confirm": "POST /api/v2/analytics/retention/apply?confirm=true, or retention.allow_mass_delete: true"])
+                }
+                for (key, value) in report.removed.sorted(by: { $0.key < $1.key }) {
+                    logger.info("pruned", metadata: ["type": "\(key.type)", "tenant": "\(key.tenantID ?? "-")", "records": "\(value.records)",
+                                                     "bytes": "\(value.bytes)", "reason": "\(key.reason)"])
+                }
+            case .failure(let error):
+                logger.error("retention failed", metadata: ["error": "\(error)"])
+            }
+        }
+        let topology = try Topology(configuration: configuration, options: choice)
+        let state = ServerState(topology: topology, broadcast: broadcast, dashboard: dashboard, metrics: metrics)
+        self.state = state
+        self.topology = topology
+
+        // The sources: one line each.
+        let boundPorts = BoundPorts(expected: [options.http, options.tcp, options.udp].compactMap { $0 }.count, report: bound)
+        var sources: [any Service] = []
         if let tcp = options.tcp {
-            services.append(TCPListener(host: tcp.host, port: tcp.port, pipeline: pipeline, decoder: decoder,
-                                        maxConnections: configuration.server.maxConnections,
-                                        idleTimeout: .microseconds(configuration.server.idleTimeout.microseconds), logger: logger) { boundPorts.set(tcp: $0) })
+            sources.append(TCPSource(host: tcp.host, port: tcp.port, edge: topology.edge, maxConnections: configuration.server.maxConnections,
+                                     idleTimeout: .microseconds(configuration.server.idleTimeout.microseconds), logger: logger) { boundPorts.set(tcp: $0) })
         }
         if let udp = options.udp {
-            services.append(UDPListener(host: udp.host, port: udp.port, pipeline: pipeline, decoder: decoder, logger: logger) { boundPorts.set(udp: $0) })
+            sources.append(UDPSource(host: udp.host, port: udp.port, edge: topology.edge, logger: logger) { boundPorts.set(udp: $0) })
         }
         if let http = options.http {
-            let router = SluiceRoutes.router(state: state, authenticator: authenticator, ingest: ingest) { router in
+            let router = SluiceRoutes.router(state: state, authenticator: authenticator, maxBodyBytes: configuration.server.maxBodyBytes) { router in
                 DashboardRoutes(state: state).register(router)
             }
-            // The same limits as the TCP listener: past `max_connections` the server stops
+            // The same limits as the TCP source: past `max_connections` the server stops
             // accepting (new connections wait in the backlog) until one closes, and a connection
             // with no request for `idle_timeout` is closed (a response in progress, such as the
             // live stream, is never idle).
@@ -132,23 +106,22 @@ public struct SluiceServer: Sendable {
                     boundPorts.set(http: channel.localAddress?.port ?? http.port)
                 },
                 logger: logger)
-            services.append(app)
+            sources.append(app)
             // Shut down first: ends the SSE streams, which would otherwise hold the HTTP server open.
-            services.append(StreamCloser(broadcast: broadcast))
+            sources.append(StreamCloser(state: state))
         } else {
             state.ready.store(true, ordering: .releasing)
         }
-        group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
-                                                  gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        group = topology.group(sources: sources, logger: logger)
     }
 
-    /// Runs until SIGINT/SIGTERM (or `shutdown()`), then drains and returns.
+    /// Runs until `shutdown()` (SIGINT/SIGTERM in the CLI), then drains and returns.
     public func run() async throws {
-        defer { lock?.release() }
+        defer { topology.store?.release() }
         try await group.run()
     }
 
-    /// Starts a graceful shutdown (tests; signals do the same).
+    /// Starts a graceful shutdown.
     public func shutdown() async {
         await group.triggerGracefulShutdown()
     }
@@ -160,61 +133,15 @@ public struct ServerError: Error, CustomStringConvertible, Sendable {
     public init(_ description: String) { self.description = description }
 }
 
-/// Runs the pipeline; on shutdown, ends its input and waits for everything in flight to drain.
-struct PipelineService: Service {
-    let pipeline: Pipeline
-    let state: ServerState
-
-    func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await pipeline.run()
-        } onGracefulShutdown: {
-            state.ready.store(false, ordering: .releasing)
-            state.storeHealth?.stop()
-            pipeline.input.finish()
-        }
-    }
-}
-
-/// On shutdown, ends every live stream so the HTTP server can finish its requests.
+/// On shutdown, turns readiness off and ends every live stream so the HTTP server can finish
+/// its requests.
 struct StreamCloser: Service {
-    let broadcast: BroadcastSink
+    let state: ServerState
 
     func run() async throws {
         try? await gracefulShutdown()
-        broadcast.closeSubscribers()
-    }
-}
-
-/// Applies the (current) retention policy every interval.
-struct RetentionService: Service {
-    let state: ServerState
-    let interval: Duration
-    let logger: Logger
-
-    func run() async throws {
-        try? await cancelWhenGracefulShutdown {
-            try await loop()
-        }
-    }
-
-    private func loop() async throws {
-        while true {
-            try await Task.sleep(for: interval)
-            guard let pruner = state.pruner else { return }
-            do {
-                let report = try pruner.prune(now: Timestamp.now())
-                state.metrics.pruned(report)
-                if let refusal = report.refusal { logger.warning("retention skipped a mass delete", metadata: ["detail": "\(refusal)", "confirm": "POST /api/v2/analytics/retention/apply?confirm=true, or retention.allow_mass_delete: true"]) }
-                for (key, value) in report.removed.sorted(by: { $0.key < $1.key }) {
-                    logger.info("pruned", metadata: ["type": "\(key.type)", "tenant": "\(key.tenantID ?? "-")", "records": "\(value.records)",
-                                                     "bytes": "\(value.bytes)", "reason": "\(key.reason)"])
-                }
-            } catch {
-                logger.error("retention failed", metadata: ["error": "\(error)"])
-            }
-            state.retentionRuns.update { $0 += 1 }
-        }
+        state.ready.store(false, ordering: .releasing)
+        state.broadcast.closeSubscribers()
     }
 }
 

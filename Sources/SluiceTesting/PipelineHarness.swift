@@ -8,16 +8,16 @@ public struct PipelineHarness {
         public var records: [OutputRecord]
         public var ndjson: String
         public var errors: [LineError]
-        public var outcome: Ingest.Outcome
+        public var outcome: IngestEdge.Outcome
     }
 
     public var pipeline: Pipeline.Configuration
-    public var ingest: Ingest.Configuration
+    public var ingest: IngestEdge.Configuration
     public var stages: [any EventStage]
 
     public init(windows: [WindowDuration] = [.minutes(1)], lateness: WindowDuration = .seconds(5), stages: [any EventStage] = []) {
         pipeline = Pipeline.Configuration(aggregator: .init(windows: windows, lateness: lateness))
-        ingest = Ingest.Configuration()
+        ingest = IngestEdge.Configuration()
         self.stages = stages
     }
 
@@ -26,19 +26,17 @@ public struct PipelineHarness {
         let sink = RecordingSink()
         let errors = Mutex<[LineError]>([])
         let pipeline = Pipeline(configuration: pipeline, stages: stages, sinks: [sink])
-        let ingest = Ingest(configuration: ingest, output: pipeline.input, counters: pipeline.counters, ingestTime: ingestTime) { e in
-            errors.withLock { $0.append(e) }
-        }
+        let edge = IngestEdge(configuration: ingest, pipeline: pipeline, clock: ContinuousClock(), ingestTime: ingestTime)
         async let drained: Void = pipeline.run()
-        let outcome: Ingest.Outcome
+        let outcome: IngestEdge.Outcome
         do {
-            outcome = try await ingest.run(MemoryChunks(bytes: bytes, chunkBytes: chunkBytes))
+            outcome = try await edge.stream(MemoryChunks(bytes: bytes, chunkBytes: chunkBytes)) { e in errors.withLock { $0.append(e) } }
         } catch {
-            pipeline.input.finish()
+            pipeline.finishInput(.flush)
             try await drained
             throw error
         }
-        pipeline.input.finish()
+        pipeline.finishInput(.flush)
         try await drained
         return Result(records: sink.records, ndjson: sink.ndjson, errors: errors.withLock { $0 }, outcome: outcome)
     }

@@ -94,7 +94,7 @@ struct DiskFullTests {
         #expect(try await server.request("GET", "/healthz").status == 200)
         let read = try await server.request("GET", "/api/v2/analytics/aggregate?tenant=t&metric=before")
         #expect(read.status == 200)
-        #expect((read.json as? [[String: Any]])?.reduce(0) { $0 + ($1["count"] as? Int ?? 0) } == 50)
+        #expect((read.json as? [[String: Any]])?.reduce(0) { $0 + ($1["count"] as? Int ?? 0) } == 50, "\(read.body)")
 
         // Space comes back: writes resume by themselves.
         try FileManager.default.removeItem(atPath: filler)

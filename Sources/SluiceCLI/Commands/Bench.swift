@@ -15,7 +15,10 @@ struct Bench: AsyncParsableCommand {
             Generates ~110-byte metric lines (the same for a given --seed) and reports events per \
             second, the median of --runs runs, for parsing alone and for the whole run pipeline \
             (decode, window aggregation, output) fed from memory. Build with -c release for \
-            meaningful figures. --write FILE saves the workload instead, to time `sluice run < FILE`.
+            meaningful figures. --write FILE saves the workload instead, to time `sluice run < FILE`. \
+            --http also times HTTP ingest of the same lines into an in-process server (no store), \
+            from the first request until the pipeline has drained, and its ratio to the pipeline fed \
+            from memory as `sluice run` feeds it from stdin.
             """
     )
 
@@ -25,6 +28,9 @@ struct Bench: AsyncParsableCommand {
     @Option(name: .customLong("window"), help: ArgumentHelp("Window lengths of the pipeline run.", valueName: "D"))
     var windows: [String] = ["1m"]
     @Option(help: ArgumentHelp("Write the workload to FILE and exit.", valueName: "FILE")) var write: String?
+    @Flag(help: "Also measure HTTP ingest: an in-process server fed the same lines by concurrent keep-alive clients, as NDJSON bodies of 1,000-5,000 records built beforehand.")
+    var http = false
+    @Option(help: ArgumentHelp("Concurrent clients for --http.", valueName: "N")) var clients = 4
 
     func validate() throws {
         guard records > 0, runs > 0 else { throw ValidationError("--records and --runs must be above zero") }
@@ -57,6 +63,12 @@ struct Bench: AsyncParsableCommand {
         print("parse only:     \(Self.format(median(parse))) events/s (median of \(runs); runs: \(parse.map(Self.format).joined(separator: ", ")))")
         print("aggregate only: \(Self.format(median(aggregate))) events/s (median of \(runs); runs: \(aggregate.map(Self.format).joined(separator: ", ")))")
         print("run pipeline:   \(Self.format(median(pipeline))) events/s (median of \(runs); runs: \(pipeline.map(Self.format).joined(separator: ", ")))")
+        guard http else { return }
+        let load = HTTPLoad(workload: workload, clients: clients, seed: seed)
+        var posted: [Double] = []
+        for _ in 0..<runs { posted.append(Double(load.records) / (try await load.run())) }
+        print("http ingest:    \(Self.format(median(posted))) events/s (median of \(runs); runs: \(posted.map(Self.format).joined(separator: ", "))); \(clients) clients, \(load.bodies.count) bodies")
+        print("http / run pipeline: \((median(posted) / median(pipeline) * 100).rounded() / 100)")
     }
 
     static func parseOnly(_ workload: [UInt8]) -> Int {
@@ -98,11 +110,11 @@ struct Bench: AsyncParsableCommand {
             configuration: .init(aggregator: .init(windows: windows)),
             sinks: [NDJSONSink(descriptor: devNull)]
         )
-        let ingest = Ingest(configuration: .init(), output: pipeline.input, counters: pipeline.counters, ingestTime: nil) { _ in }
+        let edge = IngestEdge(configuration: .init(), pipeline: pipeline, clock: ContinuousClock(), ingestTime: nil)
         let chunks = MemoryChunks(bytes: workload, chunkBytes: 256 << 10)
         async let drained: Void = pipeline.run()
-        _ = try await ingest.run(chunks)
-        pipeline.input.finish()
+        _ = try await edge.stream(chunks) { _ in }
+        pipeline.finishInput(.flush)
         try await drained
     }
 

@@ -38,23 +38,3 @@ struct PipelineOptions: ParsableArguments {
         return configuration
     }
 }
-
-extension Configuration {
-    /// The pipeline's settings from the configuration.
-    var pipelineConfiguration: SluicePipeline.Pipeline.Configuration {
-        SluicePipeline.Pipeline.Configuration(
-            aggregator: .init(windows: pipeline.windows, lateness: pipeline.lateness),
-            channelCapacity: pipeline.channelCapacity
-        )
-    }
-
-    func ingestConfiguration(strict: Bool) -> SluicePipeline.Ingest.Configuration {
-        var c = SluicePipeline.Ingest.Configuration()
-        c.decoder.maximumLineBytes = ingest.maxLineBytes
-        c.decoder.maximumLabels = ingest.maxLabels
-        c.batchRecords = pipeline.batchRecords
-        c.strict = strict
-        return c
-    }
-}
-

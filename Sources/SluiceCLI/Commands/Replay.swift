@@ -1,6 +1,7 @@
 import ArgumentParser
 import SluiceModel
 import SluicePipeline
+import SluiceServer
 
 /// `sluice replay`: the same pipeline over files, on event time alone.
 struct Replay: AsyncParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import SluiceModel
 import SluicePipeline
+import SluiceServer
 
 /// `sluice run`: NDJSON on stdin → output records on stdout.
 struct Run: AsyncParsableCommand {
@@ -14,7 +15,9 @@ struct Run: AsyncParsableCommand {
             reported on stderr as "line N: reason" and counted; the rest is processed. With \
             --data-dir, raw records and window aggregates are also stored (see `sluice query`), \
             and the retention policy is applied every retention.interval. SIGINT or SIGTERM stops \
-            reading, drains what is in flight, flushes the store and exits 0.
+            reading, drains what is in flight, seals the store and exits 0; without --data-dir \
+            the open windows close and are written, with it they are checkpointed instead, and \
+            the next run on the same directory resumes them (no window is stored twice).
 
             Example:
               printf '%s\\n' '{"metric_name":"cpu","value":0.5,"timestamp":"2026-11-24T10:00:00Z"}' | sluice run
@@ -28,11 +31,9 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try options.resolvedConfiguration()
-        let stop = StopSignal()
-        ShutdownSignals.install(stop)
         let outcome = try await StreamRunner(
             configuration: configuration, strict: options.strict,
-            sinks: [NDJSONSink(descriptor: 1)], ingestTime: { Timestamp.now() }, dataDirectory: dataDir, stop: stop
+            sinks: [NDJSONSink(descriptor: 1)], ingestTime: { Timestamp.now() }, dataDirectory: dataDir
         ).run(sources: [.standardInput])
         if case .stopped = outcome { throw ExitCode(65) }
     }

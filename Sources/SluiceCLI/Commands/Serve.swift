@@ -62,6 +62,7 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
+        ShutdownSignals.install { await server.shutdown() }
         try await server.run()
     }
 }

@@ -7,6 +7,7 @@ import ArgumentParser
 import Synchronization
 import SluiceModel
 import SluicePipeline
+import ServiceLifecycle
 
 /// `sluice tail`: rolling aggregates of stdin, redrawn every second.
 struct Tail: AsyncParsableCommand {
@@ -47,67 +48,36 @@ struct Tail: AsyncParsableCommand {
             return
         }
         let configuration = try options.resolvedConfiguration()
-        let interactive = isatty(1) == 1
-        let outcome = try await TailRunner(
-            configuration: configuration.ingestConfiguration(strict: options.strict),
-            renderer: TailRenderer(interactive: interactive, limit: limit),
-            clock: ContinuousClock(), interval: .seconds(1),
-            write: { StandardOutput.write($0) }
-        ).run(FileDescriptorReader(descriptor: 0), ingestTime: { Timestamp.now() })
+        let renderer = TailRenderer(interactive: isatty(1) == 1, limit: limit)
+        let rolling = LiveRolling()
+        let ticker = TailTicker(rolling: rolling, renderer: renderer, clock: ContinuousClock(), interval: .seconds(1)) { StandardOutput.write($0) }
+        // The same topology as `run`: its windows go nowhere, the rolling view taps the edge.
+        let outcome = try await StreamRunner(
+            configuration: configuration, strict: options.strict, sinks: [], ingestTime: { Timestamp.now() },
+            recordTap: { rolling.record($0) }, extraServices: [ticker]
+        ).run(sources: [.standardInput])
+        StandardOutput.write(renderer.render(rolling.snapshot()))
         if case .stopped = outcome { throw ExitCode(65) }
     }
 }
 
-/// Feeds a byte stream into rolling windows and renders a snapshot on every clock tick and at
-/// the end. Generic over the clock so tests drive the ticks.
-struct TailRunner<C: Clock>: Sendable where C.Duration == Duration {
-    let configuration: Ingest.Configuration
+/// Renders the rolling windows on every tick of its clock until a graceful shutdown; generic
+/// over the clock so tests drive the ticks.
+struct TailTicker<C: Clock>: Service where C.Duration == Duration {
+    let rolling: LiveRolling
     let renderer: TailRenderer
     let clock: C
     let interval: Duration
     let write: @Sendable (String) -> Void
 
-    func run<Chunks: AsyncSequence & Sendable>(_ chunks: Chunks, ingestTime: (@Sendable () -> Timestamp)?) async throws -> Ingest.Outcome
-    where Chunks.Element == [UInt8] {
-        let state = LiveRolling()
-        let channel = BoundedChannel<RecordBatch>(capacity: 4)
-        let ingest = Ingest(configuration: configuration, output: channel, counters: PipelineCounters(), ingestTime: ingestTime, report: StandardError.report)
-        let outcome = try await withThrowingTaskGroup(of: TailTask.self) { group in
-            group.addTask {
-                defer { channel.finish() }
-                return .ingest(try await ingest.run(chunks))
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown { () async throws -> Void in
+            while true {
+                try await clock.sleep(for: interval)
+                write(renderer.render(rolling.snapshot()))
             }
-            group.addTask {
-                for await batch in channel { state.record(batch.records) }
-                return .consumed
-            }
-            group.addTask {
-                while !Task.isCancelled {
-                    try await clock.sleep(for: interval)
-                    write(renderer.render(state.snapshot()))
-                }
-                return .ticker
-            }
-            var outcome = Ingest.Outcome.completed
-            var remaining = 2
-            while remaining > 0, let done = try await group.next() {
-                switch done {
-                case .ingest(let o): outcome = o; remaining -= 1
-                case .consumed: remaining -= 1
-                case .ticker: break
-                }
-            }
-            group.cancelAll()
-            return outcome
         }
-        write(renderer.render(state.snapshot()))
-        return outcome
     }
-}
-
-/// Which of `TailRunner`'s tasks ended.
-enum TailTask: Sendable {
-    case ingest(Ingest.Outcome), consumed, ticker
 }
 
 /// Rolling windows shared between the task that feeds them and the one that renders them.

@@ -102,6 +102,16 @@ public struct DataDirectory: Sendable {
         return destination
     }
 
+    /// Moves `name` (relative to the data directory), a file that cannot be read, to the
+    /// quarantine directory; returns where it went.
+    public func quarantineFile(_ name: String) throws(StoreError) -> String {
+        try FileIO.makeDirectory(quarantinePath)
+        let destination = "\(quarantinePath)/\(String(name.map { $0 == "/" ? "-" : $0 }))"
+        try FileIO.rename("\(path)/\(name)", destination)
+        try FileIO.syncDirectory(quarantinePath)
+        return destination
+    }
+
     /// Replaces a sealed segment with one holding `frames`, atomically: write a temporary file,
     /// fsync it, rename it over the old one, fsync the directory. No frames: the segment goes.
     func replace(_ segment: SegmentFile, frames: [[UInt8]]) throws(StoreError) {
@@ -127,6 +137,14 @@ public struct DataDirectory: Sendable {
         let path = "\(self.path)/\(name)"
         guard FileIO.size(path: path) != nil else { return nil }
         return try FileIO.readFile(path)
+    }
+
+    /// Removes `name` (relative to the data directory) if it is there, durably.
+    public func removeFile(_ name: String) throws(StoreError) {
+        let path = "\(self.path)/\(name)"
+        guard FileIO.size(path: path) != nil else { return }
+        try FileIO.remove(path)
+        try FileIO.syncDirectory(String(path[..<path.lastIndex(of: "/")!]))
     }
 
     /// Starts a new segment after every existing one.

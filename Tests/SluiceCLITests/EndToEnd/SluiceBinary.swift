@@ -37,25 +37,34 @@ enum SluiceBinary {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        var feed: Pipe?
         if let stdinFile {
             process.standardInput = FileHandle(forReadingAtPath: stdinFile)
-        } else if let stdin {
-            let input = Pipe()
-            process.standardInput = input
-            try process.run()
-            input.fileHandleForWriting.write(stdin)
-            try input.fileHandleForWriting.close()
+        } else if stdin != nil {
+            feed = Pipe()
+            process.standardInput = feed
         } else {
             process.standardInput = FileHandle.nullDevice
         }
-        if !process.isRunning && process.processIdentifier == 0 { try process.run() }
-        // Read both pipes while the process runs, so a full pipe cannot stall it.
+        try process.run()
+        // Read both pipes and write stdin at once, each on its own thread, so neither side can
+        // fill a pipe and stall the other.
         let stdoutData = Mutexed(Data()), stderrData = Mutexed(Data())
         let group = DispatchGroup()
         group.enter()
         DispatchQueue.global().async { stdoutData.set(out.fileHandleForReading.readDataToEndOfFile()); group.leave() }
         group.enter()
         DispatchQueue.global().async { stderrData.set(err.fileHandleForReading.readDataToEndOfFile()); group.leave() }
+        if let feed, let stdin {
+            group.enter()
+            // A command that stops early (--strict) closes its stdin: the rest is not wanted.
+            signal(SIGPIPE, SIG_IGN)
+            DispatchQueue.global().async {
+                try? feed.fileHandleForWriting.write(contentsOf: stdin)
+                try? feed.fileHandleForWriting.close()
+                group.leave()
+            }
+        }
         process.waitUntilExit()
         group.wait()
         return Output(status: process.terminationStatus, stdout: String(decoding: stdoutData.get(), as: UTF8.self), stderr: String(decoding: stderrData.get(), as: UTF8.self))

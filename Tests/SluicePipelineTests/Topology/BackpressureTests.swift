@@ -40,10 +40,10 @@ struct BackpressureTests {
         let sink = RecordingSink(gate: gate)
         let capacity = 2
         let pipeline = Pipeline(configuration: .init(aggregator: .init(windows: [.seconds(1)], lateness: .zero), channelCapacity: capacity), sinks: [sink])
-        let ingest = Ingest(configuration: .init(), output: pipeline.input, counters: pipeline.counters, ingestTime: nil) { _ in }
+        let edge = IngestEdge(configuration: .init(), pipeline: pipeline, clock: ContinuousClock(), ingestTime: nil)
 
         async let drained: Void = pipeline.run()
-        async let ingested = ingest.run(source)
+        async let ingested = edge.stream(source) { _ in }
 
         // Wait for the sink to be blocked on its first batch, then give the reader every chance
         // to run ahead.
@@ -58,7 +58,7 @@ struct BackpressureTests {
 
         gate.open()
         _ = try await ingested
-        pipeline.input.finish()
+        pipeline.finishInput(.flush)
         try await drained
         let windows = sink.records.compactMap { if case .window(let w) = $0 { w } else { nil } }
         #expect(windows.count == 400)

@@ -33,7 +33,7 @@ public final class LiveWindows: Sendable {
 
     /// The open windows, fresh when the aggregator answers within `timeout`, otherwise the
     /// last copy published.
-    public func openSummaries(nudge: () -> Void, timeout: Duration = .milliseconds(250)) async -> [OutputRecord] {
+    public func openSummaries(nudge: () -> Void, timeout: Duration = .seconds(2)) async -> [OutputRecord] {
         requested.store(true, ordering: .releasing)
         nudge()
         return await withTaskGroup(of: [OutputRecord]?.self) { group in

@@ -1,89 +1,103 @@
 import SluiceModel
 
 /// The window aggregator stage: record batches in, closed windows (and forwarded token records
-/// and watermarks) out, in record order.
+/// and watermarks) out, in record order. Closed windows and checkpoints of the open ones also
+/// go to the store; raw records reach the store from the ingest edge, not from here.
 public struct WindowAggregator: Sendable {
     public let configuration: Configuration
     let input: BoundedChannel<RecordBatch>
     let output: BoundedChannel<[StageEvent]>
-    /// Raw records and the windows they closed, for the store; `nil` when nothing is stored.
-    let storeOutput: BoundedChannel<StoreBatch>?
+    /// Closed windows and checkpoints, for the store; `nil` when nothing is stored.
+    let store: BoundedChannel<StoreBatch>?
     let counters: PipelineCounters
     let live: LiveWindows?
+    /// Where a restart picks up; `nil` starts empty.
+    let resumption: Resumption?
+    /// How the input ended (read once it has).
+    let ending: @Sendable () -> Pipeline.Ending
+
+    /// A machine resumed from a checkpoint, and what resuming it emitted (windows that had
+    /// closed before a crash but were not stored).
+    public struct Resumption: Sendable {
+        public var machine: StateMachine
+        public var events: [StageEvent]
+        public init(machine: StateMachine, events: [StageEvent]) {
+            self.machine = machine
+            self.events = events
+        }
+    }
 
     public init(
         configuration: Configuration, input: BoundedChannel<RecordBatch>, output: BoundedChannel<[StageEvent]>,
-        storeOutput: BoundedChannel<StoreBatch>? = nil, counters: PipelineCounters, live: LiveWindows? = nil
+        store: BoundedChannel<StoreBatch>? = nil, counters: PipelineCounters, live: LiveWindows? = nil,
+        resumption: Resumption? = nil, ending: @escaping @Sendable () -> Pipeline.Ending = { .flush }
     ) {
-        self.live = live
         self.configuration = configuration
         self.input = input
         self.output = output
-        self.storeOutput = storeOutput
+        self.store = store
         self.counters = counters
+        self.live = live
+        self.resumption = resumption
+        self.ending = ending
     }
 
-    /// Runs until the input ends, then fires every open window and finishes the output.
+    /// Runs until the input ends. Then, for a flush, fires every open window; for a suspend
+    /// (a graceful stop with a store), checkpoints them instead so a restart resumes them.
+    /// Finishes its outputs either way.
     public func run() async throws {
-        var machine = StateMachine(configuration: configuration)
-        var reportedLate = (total: UInt64(0), byWindow: machine.lateByWindow)
+        var machine = resumption?.machine ?? StateMachine(configuration: configuration)
+        var late = LateCount(machine)
         defer {
             output.finish()
-            storeOutput?.finish()
+            store?.finish()
         }
-        for await incoming in input {
-            let batch = incoming.records
+        try await emit(resumption?.events ?? [], checkpoint: nil)
+        for await batch in input {
             var events: [StageEvent] = []
-            var seriesIDs: [Int32] = []
-            if storeOutput != nil {
-                seriesIDs.reserveCapacity(batch.count)
-                for record in batch { seriesIDs.append(machine.record(record, into: &events)) }
-            } else {
-                for record in batch { machine.record(record, into: &events) }
-            }
-            if machine.late != reportedLate.total {
-                let delta = machine.late - reportedLate.total
-                let byWindow = zip(machine.lateByWindow, reportedLate.byWindow).map { $0 - $1 }
-                counters.update { summary in
-                    summary.late += delta
-                    for (i, n) in byWindow.enumerated() where n > 0 {
-                        summary.lateByWindow[configuration.windows[i], default: 0] += n
-                    }
-                }
-                reportedLate = (machine.late, machine.lateByWindow)
-            }
+            for record in batch.records { machine.record(record, into: &events) }
+            late.report(machine, counters: counters, windows: configuration.windows)
             if let live, live.isRequested { live.publish(machine.openSummaries()) }
-            if let storeOutput, !(batch.isEmpty && events.isEmpty && incoming.acknowledgement == nil) {
-                try await storeOutput.send(StoreBatch(records: batch, outputs: events.compactMap(\.output), seriesIDs: seriesIDs,
-                                                      acknowledgements: incoming.acknowledgement.map { [$0] } ?? []))
-            } else if storeOutput == nil {
-                incoming.acknowledgement?.resolve()
-            }
-            if !events.isEmpty { try await output.send(events) }
+            try await emit(events, checkpoint: batch.checkpoint ? .save(machine.checkpoint().encoded()) : nil)
         }
         var events: [StageEvent] = []
-        machine.inputFinished(into: &events)
-        if let storeOutput, !events.isEmpty {
-            try await storeOutput.send(StoreBatch(records: [], outputs: events.compactMap(\.output)))
+        switch ending() {
+        case .suspend where store != nil:
+            try await emit([], checkpoint: .save(machine.checkpoint().encoded()))
+        case .flush, .suspend:
+            machine.inputFinished(into: &events)
+            try await emit(events, checkpoint: .clear)
+        }
+    }
+
+    private func emit(_ events: [StageEvent], checkpoint: StoreBatch.Checkpoint?) async throws {
+        if let store {
+            let windows = events.compactMap(\.output)
+            if !windows.isEmpty || checkpoint != nil { try await store.send(StoreBatch(outputs: windows, checkpoint: checkpoint)) }
         }
         if !events.isEmpty { try await output.send(events) }
     }
-}
 
-/// What the segment writer stores: raw records and the closed windows of the same batch.
-public struct StoreBatch: Sendable {
-    public var records: [Record]
-    public var outputs: [OutputRecord]
-    /// The aggregator's series number of each record (-1 when it has none); empty when unknown.
-    public var seriesIDs: [Int32]
-    /// To resolve once these records are durable.
-    public var acknowledgements: [Acknowledgement]
+    /// Late records counted so far, so only the change goes to the counters.
+    struct LateCount {
+        var total: UInt64
+        var byWindow: [UInt64]
 
-    public init(records: [Record], outputs: [OutputRecord], seriesIDs: [Int32] = [], acknowledgements: [Acknowledgement] = []) {
-        self.records = records
-        self.outputs = outputs
-        self.seriesIDs = seriesIDs
-        self.acknowledgements = acknowledgements
+        init(_ machine: StateMachine) {
+            total = machine.late
+            byWindow = machine.lateByWindow
+        }
+
+        mutating func report(_ machine: StateMachine, counters: PipelineCounters, windows: [WindowDuration]) {
+            guard machine.late != total else { return }
+            let delta = machine.late - total
+            let byWindow = zip(machine.lateByWindow, self.byWindow).map { $0 - $1 }
+            counters.update { summary in
+                summary.late += delta
+                for (i, n) in byWindow.enumerated() where n > 0 { summary.lateByWindow[windows[i], default: 0] += n }
+            }
+            self = LateCount(machine)
+        }
     }
 }
 

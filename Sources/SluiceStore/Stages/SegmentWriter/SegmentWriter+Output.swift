@@ -65,6 +65,17 @@ extension SegmentWriter {
             state.withLock { $0.waiting.append(framed) }
         }
 
+        /// Replaces (or removes) the window checkpoint.
+        func replace(_ checkpoint: StoreBatch.Checkpoint) async throws(StoreError) {
+            let file = WindowCheckpointFile(directory: directory)
+            try await BlockingWork.run { () throws(StoreError) in
+                switch checkpoint {
+                case .save(let bytes): try file.save(bytes)
+                case .clear: try file.clear()
+                }
+            }
+        }
+
         /// Writes every waiting block; with `sync`, makes them durable. Acknowledgements are
         /// resolved once their block is as durable as the flush asked. Returns the bytes
         /// written. On failure the segment is cut back and the blocks stay queued.

@@ -27,16 +27,16 @@ extension SegmentWriter {
             case flush(sync: Bool)
             /// Nothing buffered, but an unsynced block should reach the disk.
             case sync
+            /// Flush (and sync, per the policy) what came before, then replace the window
+            /// checkpoint: it may only speak for windows the store already holds.
+            case checkpoint(StoreBatch.Checkpoint, sync: Bool)
         }
 
         mutating func batch(_ batch: StoreBatch) -> Action {
-            if batch.seriesIDs.count == batch.records.count {
-                for (record, id) in zip(batch.records, batch.seriesIDs) { block.add(record, seriesID: id) }
-            } else {
-                for record in batch.records { block.add(record) }
-            }
+            for record in batch.records { block.add(record) }
             for output in batch.outputs { block.add(output) }
             waiting += batch.acknowledgements
+            if let checkpoint = batch.checkpoint { return .checkpoint(checkpoint, sync: configuration.fsync != .never) }
             // Someone waits for these records to be durable: flush and sync now.
             if !batch.acknowledgements.isEmpty, configuration.fsync == .always { return .flush(sync: true) }
             guard block.count >= configuration.flushRecords else { return .none }

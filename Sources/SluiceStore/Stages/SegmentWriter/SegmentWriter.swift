@@ -47,8 +47,9 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
             directory: directory, statistics: statistics,
             compactor: configuration.compactRecords > 0 ? SegmentCompactor(maximumRecords: configuration.compactRecords, level: configuration.compactionLevel) : nil,
             level: configuration.compressionLevel, report: report)
-        let started = ContinuousClock.now
-        func now() -> Duration { ContinuousClock.now - started }
+        // Segment age is measured on the injected clock; replay has none, and seals by size only.
+        let started = clock?.now
+        func now() -> Duration { if let clock, let started { started.duration(to: clock.now) } else { .zero } }
 
         func perform(_ action: StateMachine.Action) async throws {
             switch action {
@@ -65,6 +66,9 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
                 if bytes > 0, machine.appended(bytes: bytes, now: now()) {
                     try await write { () async throws(StoreError) in try await output.seal() }
                 }
+            case .checkpoint(let checkpoint, let sync):
+                try await perform(.flush(sync: sync))
+                try await write { () async throws(StoreError) in try await output.replace(checkpoint) }
             }
         }
 

@@ -6,24 +6,22 @@ import Synchronization
 import SluiceModel
 import SluicePipeline
 
-/// NDJSON over TCP: one pipeline producer per connection. While the pipeline is full the
-/// connection is not read, so back-pressure reaches the client through TCP's own window.
-public struct TCPListener: Service {
+/// NDJSON over TCP: each connection is a stream into the ingest edge. While the pipeline is
+/// full the connection is not read, so back-pressure reaches the client through TCP's own window.
+public struct TCPSource: Service {
     let host: String
     let port: Int
-    let pipeline: Pipeline
-    let decoder: NDJSONDecoder.Configuration
+    let edge: IngestEdge
     let maxConnections: Int
     let idleTimeout: TimeAmount
     let logger: Logger
     let bound: @Sendable (Int) -> Void
 
-    public init(host: String, port: Int, pipeline: Pipeline, decoder: NDJSONDecoder.Configuration, maxConnections: Int,
+    public init(host: String, port: Int, edge: IngestEdge, maxConnections: Int,
                 idleTimeout: Duration, logger: Logger, bound: @escaping @Sendable (Int) -> Void = { _ in }) {
         self.host = host
         self.port = port
-        self.pipeline = pipeline
-        self.decoder = decoder
+        self.edge = edge
         self.maxConnections = maxConnections
         self.idleTimeout = .nanoseconds(Int64(idleTimeout.components.seconds) * 1_000_000_000 + idleTimeout.components.attoseconds / 1_000_000_000)
         self.logger = logger
@@ -69,13 +67,11 @@ public struct TCPListener: Service {
 
     private func handle(_ connection: NIOAsyncChannel<ByteBuffer, Never>) async {
         let peer = connection.channel.remoteAddress?.description ?? "?"
-        let ingest = Ingest(configuration: { var c = Ingest.Configuration(); c.decoder = decoder; return c }(),
-                            output: pipeline.input, counters: pipeline.counters, ingestTime: { Timestamp.now() }) { error in
-            logger.notice("rejected line", metadata: ["peer": "\(peer)", "line": "\(error.line)", "reason": "\(error.error.message)"])
-        }
         do {
             try await connection.executeThenClose { inbound, _ in
-                _ = try await ingest.run(inbound.map { Array($0.readableBytesView) })
+                _ = try await edge.stream(inbound.map { Array($0.readableBytesView) }, source: peer) { error in
+                    logger.notice("rejected line", metadata: ["peer": "\(peer)", "line": "\(error.line)", "reason": "\(error.error.message)"])
+                }
             }
         } catch {
             logger.debug("connection ended", metadata: ["peer": "\(peer)", "error": "\(error)"])
@@ -102,22 +98,20 @@ final class CloseOnIdle: ChannelInboundHandler, Sendable {
     }
 }
 
-/// NDJSON over UDP: one or more lines per datagram. UDP has no back-pressure: a datagram that
-/// finds the pipeline full is dropped, and counted (`udp_dropped_records`).
-public struct UDPListener: Service {
+/// NDJSON over UDP: one or more lines per datagram, each datagram a message to the ingest
+/// edge. UDP has no back-pressure: a datagram that finds the pipeline full is dropped, and
+/// counted (`udp_dropped_records`).
+public struct UDPSource: Service {
     let host: String
     let port: Int
-    let pipeline: Pipeline
-    let decoder: NDJSONDecoder.Configuration
+    let edge: IngestEdge
     let logger: Logger
     let bound: @Sendable (Int) -> Void
 
-    public init(host: String, port: Int, pipeline: Pipeline, decoder: NDJSONDecoder.Configuration, logger: Logger,
-                bound: @escaping @Sendable (Int) -> Void = { _ in }) {
+    public init(host: String, port: Int, edge: IngestEdge, logger: Logger, bound: @escaping @Sendable (Int) -> Void = { _ in }) {
         self.host = host
         self.port = port
-        self.pipeline = pipeline
-        self.decoder = decoder
+        self.edge = edge
         self.logger = logger
         self.bound = bound
     }
@@ -132,39 +126,15 @@ public struct UDPListener: Service {
             }
         bound(channel.channel.localAddress?.port ?? port)
         logger.info("listening for NDJSON over UDP", metadata: ["address": "\(host):\(channel.channel.localAddress?.port ?? port)"])
-        let decoder = NDJSONDecoder(configuration: self.decoder)
         try await withGracefulShutdownHandler {
             try await channel.executeThenClose { inbound, _ in
                 for try await datagram in inbound {
-                    var records: [Record] = []
-                    var errors: [DecodeError] = []
-                    var splitter = LineSplitter(maximumLineBytes: self.decoder.maximumLineBytes)
-                    let now = Timestamp.now()
-                    let take: (LineSplitter.Line) -> Void = { line in
-                        guard case .line(let bytes, _) = line else { errors.append(DecodeError(.lineTooLong, "line too long")); return }
-                        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
-                        switch decoder.decode(bytes, ingestTime: now) {
-                        case .success(let r): records.append(r)
-                        case .failure(let e): errors.append(e)
-                        }
-                    }
-                    Array(datagram.data.readableBytesView).withUnsafeBufferPointer { splitter.feed($0, take) }
-                    splitter.finish(take)
-                    for e in errors {
-                        logger.notice("rejected datagram line", metadata: ["peer": "\(datagram.remoteAddress)", "reason": "\(e.message)"])
-                    }
-                    pipeline.counters.update { summary in
-                        summary.errors += UInt64(errors.count)
-                        for e in errors { summary.errorsByReason[e.reason, default: 0] += 1 }
-                    }
-                    guard !records.isEmpty else { continue }
-                    if pipeline.input.trySend(RecordBatch(records: records)) {
-                        pipeline.counters.update { summary in
-                            summary.records += UInt64(records.count)
-                            for r in records { summary.recordsByType[r.kind, default: 0] += 1 }
-                        }
-                    } else {
-                        pipeline.counters.add("udp_dropped_records", UInt64(records.count))
+                    let peer = "\(datagram.remoteAddress)"
+                    guard let batch = try? datagram.data.withUnsafeReadableBytes({ bytes throws(IngestRefusal) in
+                        try edge.decode(message: bytes.assumingMemoryBound(to: UInt8.self), arrays: false, source: peer)
+                    }) else { continue }
+                    try await edge.datagram(batch) { error in
+                        logger.notice("rejected datagram line", metadata: ["peer": "\(peer)", "line": "\(error.line)", "reason": "\(error.error.message)"])
                     }
                 }
             }

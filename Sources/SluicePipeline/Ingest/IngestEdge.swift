@@ -1,0 +1,230 @@
+import SluiceModel
+
+/// Where every source hands its bytes to the pipeline (design §8).
+///
+/// stdin, files, TCP connections, UDP datagrams and HTTP bodies all come through here, so the
+/// rules live in one place: decoding (`IngestDecoder`), counters by type and by reason, the
+/// token's tenant and refusal of a foreign one, the rate limit, and acknowledgements. Decoded
+/// records go from here to the store (raw) and to the window aggregator; a full pipeline makes
+/// the source wait, which is the back-pressure that reaches the socket or the reader.
+public struct IngestEdge: Sendable {
+    public struct Configuration: Sendable {
+        public var decoder = NDJSONDecoder.Configuration()
+        /// Stop a stream at its first bad line (`--strict`).
+        public var strict = false
+        /// Records per second per tenant (a token bucket with one second's burst); 0 is no limit.
+        public var recordsPerSecond = 0
+        /// How long a message waits for room in a full pipeline before it is refused.
+        public var enqueueTimeout: Duration = .seconds(2)
+        /// Answer a message only once its records are durable (`store.fsync: always`).
+        public var waitForDurability = false
+        public init() {}
+    }
+
+    /// Whose records a source may send.
+    public enum Tenancy: Sendable, Equatable {
+        /// Any tenant (stdin, files, sockets, an admin token).
+        case any
+        /// This tenant only: a record without a tenant takes it, one naming another is refused.
+        case tenant(String)
+    }
+
+    /// How a stream ended.
+    public enum Outcome: Sendable, Equatable {
+        case completed
+        /// `--strict`: the first bad line stopped the stream.
+        case stopped(LineError)
+    }
+
+    /// What a message came to: records taken, and the lines (or elements) refused and why.
+    public struct Submission: Sendable {
+        public var accepted: Int
+        public var rejections: [LineError]
+    }
+
+    public let configuration: Configuration
+    let pipeline: Pipeline
+    /// Event time for records without a timestamp; `nil` makes it an error (replay).
+    let ingestTime: (@Sendable () -> Timestamp)?
+    let limiter: RateLimiter?
+    /// Set when there is a store: while it cannot write, messages are refused.
+    public let health: StoreHealth?
+    let sleep: @Sendable (Duration) async throws -> Void
+    /// Sees every batch of records taken (`tail`'s rolling windows).
+    let tap: (@Sendable ([Record]) -> Void)?
+
+    public init<C: Clock>(
+        configuration: Configuration, pipeline: Pipeline, health: StoreHealth? = nil, clock: C,
+        ingestTime: (@Sendable () -> Timestamp)?, tap: (@Sendable ([Record]) -> Void)? = nil
+    ) where C.Duration == Duration {
+        self.tap = tap
+        self.configuration = configuration
+        self.pipeline = pipeline
+        self.health = health
+        self.ingestTime = ingestTime
+        limiter = configuration.recordsPerSecond > 0 ? RateLimiter(perSecond: configuration.recordsPerSecond, clock: clock) : nil
+        sleep = { try await clock.sleep(for: $0) }
+    }
+
+    public var counters: PipelineCounters { pipeline.counters }
+
+    /// Reads a byte stream to its end (or, when strict, to its first bad line), reporting each
+    /// bad line. Waits while the pipeline is full, so a full pipeline stops the reading.
+    public func stream<Chunks: AsyncSequence>(
+        _ chunks: Chunks, source: String? = nil, report: @Sendable (LineError) -> Void
+    ) async throws -> Outcome where Chunks.Element == [UInt8] {
+        var decoder = IngestDecoder(decoder: configuration.decoder, strict: configuration.strict)
+        for try await chunk in chunks {
+            let now = ingestTime?()
+            chunk.withUnsafeBufferPointer { decoder.feed($0, now: now, source: source) }
+            try await forward(decoder.take(), report: report)
+            if decoder.stopped != nil { break }
+        }
+        if decoder.stopped == nil {
+            decoder.finish(now: ingestTime?(), source: source)
+            try await forward(decoder.take(), report: report)
+        }
+        return decoder.stopped.map { .stopped($0) } ?? .completed
+    }
+
+    private func forward(_ batch: DecodedBatch, report: (LineError) -> Void) async throws {
+        guard !batch.isEmpty else { return }
+        batch.rejections.forEach(report)
+        counters.update { batch.count(into: &$0) }
+        guard !batch.records.isEmpty else { return }
+        if let limiter {
+            while let wait = limiter.take(batch.records.count, tenant: "stream") { try await sleep(.seconds(wait)) }
+        }
+        try await pipeline.input.send(RecordBatch(records: batch.records))
+        tap?(batch.records)
+        try await pipeline.storeInput?.send(StoreBatch(records: batch.records))
+    }
+
+    /// Decodes one whole message (an HTTP body, a datagram) by the edge's rules, for `submit`
+    /// or `datagram`. Refused only when it is not records at all.
+    public func decode(
+        message bytes: UnsafeBufferPointer<UInt8>, arrays: Bool, tenancy: Tenancy = .any, defaultKind: RecordKind? = nil, source: String? = nil
+    ) throws(IngestRefusal) -> DecodedBatch {
+        var decoderConfiguration = configuration.decoder
+        if let defaultKind { decoderConfiguration.defaultKind = defaultKind }
+        if case .tenant(let own) = tenancy { decoderConfiguration.defaultTenantID = own }
+        switch IngestDecoder.decode(message: bytes, arrays: arrays, decoder: decoderConfiguration, now: ingestTime?(), source: source) {
+        case .success(let batch):
+            if batch.isEmpty { throw .invalid("the body holds no records") }
+            return batch
+        case .failure(let error):
+            throw .invalid("the body is not a valid JSON array: \(error.message)")
+        }
+    }
+
+    /// Takes one decoded datagram. UDP has no back-pressure: records that find the pipeline
+    /// full are dropped and counted (`udp_dropped_records`), never silently.
+    public func datagram(_ batch: DecodedBatch, report: (LineError) -> Void) async throws {
+        batch.rejections.forEach(report)
+        var counted = batch
+        if !batch.records.isEmpty, limiter?.take(batch.records.count, tenant: "stream") != nil || !pipeline.input.trySend(RecordBatch(records: batch.records)) {
+            counters.add("udp_dropped_records", UInt64(batch.records.count))
+            counted.records = []
+            counted.byType = counted.byType.map { _ in 0 }
+        }
+        counters.update { counted.count(into: &$0) }
+        tap?(counted.records)
+        if !counted.records.isEmpty { try await pipeline.storeInput?.send(StoreBatch(records: counted.records)) }
+    }
+
+    /// Takes one decoded message (an HTTP body): valid records go on even when others are bad.
+    /// Refused whole, with nothing taken, when it names a foreign tenant, is over the rate
+    /// limit, finds the store unwritable or the pipeline full past the enqueue timeout.
+    public func submit(_ batch: DecodedBatch, tenancy: Tenancy) async throws(IngestRefusal) -> Submission {
+        if let failure = health?.failure { throw .storeUnwritable(failure, held: false) }
+        if case .tenant(let own) = tenancy, let other = batch.records.first(where: { $0.tenantID != own }) {
+            throw .foreignTenant(other.tenantID, own: own)
+        }
+        if let limiter, !batch.records.isEmpty {
+            let key = if case .tenant(let own) = tenancy { own } else { "admin" }
+            if let wait = limiter.take(batch.records.count, tenant: key) { throw .rateLimited(retryAfter: wait) }
+        }
+        guard !batch.records.isEmpty else {
+            counters.update { batch.count(into: &$0) }
+            return Submission(accepted: 0, rejections: batch.rejections)
+        }
+        guard await enqueue(RecordBatch(records: batch.records)) else { throw .pipelineFull(configuration.enqueueTimeout) }
+        counters.update { batch.count(into: &$0) }
+        tap?(batch.records)
+        // The aggregator has the records: from here on they are taken, so the store gets them
+        // whatever the client does, and only the durability wait has a deadline.
+        let acknowledgement = configuration.waitForDurability && pipeline.storeInput != nil ? Acknowledgement() : nil
+        let stored = StoreBatch(records: batch.records, acknowledgements: acknowledgement.map { [$0] } ?? [])
+        do {
+            try await pipeline.storeInput?.send(stored)
+        } catch {
+            throw .notDurable
+        }
+        if let acknowledgement {
+            switch await deadline(configuration.enqueueTimeout * 5, { await acknowledgement.wait() }) {
+            case .stored: break
+            case .failed(let reason): throw .storeUnwritable(reason, held: true)
+            case .cancelled, nil: throw .notDurable
+            }
+        }
+        return Submission(accepted: batch.records.count, rejections: batch.rejections)
+    }
+
+    /// Sends, waiting at most the enqueue timeout for room; `false` when it gave up (nothing sent).
+    private func enqueue(_ batch: RecordBatch) async -> Bool {
+        let input = pipeline.input
+        let sleep = self.sleep
+        let timeout = configuration.enqueueTimeout
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                do {
+                    try await input.send(batch)
+                    return true
+                } catch {
+                    return false
+                }
+            }
+            group.addTask {
+                try? await sleep(timeout)
+                return false
+            }
+            let first = await group.next()!
+            group.cancelAll()
+            if first { return true }
+            // The timer won, but the send may have got through as it fired.
+            return await group.next() ?? false
+        }
+    }
+
+    /// Runs `body`, giving up after `timeout` on the edge's clock (`nil`).
+    private func deadline<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async -> T) async -> T? {
+        let sleep = self.sleep
+        return await withTaskGroup(of: T?.self) { group in
+            group.addTask { await body() }
+            group.addTask {
+                try? await sleep(timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+}
+
+/// Why the ingest edge refused a whole message; nothing in it was taken unless `held` says so.
+public enum IngestRefusal: Error, Sendable, Equatable {
+    /// The body is not records (an invalid JSON array, or nothing at all).
+    case invalid(String)
+    /// A record names `tenant`, but the token writes for `own` only.
+    case foreignTenant(String?, own: String)
+    /// Over `server.tenant_records_per_second`; retry after this many seconds.
+    case rateLimited(retryAfter: Int)
+    /// The pipeline stayed full for this long.
+    case pipelineFull(Duration)
+    /// The records are in the pipeline but were not confirmed durable in time.
+    case notDurable
+    /// The store cannot write. `held`: the records were taken before the failure and are held
+    /// in memory until the store writes again.
+    case storeUnwritable(String, held: Bool)
+}

@@ -1,0 +1,105 @@
+import Synchronization
+import Testing
+import SluiceModel
+import SluicePipeline
+import SluiceTesting
+
+/// The ingest edge's rules, the same for every source: tenants, rate limits, the enqueue
+/// deadline, counters by reason, and where the records go. Time is a manual clock.
+@Suite("Ingest edge", .timeLimit(.minutes(1)))
+struct IngestEdgeTests {
+    /// A store that keeps what it is sent.
+    final class StoreRecorder: StoreStage {
+        let batches = Mutex<[StoreBatch]>([])
+        func run(input: BoundedChannel<StoreBatch>) async throws {
+            for await batch in input {
+                batches.withLock { $0.append(batch) }
+                for a in batch.acknowledgements { a.resolve() }
+            }
+        }
+    }
+
+    func message(_ edge: IngestEdge, _ text: String, tenancy: IngestEdge.Tenancy = .any) throws -> DecodedBatch {
+        try Array(text.utf8).withUnsafeBufferPointer { bytes throws(IngestRefusal) in try edge.decode(message: bytes, arrays: true, tenancy: tenancy) }
+    }
+
+    @Test("raw records go from the edge to the store and to the aggregator; bad lines are counted by reason")
+    func rawRecordsToStore() async throws {
+        let store = StoreRecorder()
+        let sink = RecordingSink()
+        let pipeline = Pipeline(configuration: .init(), sinks: [sink], store: store)
+        let edge = IngestEdge(configuration: .init(), pipeline: pipeline, clock: ManualClock(), ingestTime: nil)
+        async let drained: Void = pipeline.run()
+        let input = #"{"metric_name":"a","value":1,"timestamp":60}"# + "\n" + #"{"metric_name":"a","value":"x","timestamp":61}"# + "\n\n"
+            + #"{"type":"token_usage","tenant_id":"t","request_id":"r1","model":"m","prompt_tokens":1,"completion_tokens":2,"timestamp":62}"# + "\n"
+        let errors = Mutex<[LineError]>([])
+        let outcome = try await edge.stream(MemoryChunks(bytes: Array(input.utf8), chunkBytes: 7)) { e in errors.withLock { $0.append(e) } }
+        pipeline.finishInput(.flush)
+        try await drained
+        #expect(outcome == .completed)
+        #expect(errors.withLock { $0.map(\.line) } == [2])
+        let stored = store.batches.withLock { $0 }
+        #expect(stored.flatMap(\.records).count == 2, "raw records reach the store")
+        #expect(stored.flatMap(\.outputs).contains { if case .window = $0 { true } else { false } }, "closed windows reach it too")
+        #expect(stored.last?.checkpoint == .clear, "end of input closes every window: no checkpoint is left")
+        let counters = pipeline.counters.snapshot
+        #expect(counters.records == 2 && counters.errors == 1)
+        #expect(counters.errorsByReason.values.reduce(0, +) == 1)
+        #expect(counters.recordsByType[.tokenUsage] == 1)
+    }
+
+    @Test("a tenant's message takes its tenant; one naming another tenant is refused whole and counts nothing")
+    func tenancy() async throws {
+        let pipeline = Pipeline(configuration: .init(), sinks: [])
+        let edge = IngestEdge(configuration: .init(), pipeline: pipeline, clock: ManualClock(), ingestTime: { Timestamp(microseconds: 0) })
+        async let drained: Void = pipeline.run()
+        let own = try message(edge, #"[{"metric_name":"a","value":1}]"#, tenancy: .tenant("t1"))
+        #expect(own.records.first?.tenantID == "t1")
+        let foreign = try message(edge, #"[{"metric_name":"a","value":1},{"metric_name":"a","value":1,"tenant_id":"t2"}]"#, tenancy: .tenant("t1"))
+        await #expect(throws: IngestRefusal.foreignTenant("t2", own: "t1")) { try await edge.submit(foreign, tenancy: .tenant("t1")) }
+        #expect(pipeline.counters.snapshot.records == 0)
+        let taken = try await edge.submit(own, tenancy: .tenant("t1"))
+        #expect(taken.accepted == 1)
+        pipeline.finishInput(.flush)
+        try await drained
+    }
+
+    @Test("the rate limit refills with the clock, per tenant")
+    func rateLimit() async throws {
+        let clock = ManualClock()
+        let limiter = RateLimiter(perSecond: 100, clock: clock)
+        #expect(limiter.take(100, tenant: "a") == nil)
+        #expect(limiter.take(1, tenant: "a") == 1)
+        #expect(limiter.take(100, tenant: "b") == nil, "another tenant has its own bucket")
+        clock.advance(by: .milliseconds(500))
+        #expect(limiter.take(50, tenant: "a") == nil)
+        #expect(limiter.take(1, tenant: "a") == 1)
+        #expect(limiter.take(250, tenant: "a") == 3, "never more than one second's burst: 250 needs 3 s")
+    }
+
+    @Test("a message that finds the pipeline full waits the enqueue timeout on the clock, then is refused with nothing taken")
+    func enqueueDeadline() async throws {
+        let clock = ManualClock()
+        var configuration = IngestEdge.Configuration()
+        configuration.enqueueTimeout = .seconds(2)
+        // Not running: nothing drains its input.
+        let pipeline = Pipeline(configuration: .init(channelCapacity: 1), sinks: [])
+        let edge = IngestEdge(configuration: configuration, pipeline: pipeline, clock: clock, ingestTime: { Timestamp(microseconds: 0) })
+        let batch = try message(edge, #"{"metric_name":"a","value":1}"#)
+        #expect(try await edge.submit(batch, tenancy: .any).accepted == 1)
+        let refused = Task { () async -> IngestRefusal? in
+            do throws(IngestRefusal) {
+                _ = try await edge.submit(batch, tenancy: .any)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        while clock.sleeperCount == 0 { await Task.yield() }
+        clock.advance(by: .seconds(1))
+        #expect(clock.sleeperCount == 1, "still waiting after 1 s")
+        clock.advance(by: .seconds(1))
+        #expect(await refused.value == .pipelineFull(.seconds(2)))
+        #expect(pipeline.counters.snapshot.records == 1, "the refused message counted nothing")
+    }
+}

@@ -1,6 +1,11 @@
 import Dispatch
+import Testing
 import SluicePipeline
 import SluiceStore
+
+/// Suites that hold the blocking pool or wait on it against a deadline (a full disk's 507
+/// must arrive before the durability wait gives up): one at a time, so neither starves the other.
+@Suite(.serialized) struct BlockingPoolSuites {}
 
 /// Every thread of the blocking pool held until `release()`: what a long store scan, a slow
 /// fsync or a compaction does to it.

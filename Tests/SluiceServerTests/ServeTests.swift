@@ -96,12 +96,9 @@ struct ServeTests {
             """)
         let usage = #"[{"type":"token_usage","tenant_id":"site-a","model":"gpt-4o","prompt_tokens":400,"completion_tokens":100,"request_id":"r1"},{"type":"token_usage","tenant_id":"site-a","model":"gpt-4o","prompt_tokens":400,"completion_tokens":100,"request_id":"r1"},{"type":"token_usage","tenant_id":"site-a","model":"free","prompt_tokens":10,"completion_tokens":0,"request_id":"r2"}]"#
         #expect(try await server.request("POST", "/api/v2/analytics/metrics", body: usage).status == 202)
-        var rows: [[String: Any]] = []
-        for _ in 0..<50 {
-            rows = try await server.request("GET", "/api/v2/analytics/tokens?tenant=site-a").json as? [[String: Any]] ?? []
-            if rows.count == 2 { break }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        // The token meter's live totals change as it takes each record.
+        while await server.server.state.tokenMeter.usage(tenantID: "site-a").count < 2 { await Task.yield() }
+        let rows = try await server.request("GET", "/api/v2/analytics/tokens?tenant=site-a").json as? [[String: Any]] ?? []
         let gpt = rows.first { $0["model"] as? String == "gpt-4o" }
         #expect(gpt?["total_tokens"] as? Int == 500, "the repeated request id counted once")
         #expect(gpt?["cost_usd"] as? Double == 0.002)
@@ -150,14 +147,11 @@ struct ServeTests {
         let server = try await LiveServer.start(tcp: true, udp: true)
         try SocketClient.tcp(port: server.bound.tcp!, "{\"metric_name\":\"tcp\",\"value\":1}\nnot json\n{\"metric_name\":\"tcp\",\"value\":2}\n")
         try SocketClient.udp(port: server.bound.udp!, "{\"metric_name\":\"udp\",\"value\":3}\n{\"metric_name\":\"udp\",\"value\":4}\n")
+        // Counted means in the aggregator's input: a query after that sees them.
+        await server.server.state.pipeline.counters.wait { $0.records >= 4 && $0.errors >= 1 }
         var names: [String: Int] = [:]
-        for _ in 0..<100 {
-            names = [:]
-            for w in try await server.request("GET", "/api/v2/analytics/aggregate").json as? [[String: Any]] ?? [] {
-                names[w["metric_name"] as! String] = w["count"] as? Int
-            }
-            if names["tcp"] == 2 && names["udp"] == 2 { break }
-            try await Task.sleep(for: .milliseconds(20))
+        for w in try await server.request("GET", "/api/v2/analytics/aggregate").json as? [[String: Any]] ?? [] {
+            names[w["metric_name"] as! String] = w["count"] as? Int
         }
         #expect(names["tcp"] == 2)
         #expect(names["udp"] == 2)
@@ -210,27 +204,27 @@ enum SocketClient {
         return fd
     }
 
-    /// Sends a raw request and reads until `marker` has arrived and its line is complete. Polls
-    /// without blocking, so it never holds one of the few cooperative threads the server needs.
+    /// Sends a raw request and reads until `marker` has arrived and its line is complete.
     static func readUntil(port: Int, request: String, marker: String, timeout: Double) async throws -> String {
         let fd = try connectTCP(port: port)
         defer { close(fd) }
         _ = request.withCString { send(fd, $0, strlen($0), 0) }
-        var text = ""
-        let deadline = Date().addingTimeInterval(timeout)
-        var buffer = [UInt8](repeating: 0, count: 4_096)
-        while Date() < deadline {
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&p, 1, 0) > 0 else {
-                try await Task.sleep(for: .milliseconds(10))
-                continue
+        // Blocking reads with a deadline, on a thread of their own: the cooperative threads
+        // stay free for the server.
+        return try await offThePool {
+            var text = ""
+            let deadline = Date().addingTimeInterval(timeout)
+            var buffer = [UInt8](repeating: 0, count: 4_096)
+            while Date() < deadline {
+                var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                guard poll(&p, 1, Int32(max(1, deadline.timeIntervalSinceNow * 1_000))) > 0 else { continue }
+                let n = recv(fd, &buffer, buffer.count, 0)
+                if n <= 0 { break }
+                text += String(decoding: buffer[0..<n], as: UTF8.self)
+                if let r = text.range(of: marker), text[r.upperBound...].contains("\n") { break }
             }
-            let n = recv(fd, &buffer, buffer.count, 0)
-            if n <= 0 { break }
-            text += String(decoding: buffer[0..<n], as: UTF8.self)
-            if let r = text.range(of: marker), text[r.upperBound...].contains("\n") { break }
+            return text
         }
-        return text
     }
 
     static func tcp(port: Int, _ text: String) throws {

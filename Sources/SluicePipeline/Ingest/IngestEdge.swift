@@ -90,12 +90,15 @@ public struct IngestEdge: Sendable {
     private func forward(_ batch: DecodedBatch, report: (LineError) -> Void) async throws {
         guard !batch.isEmpty else { return }
         batch.rejections.forEach(report)
+        if !batch.records.isEmpty {
+            if let limiter {
+                while let wait = limiter.take(batch.records.count, tenant: "stream") { try await sleep(.seconds(wait)) }
+            }
+            try await pipeline.input.send(RecordBatch(records: batch.records))
+        }
+        // Counted once taken: what the counters show is in the aggregator's input.
         counters.update { batch.count(into: &$0) }
         guard !batch.records.isEmpty else { return }
-        if let limiter {
-            while let wait = limiter.take(batch.records.count, tenant: "stream") { try await sleep(.seconds(wait)) }
-        }
-        try await pipeline.input.send(RecordBatch(records: batch.records))
         tap?(batch.records)
         try await pipeline.storeInput?.send(StoreBatch(records: batch.records))
     }

@@ -71,7 +71,7 @@ struct StoreEndToEndTests {
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
         try process.run()
-        try waitForBlocks(in: "\(dir)/data")
+        try await waitForBlocks(in: "\(dir)/data")
         kill(process.processIdentifier, SIGTERM)
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -99,7 +99,7 @@ struct StoreEndToEndTests {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        try waitForBlocks(in: "\(dir)/data")
+        try await waitForBlocks(in: "\(dir)/data")
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
 
@@ -116,14 +116,29 @@ struct StoreEndToEndTests {
         #expect(stored.sorted() == prefix.sorted())
     }
 
-    /// Waits until the writer has put at least a few blocks on disk.
-    func waitForBlocks(in data: String) throws {
-        for _ in 0..<600 {
-            let segments = (try? FileManager.default.contentsOfDirectory(atPath: "\(data)/segments")) ?? []
-            let bytes = segments.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: "\(data)/segments/\($1)")[.size] as? Int) ?? 0) }
-            if bytes > 200_000 { return }
-            Thread.sleep(forTimeInterval: 0.01)
+    /// Waits until the writer has put at least a few blocks on disk: woken by the kernel each
+    /// time something under `data` changes (inotify), never by a timer.
+    func waitForBlocks(in data: String) async throws {
+        let written = try await offThePool { () -> Bool in
+            let watcher = inotify_init1(Int32(IN_CLOEXEC))
+            defer { close(watcher) }
+            let parent = String(data[..<data.lastIndex(of: "/")!])
+            var buffer = [UInt8](repeating: 0, count: 4_096)
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline {
+                // Watch what exists now (adding a watch twice is harmless), then look: a change
+                // after the look wakes the poll below.
+                for path in [parent, data, "\(data)/segments"] where FileManager.default.fileExists(atPath: path) {
+                    _ = inotify_add_watch(watcher, path, UInt32(IN_CREATE | IN_MODIFY | IN_MOVED_TO))
+                }
+                let segments = (try? FileManager.default.contentsOfDirectory(atPath: "\(data)/segments")) ?? []
+                let bytes = segments.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: "\(data)/segments/\($1)")[.size] as? Int) ?? 0) }
+                if bytes > 200_000 { return true }
+                var p = pollfd(fd: watcher, events: Int16(POLLIN), revents: 0)
+                if poll(&p, 1, Int32(max(1, deadline.timeIntervalSinceNow * 1_000))) > 0 { _ = read(watcher, &buffer, buffer.count) }
+            }
+            return false
         }
-        Issue.record("the writer wrote nothing in 6 s")
+        if !written { Issue.record("the writer wrote nothing in 60 s") }
     }
 }

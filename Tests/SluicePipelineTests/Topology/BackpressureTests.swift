@@ -45,10 +45,10 @@ struct BackpressureTests {
         async let drained: Void = pipeline.run()
         async let ingested = edge.stream(source) { _ in }
 
-        // Wait for the sink to be blocked on its first batch, then give the reader every chance
-        // to run ahead.
-        while sink.batches == 0 { await Task.yield() }
-        try await Task.sleep(for: .milliseconds(300))
+        // Wait for the sink to be blocked on its first batch and the pipeline's input to fill,
+        // then give the reader every chance to run ahead.
+        while sink.batches == 0 || pipeline.input.count < capacity { await Task.yield() }
+        for _ in 0..<2_000 { await Task.yield() }
         let pulledWhileStalled = source.pulled.load(ordering: .relaxed)
         // Ingest holds one batch in hand, each of the two channels holds `capacity` batches plus
         // one parked producer, and the aggregator and the sink stage hold one each.

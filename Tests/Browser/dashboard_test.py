@@ -12,7 +12,7 @@ checks that:
   python3 Tests/Browser/dashboard_test.py [path/to/sluice]
 Exit status 0 when every check passes; each failure is printed.
 """
-import http.client, json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request, zlib
+import http.client, json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request, zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SLUICE = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".build/debug/sluice")
@@ -57,14 +57,15 @@ def main():
     with open(os.path.join(work, "sluice.yml"), "w") as f:
         f.write(CONFIG)
     server = subprocess.Popen([SLUICE, "serve", "--http", f"127.0.0.1:{port}", "--data-dir", os.path.join(work, "data"),
-                               "--config", os.path.join(work, "sluice.yml")], stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "serve.log"), "w"))
+                               "--config", os.path.join(work, "sluice.yml")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        for _ in range(200):
-            try:
-                if urllib.request.urlopen(base + "/readyz", timeout=1).status == 200:
-                    break
-            except Exception:
-                time.sleep(0.05)
+        # Ready once it says where it serves; the rest of its log is kept in serve.log.
+        log = open(os.path.join(work, "serve.log"), "wb")
+        for line in server.stderr:
+            log.write(line)
+            if b"serving on" in line:
+                break
+        threading.Thread(target=lambda: [log.write(line) for line in server.stderr], daemon=True).start()
         with open(os.path.join(ROOT, "Fixtures/demo/input.ndjson"), "rb") as f:
             body = f.read()
         request = urllib.request.Request(base + "/api/v2/analytics/metrics", data=body, method="POST", headers={"Content-Type": "application/x-ndjson"})
@@ -86,13 +87,20 @@ def main():
                                    headers={"Content-Type": "application/json"},
                                    data=json.dumps({"metric_name": "probe", "value": 1, "tenant_id": "shop-eu", "timestamp": ts}).encode()))
         latency = None
-        while time.monotonic() - started < 5:
+        probe_closed = False
+        event = None
+        # Read on until the first probe's own window has closed too (the second probe closes
+        # it), so the JSON and the page below see the same state.
+        while time.monotonic() - started < 10 and not probe_closed:
             line = response.readline().decode()
-            if line.startswith("event: window"):
+            if line.startswith("event: "):
+                event = line[7:].strip()
+            if event == "window" and latency is None:
                 latency = time.monotonic() - started
-                break
+            if event == "window" and line.startswith("data: ") and '"probe"' in line:
+                probe_closed = True
         stream.close()
-        time.sleep(1)  # let the second probe's windows close too, so JSON and page see the same state
+        check(probe_closed, "the probe's window closed and reached the stream")
         check(latency is not None and latency < 2, f"a closed window reaches the live stream in {latency if latency is None else round(latency, 3)} s (< 2 s)")
 
         def get(path):

@@ -39,8 +39,16 @@ public struct DataDirectory: Sendable {
     public func lock() throws(StoreError) -> DirectoryLock {
         let lockPath = path + "/LOCK"
         let fd = try FileIO.open(lockPath, O_RDWR | O_CREAT)
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        var attempts = 0
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let holder = (try? FileIO.pread(fd, lockPath, offset: 0, count: 32)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
+            // This process let the directory go, but a child it is starting still holds a copy
+            // of the descriptor until it execs (close-on-exec): wait that out, up to a second.
+            if String(holder.trimmingWhitespace()) == "\(getpid())", attempts < 200 {
+                attempts += 1
+                usleep(5_000)
+                continue
+            }
             close(fd)
             throw .locked("\(path) is in use by another Sluice process (pid \(String(holder.trimmingWhitespace()))); stop it first, or use its HTTP API")
         }

@@ -33,7 +33,7 @@ struct BlockCodecTests {
         let (frame, summary) = try BlockFrame.build(records, level: 3)
         let header = try #require(BlockFrame.header(frame))
         #expect(BlockFrame.checksumMatches(frame, header))
-        let decoded = try BlockFrame.records(frame, header)
+        let decoded = try BlockFrame.records(frame, header, version: SegmentFile.version)
         #expect(Set(decoded) == Set(records))
         #expect(decoded.count == records.count)
         #expect(summary.recordCount == records.count)

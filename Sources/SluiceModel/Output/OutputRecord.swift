@@ -79,12 +79,15 @@ public struct WindowSummary: Sendable, Hashable {
     public var p99: Double
     /// A window still open (only answered by live queries, never emitted by the pipeline).
     public var partial: Bool
+    /// The window's samples as a mergeable sketch: what any answer combining windows merges.
+    /// `nil` for windows stored before segment format 2, which kept only the percentiles.
+    public var sketch: DDSketch?
 
     public var mean: Double { sum / Double(count) }
 
     public init(
         span: WindowSpan, series: SeriesKey, count: UInt64, sum: Double, min: Double, max: Double,
-        p50: Double, p90: Double, p95: Double, p99: Double, partial: Bool = false
+        p50: Double, p90: Double, p95: Double, p99: Double, partial: Bool = false, sketch: DDSketch? = nil
     ) {
         self.span = span
         self.series = series
@@ -97,6 +100,15 @@ public struct WindowSummary: Sendable, Hashable {
         self.p95 = p95
         self.p99 = p99
         self.partial = partial
+        self.sketch = sketch
+    }
+
+    /// A window summarised from its sketch: exact count, minimum and maximum, and the four
+    /// percentiles (0 when empty), with the exactly rounded `sum` kept beside it.
+    public init(span: WindowSpan, series: SeriesKey, sketch: DDSketch, sum: Double, partial: Bool = false) {
+        self.init(span: span, series: series, count: sketch.count, sum: sum, min: sketch.min, max: sketch.max,
+                  p50: sketch.quantile(0.50) ?? 0, p90: sketch.quantile(0.90) ?? 0,
+                  p95: sketch.quantile(0.95) ?? 0, p99: sketch.quantile(0.99) ?? 0, partial: partial, sketch: sketch)
     }
 }
 
@@ -134,12 +146,21 @@ public struct VisitsWindowSummary: Sendable, Hashable {
     public var tenantID: String?
     public var visits: UInt64
     public var uniqueVisitors: UInt64
+    /// The window's visitors as a mergeable sketch: unions of windows merge it. `nil` for
+    /// windows stored before segment format 2.
+    public var visitors: HyperLogLog?
 
-    public init(span: WindowSpan, tenantID: String?, visits: UInt64, uniqueVisitors: UInt64) {
+    public init(span: WindowSpan, tenantID: String?, visits: UInt64, uniqueVisitors: UInt64, visitors: HyperLogLog? = nil) {
         self.span = span
         self.tenantID = tenantID
         self.visits = visits
         self.uniqueVisitors = uniqueVisitors
+        self.visitors = visitors
+    }
+
+    /// A window summarised from its visitor sketch.
+    public init(span: WindowSpan, tenantID: String?, visits: UInt64, visitors: HyperLogLog) {
+        self.init(span: span, tenantID: tenantID, visits: visits, uniqueVisitors: visitors.estimate, visitors: visitors)
     }
 }
 

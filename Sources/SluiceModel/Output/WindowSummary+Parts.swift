@@ -1,24 +1,44 @@
-/// One window stored as several records: a restart closes the open windows at shutdown, and
-/// records that arrive after it for the same window are stored again as a second part. Every
-/// answer combines the parts, so no count is lost from it.
+/// Windows combine in two ways, by one rule: the parts of one window (a window stored in parts,
+/// or seen both in the store and in memory), and unions of windows — across labels, routes,
+/// tenants or time. Count, sum, minimum and maximum combine exactly (the sum is the correctly
+/// rounded sum of the parts' sums). Percentiles and unique visitors come from the merged
+/// sketches, so a union is as accurate as one window over the same samples (design §3).
 ///
-/// Count, sum, minimum and maximum combine exactly (the sum is the correctly rounded sum of
-/// the parts). Stored windows keep no sketch yet, so percentiles come from the part with the
-/// most samples, and unique visitors from the part with the most visitors (a lower bound).
+/// Windows stored before segment format 2 kept no sketch. A union that includes one cannot
+/// merge: its percentiles are the busiest part's, its unique visitors the largest part's (a
+/// lower bound), and it carries no sketch, so nothing built on it claims more than it knows.
 extension WindowSummary {
+    /// The union of `windows` as one window of `span` and `series`; partial when any is.
+    public static func merging(_ windows: some Collection<WindowSummary>, span: WindowSpan, series: SeriesKey) -> WindowSummary {
+        precondition(!windows.isEmpty, "a union has at least one window")
+        var sum = ExactSum()
+        var count: UInt64 = 0
+        var sketch: DDSketch? = DDSketch()
+        for w in windows {
+            sum.add(w.sum)
+            count += w.count
+            if let s = w.sketch { sketch?.merge(s) } else { sketch = nil }
+        }
+        let partial = windows.contains(where: \.partial)
+        if let sketch {
+            return WindowSummary(span: span, series: series, sketch: sketch, sum: sum.value, partial: partial)
+        }
+        var combined = windows.max { $0.count < $1.count }!
+        combined.span = span
+        combined.series = series
+        combined.count = count
+        combined.sum = sum.value
+        combined.min = windows.map(\.min).min()!
+        combined.max = windows.map(\.max).max()!
+        combined.partial = partial
+        combined.sketch = nil
+        return combined
+    }
+
     /// The parts of one (series, window) as one window; partial when any part is open.
     public static func combining(_ parts: [WindowSummary]) -> WindowSummary {
-        precondition(!parts.isEmpty, "a window has at least one part")
         guard parts.count > 1 else { return parts[0] }
-        var combined = parts.max { $0.count < $1.count }!
-        var sum = ExactSum()
-        for part in parts { sum.add(part.sum) }
-        combined.count = parts.reduce(0) { $0 + $1.count }
-        combined.sum = sum.value
-        combined.min = parts.map(\.min).min()!
-        combined.max = parts.map(\.max).max()!
-        combined.partial = parts.contains(where: \.partial)
-        return combined
+        return merging(parts, span: parts[0].span, series: parts[0].series)
     }
 
     /// Whether `other` holds the same samples: the same window seen twice (in the store and
@@ -29,23 +49,52 @@ extension WindowSummary {
 }
 
 extension CacheWindowSummary {
-    /// Hits and misses add up; the size is the later part's (the latest report).
-    public static func combining(_ parts: [CacheWindowSummary]) -> CacheWindowSummary {
-        precondition(!parts.isEmpty, "a window has at least one part")
-        var combined = parts.last!
-        combined.hits = parts.reduce(0) { $0 + $1.hits }
-        combined.misses = parts.reduce(0) { $0 + $1.misses }
+    /// The union of `windows` as one window of `span`: hits and misses add up; the size is
+    /// that of the latest window (the latest report), the later part among equal spans.
+    public static func merging(_ windows: some Collection<CacheWindowSummary>, span: WindowSpan) -> CacheWindowSummary {
+        precondition(!windows.isEmpty, "a union has at least one window")
+        var combined = windows.reduce(windows.first!) { $1.span.end >= $0.span.end ? $1 : $0 }
+        combined.span = span
+        combined.hits = windows.reduce(0) { $0.addingSaturating($1.hits) }
+        combined.misses = windows.reduce(0) { $0.addingSaturating($1.misses) }
         return combined
+    }
+
+    /// The parts of one window as one.
+    public static func combining(_ parts: [CacheWindowSummary]) -> CacheWindowSummary {
+        guard parts.count > 1 else { return parts[0] }
+        return merging(parts, span: parts[0].span)
     }
 }
 
 extension VisitsWindowSummary {
-    /// Visits add up; unique visitors are the larger part's until windows keep their sketch.
+    /// The union of `windows` as one window of `span` and tenant: visits add up; unique
+    /// visitors are those of the merged sketch.
+    public static func merging(_ windows: some Collection<VisitsWindowSummary>, span: WindowSpan, tenantID: String?) -> VisitsWindowSummary {
+        precondition(!windows.isEmpty, "a union has at least one window")
+        var visits: UInt64 = 0
+        var visitors: HyperLogLog? = HyperLogLog()
+        for w in windows {
+            visits += w.visits
+            if let v = w.visitors { visitors?.merge(v) } else { visitors = nil }
+        }
+        if let visitors { return VisitsWindowSummary(span: span, tenantID: tenantID, visits: visits, visitors: visitors) }
+        return VisitsWindowSummary(span: span, tenantID: tenantID, visits: visits, uniqueVisitors: windows.map(\.uniqueVisitors).max()!)
+    }
+
+    /// The parts of one window as one.
     public static func combining(_ parts: [VisitsWindowSummary]) -> VisitsWindowSummary {
-        precondition(!parts.isEmpty, "a window has at least one part")
-        var combined = parts.max { $0.uniqueVisitors < $1.uniqueVisitors }!
-        combined.visits = parts.reduce(0) { $0 + $1.visits }
-        return combined
+        guard parts.count > 1 else { return parts[0] }
+        return merging(parts, span: parts[0].span, tenantID: parts[0].tenantID)
+    }
+}
+
+extension UInt64 {
+    /// The sum, or `.max` when it would overflow: hostile counts cannot crash a union.
+    @inlinable
+    public func addingSaturating(_ other: UInt64) -> UInt64 {
+        let (s, overflow) = addingReportingOverflow(other)
+        return overflow ? .max : s
     }
 }
 

@@ -9,7 +9,6 @@ public struct MetricAccumulator: Sendable {
 
     public var count: UInt64 { sketch.count }
 
-    
     public mutating func add(_ value: Double) {
         sum.add(value)
         sketch.add(value)
@@ -22,12 +21,7 @@ public struct MetricAccumulator: Sendable {
     }
 
     public func summary(span: WindowSpan, series: SeriesKey) -> WindowSummary {
-        WindowSummary(
-            span: span, series: series, count: sketch.count, sum: sum.value,
-            min: sketch.min, max: sketch.max,
-            p50: sketch.quantile(0.50) ?? 0, p90: sketch.quantile(0.90) ?? 0,
-            p95: sketch.quantile(0.95) ?? 0, p99: sketch.quantile(0.99) ?? 0
-        )
+        WindowSummary(span: span, series: series, sketch: sketch, sum: sum.value)
     }
 }
 
@@ -58,8 +52,8 @@ public struct CacheAccumulator: Sendable {
     public init() {}
 
     public mutating func add(_ record: CacheRecord) {
-        hits = Self.saturatingAdd(hits, record.hits)
-        misses = Self.saturatingAdd(misses, record.misses)
+        hits = hits.addingSaturating(record.hits)
+        misses = misses.addingSaturating(record.misses)
         // The latest event time wins; among equal times, the last to arrive.
         if record.timestamp.microseconds >= sizeTime {
             sizeTime = record.timestamp.microseconds
@@ -68,17 +62,12 @@ public struct CacheAccumulator: Sendable {
     }
 
     public mutating func merge(_ other: CacheAccumulator) {
-        hits = Self.saturatingAdd(hits, other.hits)
-        misses = Self.saturatingAdd(misses, other.misses)
+        hits = hits.addingSaturating(other.hits)
+        misses = misses.addingSaturating(other.misses)
         if other.sizeTime >= sizeTime {
             sizeTime = other.sizeTime
             sizeKB = other.sizeKB
         }
-    }
-
-    static func saturatingAdd(_ a: UInt64, _ b: UInt64) -> UInt64 {
-        let (s, overflow) = a.addingReportingOverflow(b)
-        return overflow ? .max : s
     }
 
     public func summary(span: WindowSpan, key: CacheKey) -> CacheWindowSummary {
@@ -104,6 +93,6 @@ public struct VisitAccumulator: Sendable {
     }
 
     public func summary(span: WindowSpan, tenantID: String?) -> VisitsWindowSummary {
-        VisitsWindowSummary(span: span, tenantID: tenantID, visits: visits, uniqueVisitors: visitors.estimate)
+        VisitsWindowSummary(span: span, tenantID: tenantID, visits: visits, visitors: visitors)
     }
 }

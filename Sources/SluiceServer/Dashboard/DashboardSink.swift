@@ -6,7 +6,14 @@ import SluicePipeline
 /// The dashboard's sink: keeps, per widget, the recent history it draws (bounded: the last
 /// `windowsPerSeries` windows of each series, the last `anomalies` anomalies), and counts
 /// updates so the page knows when to redraw.
+///
+/// Only the newest `sketchedWindows` windows of a series keep their sketches: queries merge
+/// those until the store has them, and older ones are answered from the store. Keeping every
+/// sketch would cost a few KB per window per series.
 public final class DashboardSink: Sink {
+    /// Windows per series that keep their sketch (the store flushes within a second).
+    static let sketchedWindows = 2
+
     public struct Snapshot: Sendable {
         public var windows: [SeriesKey: [WindowSummary]] = [:]
         public var caches: [SeriesKey: [CacheWindowSummary]] = [:]
@@ -42,6 +49,8 @@ public final class DashboardSink: Sink {
                 case .window(let w):
                     s.windows[w.series, default: []].append(w)
                     if s.windows[w.series]!.count > limit { s.windows[w.series]!.removeFirst() }
+                    let older = s.windows[w.series]!.count - Self.sketchedWindows - 1
+                    if older >= 0 { s.windows[w.series]![older].sketch = nil }
                 case .cacheWindow(let c):
                     let key = SeriesKey(tenantID: c.tenantID, name: c.cache ?? "", labels: c.labels)
                     s.caches[key, default: []].append(c)
@@ -50,6 +59,8 @@ public final class DashboardSink: Sink {
                     let site = v.tenantID ?? ""
                     s.visits[site, default: []].append(v)
                     if s.visits[site]!.count > limit { s.visits[site]!.removeFirst() }
+                    let older = s.visits[site]!.count - Self.sketchedWindows - 1
+                    if older >= 0 { s.visits[site]![older].visitors = nil }
                 case .anomaly(let a):
                     s.anomalies.append(a)
                     if s.anomalies.count > maximumAnomalies { s.anomalies.removeFirst() }

@@ -49,43 +49,37 @@ struct QueryRoutes: Sendable {
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
     }
 
-    /// Windows for the query from three places: the store, the recent closed windows not yet
-    /// flushed to it, and the windows still open (marked partial). A window stored in parts
-    /// (split by a restart) is answered as one; one seen both in the store and in memory counts once.
-    func windows(tenant: String?, metric: String?, length: WindowDuration?, from: Timestamp?, to: Timestamp?) async throws -> [WindowSummary] {
-        struct Key: Hashable { var series: SeriesKey; var span: WindowSpan }
-        var parts: [Key: [WindowSummary]] = [:]
-        func wanted(_ w: WindowSummary) -> Bool {
-            if let tenant, w.series.tenantID != tenant { return false }
-            if let metric, w.series.name != metric { return false }
-            if let from, w.span.start < from { return false }
-            if let to, w.span.start >= to { return false }
-            return length == nil || w.span.length == length
+    static func step(_ request: Request) throws -> WindowDuration? {
+        guard let text = request.uri.queryParameters.get("step") else { return nil }
+        switch WindowDuration.parseUserInput(text, name: "step") {
+        case .success(let d): return d
+        case .failure(let problem): throw APIError.badRequest(problem.description)
         }
-        for case .output(.window(let w)) in try await state.storedRecords(StoreQuery(kinds: [.window], tenantID: tenant, metric: metric, from: from, to: to)) where wanted(w) {
-            parts[Key(series: w.series, span: w.span), default: []].append(w)
-        }
-        // Closed in this run: in the store already, or about to be.
-        for w in state.dashboard.snapshot(tenant: tenant).windows.values.joined() where wanted(w) {
-            let key = Key(series: w.series, span: w.span)
-            if parts[key]?.contains(where: { $0.sameSamples(as: w) }) != true { parts[key, default: []].append(w) }
-        }
-        // Open: never stored yet, though an earlier part of the same window may be.
-        let live = await state.pipeline.live.openSummaries(nudge: { _ = state.pipeline.input.trySend(RecordBatch(records: [])) })
-        for case .window(let w) in live where wanted(w) {
-            parts[Key(series: w.series, span: w.span), default: []].append(w)
-        }
-        return parts.values.map { WindowSummary.combining($0) }.sorted { ($0.span, $0.series) < ($1.span, $1.series) }
     }
 
+    /// What `aggregate`'s `stat=` may name.
+    static let statistics = ["count", "sum", "min", "max", "mean", "p50", "p90", "p95", "p99"]
+
     func aggregate(_ request: Request, _ context: SluiceRequestContext) async throws -> Response {
-        let tenant = try Self.tenant(request, context)
-        let stat = request.uri.queryParameters.get("stat")
-        let statistics = ["count", "sum", "min", "max", "mean", "p50", "p90", "p95", "p99"]
-        if let stat, !statistics.contains(stat) { throw APIError.badRequest("stat=\(stat): expected one of \(statistics.joined(separator: ", "))") }
+        let parameters = request.uri.queryParameters
         let range = try Self.range(request)
-        let windows = try await self.windows(tenant: tenant, metric: request.uri.queryParameters.get("metric"), length: try Self.window(request),
-                                             from: range.from, to: range.to)
+        let filter = WindowQuery.Filter(tenant: try Self.tenant(request, context), metric: parameters.get("metric"),
+                                        length: try Self.window(request), from: range.from, to: range.to)
+        let stat = parameters.get("stat")
+        let step = try Self.step(request)
+        if filter.metric == "visits" || filter.metric == "unique_visitors" {
+            if let stat { throw APIError.badRequest("stat=\(stat) applies to window records; metric=\(filter.metric!) answers visits_window records") }
+            var all = filter
+            all.metric = nil
+            let visits = try WindowQuery.rolledUp(try await WindowQuery(state: state).visits(all), step: step)
+            return Self.json { json in
+                json.beginArray()
+                for v in visits { json.rawElement(Self.encoded(.visitsWindow(v))) }
+                json.endArray()
+            }
+        }
+        if let stat, !Self.statistics.contains(stat) { throw APIError.badRequest("stat=\(stat): expected one of \(Self.statistics.joined(separator: ", "))") }
+        let windows = try WindowQuery.rolledUp(try await WindowQuery(state: state).windows(filter), step: step)
         var json = JSONWriter(capacity: 256 * windows.count + 16)
         json.beginArray()
         for w in windows {
@@ -102,9 +96,7 @@ struct QueryRoutes: Sendable {
                 if w.partial { json.key("partial"); json.bool(true) }
                 json.endObject()
             } else {
-                var one = JSONWriter()
-                OutputRecord.window(w).write(to: &one)
-                json.rawElement(Array(one.bytes.dropLast()))
+                json.rawElement(Self.encoded(.window(w)))
             }
         }
         json.endArray()
@@ -112,21 +104,34 @@ struct QueryRoutes: Sendable {
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
     }
 
+    /// One record as its NDJSON object, without the newline.
+    static func encoded(_ record: OutputRecord) -> [UInt8] {
+        var one = JSONWriter()
+        record.write(to: &one)
+        return Array(one.bytes.dropLast())
+    }
+
+    /// One object per window (or per step): every route merged unless `route` picks one, the
+    /// percentiles from the merged sketches.
     func performance(_ request: Request, _ context: SluiceRequestContext) async throws -> Response {
         let tenant = try Self.tenant(request, context)
         let route = request.uri.queryParameters.get("route")
         let range = try Self.range(request)
-        let windows = try await self.windows(tenant: tenant, metric: nil, length: try Self.window(request), from: range.from, to: range.to)
-            .filter { ["response_time", "db_query_time", "memory_usage"].contains($0.series.name) }
-            .filter { route == nil || $0.series.labels["route"] == route }
-        // One object per window: the series of all routes merged would need the sketches, so a
-        // route-less query reports each series' own window (route = null) and per-route values.
+        let filter = WindowQuery.Filter(tenant: tenant, length: try Self.window(request), from: range.from, to: range.to)
+        let names = ["response_time", "db_query_time", "memory_usage"]
+        let windows = try await WindowQuery(state: state).windows(filter)
+            .filter { names.contains($0.series.name) && (route == nil || $0.series.labels["route"] == route) }
+        let step = try Self.step(request)
+        if step != nil { _ = try WindowQuery.rolledUp(windows, step: step) }
         var groups: [WindowSpan: [String: [WindowSummary]]] = [:]
-        for w in windows { groups[w.span, default: [:]][w.series.name, default: []].append(w) }
+        for w in windows {
+            let span = step.map { WindowRollup.span(of: w.span, step: $0) } ?? w.span
+            groups[span, default: [:]][w.series.name, default: []].append(w)
+        }
         return Self.json { json in
             json.beginArray()
             for span in groups.keys.sorted() {
-                let byName = groups[span]!
+                let byName = groups[span]!.mapValues { WindowSummary.merging($0, span: span, series: SeriesKey(tenantID: tenant, name: $0[0].series.name)) }
                 json.beginObject()
                 json.key("window"); json.string(span.length.description)
                 json.key("start"); json.timestamp(span.start)
@@ -135,9 +140,10 @@ struct QueryRoutes: Sendable {
                 json.key("route"); json.string(route)
                 for name in ["response_time", "db_query_time"] {
                     json.key(name)
-                    if let merged = Self.merge(byName[name] ?? []) {
+                    if let merged = byName[name] {
                         json.beginObject()
                         json.key("p50"); json.number(merged.p50)
+                        json.key("p90"); json.number(merged.p90)
                         json.key("p95"); json.number(merged.p95)
                         json.key("p99"); json.number(merged.p99)
                         json.key("mean"); json.number(merged.mean)
@@ -148,7 +154,7 @@ struct QueryRoutes: Sendable {
                     }
                 }
                 json.key("memory_usage")
-                if let merged = Self.merge(byName["memory_usage"] ?? []) {
+                if let merged = byName["memory_usage"] {
                     json.beginObject()
                     json.key("mean"); json.number(merged.mean)
                     json.key("max"); json.number(merged.max)
@@ -156,23 +162,11 @@ struct QueryRoutes: Sendable {
                 } else {
                     json.null()
                 }
-                if byName.values.contains(where: { $0.contains(where: \.partial) }) { json.key("partial"); json.bool(true) }
+                if byName.values.contains(where: \.partial) { json.key("partial"); json.bool(true) }
                 json.endObject()
             }
             json.endArray()
         }
-    }
-
-    /// One series' window as is; several (routes) combined: exact count, sum, mean and max; the
-    /// percentiles of the busiest route (windows keep no sketch to merge).
-    static func merge(_ windows: [WindowSummary]) -> WindowSummary? {
-        guard var combined = windows.max(by: { $0.count < $1.count }) else { return nil }
-        guard windows.count > 1 else { return combined }
-        combined.count = windows.reduce(0) { $0 + $1.count }
-        combined.sum = windows.reduce(0) { $0 + $1.sum }
-        combined.max = windows.map(\.max).max()!
-        combined.min = windows.map(\.min).min()!
-        return combined
     }
 
     func anomalies(_ request: Request, _ context: SluiceRequestContext) async throws -> Response {
@@ -185,9 +179,7 @@ struct QueryRoutes: Sendable {
         return Self.json { json in
             json.beginArray()
             for a in found {
-                var one = JSONWriter()
-                OutputRecord.anomaly(a).write(to: &one)
-                json.rawElement(Array(one.bytes.dropLast()))
+                json.rawElement(Self.encoded(.anomaly(a)))
             }
             json.endArray()
         }
@@ -241,7 +233,7 @@ struct QueryRoutes: Sendable {
         guard context.identity.mayRead(id) else { throw APIError.forbidden("this token reads its own tenant only") }
         guard TenantID.problem(id) == nil else { throw APIError.badRequest("\(id) is not a valid tenant id") }
         var latest: [SeriesKey: WindowSummary] = [:]
-        for w in try await windows(tenant: id, metric: nil, length: nil, from: nil, to: nil) {
+        for w in try await WindowQuery(state: state).windows(.init(tenant: id)) {
             if let seen = latest[w.series], seen.span.end > w.span.end { continue }
             latest[w.series] = w
         }
@@ -267,33 +259,25 @@ struct QueryRoutes: Sendable {
             json.key("series")
             json.beginArray()
             for key in latest.keys.sorted() {
-                var one = JSONWriter()
-                OutputRecord.window(latest[key]!).write(to: &one)
-                json.rawElement(Array(one.bytes.dropLast()))
+                json.rawElement(Self.encoded(.window(latest[key]!)))
             }
             json.endArray()
             json.key("caches")
             json.beginArray()
             for name in caches.keys.sorted() {
-                var one = JSONWriter()
-                OutputRecord.cacheWindow(caches[name]!).write(to: &one)
-                json.rawElement(Array(one.bytes.dropLast()))
+                json.rawElement(Self.encoded(.cacheWindow(caches[name]!)))
             }
             json.endArray()
             json.key("visits")
             if let visits {
-                var one = JSONWriter()
-                OutputRecord.visitsWindow(visits).write(to: &one)
-                json.rawElement(Array(one.bytes.dropLast()))
+                json.rawElement(Self.encoded(.visitsWindow(visits)))
             } else {
                 json.null()
             }
             json.key("tokens_this_month")
             json.beginArray()
             for u in usage {
-                var one = JSONWriter()
-                OutputRecord.tokenUsage(u).write(to: &one)
-                json.rawElement(Array(one.bytes.dropLast()))
+                json.rawElement(Self.encoded(.tokenUsage(u)))
             }
             json.endArray()
             json.endObject()

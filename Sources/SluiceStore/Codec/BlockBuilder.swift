@@ -13,6 +13,10 @@ struct BlockBuilder {
         /// Strings per record (request ids, visitor ids and paths, anomaly texts).
         var texts: [String?] = []
         var masks: [UInt8] = []
+        /// A `window` group's sketches, one per record (`nil`: stored before format 2).
+        var sketches: [DDSketch?] = []
+        /// A `visits_window` group's visitor sketches, one per record.
+        var visitors: [HyperLogLog?] = []
 
         init(key: BlockCodec.GroupKey) {
             self.key = key
@@ -96,10 +100,12 @@ struct BlockBuilder {
         case .window(let w):
             groups[g].unsigned.append(w.count)
             for (c, v) in [w.sum, w.min, w.max, w.p50, w.p90, w.p95, w.p99].enumerated() { groups[g].floats[c].append(v) }
+            groups[g].sketches.append(w.sketch)
         case .cacheWindow(let w):
             groups[g].unsigned.append(contentsOf: [w.hits, w.misses, w.sizeKB])
         case .visitsWindow(let w):
             groups[g].unsigned.append(contentsOf: [w.visits, w.uniqueVisitors])
+            groups[g].visitors.append(w.visitors)
         case .anomaly(let a):
             groups[g].texts.append(contentsOf: [a.statistic, a.reason])
             groups[g].floats[0].append(a.value)
@@ -133,6 +139,8 @@ struct BlockBuilder {
         groups[g].unsigned += other.unsigned
         groups[g].texts += other.texts
         groups[g].masks += other.masks
+        groups[g].sketches += other.sketches
+        groups[g].visitors += other.visitors
     }
 
     /// The payload (FORMAT.md) and the summary of everything added.
@@ -176,11 +184,25 @@ struct BlockBuilder {
             case .window:
                 for c in group.unsigned { body.varint(c) }
                 for column in group.floats[0..<3] { FloatColumn.encode(column, into: &body) }
+                // Percentiles are stored only for windows without a sketch; the others
+                // recompute theirs from the sketch, which is what every merge needs anyway.
+                for s in group.sketches { body.u8(s == nil ? 0 : 1) }
+                let bare = group.sketches.indices.filter { group.sketches[$0] == nil }
+                let minimum = bare.map { group.floats[1][$0] }, maximum = bare.map { group.floats[2][$0] }
                 for column in group.floats[3..<7] {
-                    QuantileColumn.encode(column, minimum: group.floats[1], maximum: group.floats[2], into: &body)
+                    QuantileColumn.encode(bare.map { column[$0] }, minimum: minimum, maximum: maximum, into: &body)
                 }
-            case .cacheWindow, .visitsWindow:
+                var sketches = BinaryWriter()
+                for case let s? in group.sketches { s.encode(into: &sketches) }
+                body.raw(sketches.bytes)
+            case .cacheWindow:
                 for u in group.unsigned { body.varint(u) }
+            case .visitsWindow:
+                for u in group.unsigned { body.varint(u) }
+                for v in group.visitors { body.u8(v == nil ? 0 : 1) }
+                var visitors = BinaryWriter()
+                for case let v? in group.visitors { v.encode(into: &visitors) }
+                body.raw(visitors.bytes)
             case .anomaly:
                 for t in group.texts { body.varint(dictionary.ref(t)) }
                 for column in group.floats { FloatColumn.encode(column, into: &body) }

@@ -55,14 +55,14 @@ enum BlockCodec {
         return builder.encode().payload
     }
 
-    static func decode(_ payload: [UInt8]) throws(StoreError) -> [StoredRecord] {
+    static func decode(_ payload: [UInt8], version: UInt8 = SegmentFile.version) throws(StoreError) -> [StoredRecord] {
         var out: [StoredRecord] = []
-        for group in try decodeGroups(payload) { group.appendRecords(to: &out) }
+        for group in try decodeGroups(payload, version: version) { group.appendRecords(to: &out) }
         return out
     }
 
-    /// Reads a payload back into its groups' columns.
-    static func decodeGroups(_ payload: [UInt8]) throws(StoreError) -> [BlockBuilder.Group] {
+    /// Reads a payload of segment format `version` back into its groups' columns.
+    static func decodeGroups(_ payload: [UInt8], version: UInt8 = SegmentFile.version) throws(StoreError) -> [BlockBuilder.Group] {
         var r = ByteReader(payload)
         let stringCount = try r.count()
         var strings: [String] = []
@@ -124,11 +124,16 @@ enum BlockCodec {
             case .window:
                 for _ in 0..<n { g.unsigned.append(try r.varint()) }
                 for c in 0..<3 { g.floats[c] = try FloatColumn.decode(n, from: &r) }
-                for c in 3..<7 { g.floats[c] = try QuantileColumn.decode(n, minimum: g.floats[1], maximum: g.floats[2], from: &r) }
+                try decodeWindowSketches(&g, n, version: version, from: &r)
             case .cacheWindow:
                 for _ in 0..<(3 * n) { g.unsigned.append(try r.varint()) }
             case .visitsWindow:
                 for _ in 0..<(2 * n) { g.unsigned.append(try r.varint()) }
+                g.visitors = Array(repeating: nil, count: n)
+                if version >= 2 {
+                    let present = try presence(n, from: &r)
+                    for i in present { g.visitors[i] = try sketch(from: &r) { (reader: inout BinaryReader) throws(BinaryDecodingError) in try HyperLogLog(decoding: &reader) } }
+                }
             case .anomaly:
                 for _ in 0..<n {
                     g.texts.append(try required(try r.count()))
@@ -140,6 +145,57 @@ enum BlockCodec {
         }
         guard r.isAtEnd else { throw .corrupt("\(r.remaining) unexpected bytes after the last group") }
         return groups
+    }
+}
+
+extension BlockCodec {
+    /// A window group's percentiles and sketches. Format 1 has percentile columns for every
+    /// window; format 2 has a presence byte per window, percentile columns for the windows
+    /// without a sketch, then the sketches.
+    static func decodeWindowSketches(_ g: inout BlockBuilder.Group, _ n: Int, version: UInt8, from r: inout ByteReader) throws(StoreError) {
+        g.sketches = Array(repeating: nil, count: n)
+        guard version >= 2 else {
+            for c in 3..<7 { g.floats[c] = try QuantileColumn.decode(n, minimum: g.floats[1], maximum: g.floats[2], from: &r) }
+            return
+        }
+        let present = Set(try presence(n, from: &r))
+        let bare = (0..<n).filter { !present.contains($0) }
+        let minimum = bare.map { g.floats[1][$0] }, maximum = bare.map { g.floats[2][$0] }
+        var columns: [[Double]] = []
+        for _ in 3..<7 { columns.append(try QuantileColumn.decode(bare.count, minimum: minimum, maximum: maximum, from: &r)) }
+        for c in 3..<7 { g.floats[c] = Array(repeating: 0, count: n) }
+        for (j, i) in bare.enumerated() { for c in 3..<7 { g.floats[c][i] = columns[c - 3][j] } }
+        for i in present.sorted() {
+            let s = try sketch(from: &r) { (reader: inout BinaryReader) throws(BinaryDecodingError) in try DDSketch(decoding: &reader) }
+            guard s.count == g.unsigned[i] else { throw .corrupt("a window counts \(g.unsigned[i]) values but its sketch \(s.count)") }
+            g.sketches[i] = s
+            for (c, q) in [0.50, 0.90, 0.95, 0.99].enumerated() { g.floats[3 + c][i] = s.quantile(q) ?? 0 }
+        }
+    }
+
+    /// The indices of the `n` records whose presence byte is 1.
+    static func presence(_ n: Int, from r: inout ByteReader) throws(StoreError) -> [Int] {
+        var present: [Int] = []
+        for i in 0..<n {
+            switch try r.u8() {
+            case 0: continue
+            case 1: present.append(i)
+            case let flag: throw .corrupt("presence byte \(flag) is neither 0 nor 1")
+            }
+        }
+        return present
+    }
+
+    /// A sketch encoded in place (its own layout, see `DDSketch+Bytes`, `HyperLogLog+Bytes`).
+    static func sketch<S>(from r: inout ByteReader, _ decode: (inout BinaryReader) throws(BinaryDecodingError) -> S) throws(StoreError) -> S {
+        var reader = BinaryReader(r.bytes, offset: r.offset)
+        do {
+            let s = try decode(&reader)
+            r.offset = reader.offset
+            return s
+        } catch {
+            throw .corrupt("a stored sketch does not decode: \(error)")
+        }
     }
 }
 
@@ -186,7 +242,8 @@ extension BlockBuilder.Group {
             for i in 0..<n {
                 out.append(.output(.window(WindowSummary(
                     span: WindowSpan(length: length, start: Timestamp(microseconds: times[i])), series: series, count: unsigned[i],
-                    sum: floats[0][i], min: floats[1][i], max: floats[2][i], p50: floats[3][i], p90: floats[4][i], p95: floats[5][i], p99: floats[6][i]))))
+                    sum: floats[0][i], min: floats[1][i], max: floats[2][i], p50: floats[3][i], p90: floats[4][i], p95: floats[5][i], p99: floats[6][i],
+                    sketch: sketches[i]))))
             }
         case .cacheWindow:
             for i in 0..<n {
@@ -197,7 +254,8 @@ extension BlockBuilder.Group {
         case .visitsWindow:
             for i in 0..<n {
                 out.append(.output(.visitsWindow(VisitsWindowSummary(span: WindowSpan(length: length, start: Timestamp(microseconds: times[i])),
-                                                                     tenantID: tenant, visits: unsigned[2 * i], uniqueVisitors: unsigned[2 * i + 1]))))
+                                                                     tenantID: tenant, visits: unsigned[2 * i], uniqueVisitors: unsigned[2 * i + 1],
+                                                                     visitors: visitors[i]))))
             }
         case .anomaly:
             let series = SeriesKey(tenantID: tenant, name: name ?? "", labels: labels)

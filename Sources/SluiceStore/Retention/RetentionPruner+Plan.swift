@@ -122,15 +122,21 @@ extension RetentionPruner {
     /// block's bytes is counted against its type and tenant.
     func cutting(_ segment: SegmentFile, _ scan: SegmentFile.Scan, _ cut: Plan.Cut, now: Timestamp) throws(StoreError) -> Outcome {
         var outcome = Outcome()
+        // The rewritten file is in today's format: blocks of an older one are re-encoded.
+        let current = scan.version == SegmentFile.version
         for block in scan.blocks {
-            guard mayRemove(block, cut, now: now) else {
+            guard mayRemove(block, cut, now: now) || !current else {
                 outcome.blocks.append(.unchanged(block))
                 continue
             }
             let records = try segment.records(blocks: [block])
             let kept = records.filter { !removes($0, cut, now: now) }
             guard kept.count < records.count else {
-                outcome.blocks.append(.unchanged(block))
+                if current {
+                    outcome.blocks.append(.unchanged(block))
+                } else {
+                    outcome.blocks.append(.rebuilt(try BlockFrame.build(kept, level: compressionLevel).bytes))
+                }
                 continue
             }
             outcome.changed = true

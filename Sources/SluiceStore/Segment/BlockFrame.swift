@@ -157,19 +157,19 @@ struct BlockFrame {
     }
 
     /// Decompresses and decodes a verified frame.
-    static func records(_ frame: [UInt8], _ header: Header) throws(StoreError) -> [StoredRecord] {
+    static func records(_ frame: [UInt8], _ header: Header, version: UInt8) throws(StoreError) -> [StoredRecord] {
         let start = headerBytes + header.summaryLength
         let raw = try Zstd.decompress(frame[start..<(start + header.payloadLength)], expected: header.rawLength)
-        let records = try BlockCodec.decode(raw)
+        let records = try BlockCodec.decode(raw, version: version)
         guard records.count == header.recordCount else { throw .corrupt("block holds \(records.count) records, its header says \(header.recordCount)") }
         return records
     }
 
     /// Decompresses a verified frame into its groups' columns.
-    static func groups(_ frame: [UInt8], _ header: Header) throws(StoreError) -> [BlockBuilder.Group] {
+    static func groups(_ frame: [UInt8], _ header: Header, version: UInt8) throws(StoreError) -> [BlockBuilder.Group] {
         let start = headerBytes + header.summaryLength
         let raw = try Zstd.decompress(frame[start..<(start + header.payloadLength)], expected: header.rawLength)
-        return try BlockCodec.decodeGroups(raw)
+        return try BlockCodec.decodeGroups(raw, version: version)
     }
 
     static func summary(_ frame: [UInt8], _ header: Header) throws(StoreError) -> BlockSummary {

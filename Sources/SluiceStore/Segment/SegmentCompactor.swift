@@ -18,7 +18,7 @@ struct SegmentCompactor {
             guard BlockFrame.checksumMatches(frame, block.header) else {
                 throw .corrupt("\(segment.path): block at offset \(block.offset) fails its checksum")
             }
-            for group in try BlockFrame.groups(frame, block.header) { builder.append(group) }
+            for group in try BlockFrame.groups(frame, block.header, version: block.version) { builder.append(group) }
             if builder.count >= maximumRecords {
                 frames.append(try BlockFrame.build(&builder, level: level).bytes)
                 builder.reset()

@@ -13,7 +13,10 @@ public struct SegmentFile: Sendable, Hashable, Comparable {
     public var directory: String
 
     static let magic: [UInt8] = Array("SLUICESG".utf8)
-    static let version: UInt8 = 1
+    /// The format this Sluice writes: 2 stores windows with their sketches (FORMAT.md).
+    static let version: UInt8 = 2
+    /// The formats it reads.
+    static let readableVersions: ClosedRange<UInt8> = 1...2
     static let headerBytes = 16
 
     public var name: String { Self.name(id: id, sealed: sealed) }
@@ -50,6 +53,8 @@ public struct SegmentFile: Sendable, Hashable, Comparable {
         public var offset: Int
         var header: BlockFrame.Header
         public var summary: BlockSummary
+        /// The segment format its payload is in.
+        var version: UInt8
         public var length: Int { header.frameLength }
         public var recordCount: Int { header.recordCount }
         public var minTime: Int64 { header.minTime }
@@ -62,6 +67,8 @@ public struct SegmentFile: Sendable, Hashable, Comparable {
         /// The end of the last whole, valid block.
         public var validLength = SegmentFile.headerBytes
         public var fileLength = 0
+        /// The segment's format version.
+        public var version = SegmentFile.version
         /// The first problem found, at an offset: where the good data ends.
         public var damage: (offset: Int, reason: String)?
     }
@@ -79,9 +86,10 @@ public struct SegmentFile: Sendable, Hashable, Comparable {
             scan.damage = (0, head.count < Self.headerBytes ? "the file header is incomplete" : "not a Sluice segment (bad magic)")
             return scan
         }
-        guard head[8] == Self.version else {
-            throw .usage("\(path) is segment format version \(head[8]); this Sluice reads version \(Self.version)")
+        guard Self.readableVersions.contains(head[8]) else {
+            throw .usage("\(path) is segment format version \(head[8]); this Sluice reads versions \(Self.readableVersions.lowerBound) to \(Self.readableVersions.upperBound)")
         }
+        scan.version = head[8]
         var offset = Self.headerBytes
         while offset < scan.fileLength {
             let headerBytes = try FileIO.pread(fd, path, offset: offset, count: BlockFrame.headerBytes)
@@ -107,7 +115,7 @@ public struct SegmentFile: Sendable, Hashable, Comparable {
                 }
                 do {
                     summary = try BlockFrame.summary(frame, header)
-                    _ = try BlockFrame.records(frame, header)
+                    _ = try BlockFrame.records(frame, header, version: scan.version)
                 } catch {
                     scan.damage = (offset, "block does not decode: \(error)")
                     break
@@ -124,7 +132,7 @@ public struct SegmentFile: Sendable, Hashable, Comparable {
                 }
                 summary = s
             }
-            scan.blocks.append(Block(offset: offset, header: header, summary: summary))
+            scan.blocks.append(Block(offset: offset, header: header, summary: summary, version: scan.version))
             offset += header.frameLength
             scan.validLength = offset
         }
@@ -142,7 +150,7 @@ public struct SegmentFile: Sendable, Hashable, Comparable {
             guard frame.count == block.length, BlockFrame.checksumMatches(frame, block.header) else {
                 throw .corrupt("\(path): block at offset \(block.offset) fails its checksum (run sluice verify)")
             }
-            out.append(contentsOf: try BlockFrame.records(frame, block.header))
+            out.append(contentsOf: try BlockFrame.records(frame, block.header, version: block.version))
         }
         return out
     }

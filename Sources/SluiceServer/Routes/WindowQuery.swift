@@ -1,0 +1,92 @@
+import SluiceModel
+import SluicePipeline
+import SluiceStore
+
+/// Where the query routes find windows: the store, the recent closed windows not yet flushed
+/// to it, and the windows still open (marked partial). A window stored in parts (split by a
+/// restart) is answered as one; one seen both in the store and in memory counts once.
+struct WindowQuery: Sendable {
+    let state: ServerState
+
+    /// What a query narrows windows by; `nil` means any.
+    struct Filter: Sendable {
+        var tenant: String?
+        var metric: String?
+        var length: WindowDuration?
+        var from: Timestamp?
+        var to: Timestamp?
+
+        func wants(span: WindowSpan, tenant: String?) -> Bool {
+            if let wanted = self.tenant, tenant != wanted { return false }
+            if let from, span.start < from { return false }
+            if let to, span.start >= to { return false }
+            return length == nil || span.length == length
+        }
+
+        func wants(_ w: WindowSummary) -> Bool {
+            if let metric, w.series.name != metric { return false }
+            return wants(span: w.span, tenant: w.series.tenantID)
+        }
+    }
+
+    func windows(_ filter: Filter) async throws -> [WindowSummary] {
+        struct Key: Hashable { var series: SeriesKey; var span: WindowSpan }
+        var parts: [Key: [WindowSummary]] = [:]
+        let query = StoreQuery(kinds: [.window], tenantID: filter.tenant, metric: filter.metric, from: filter.from, to: filter.to)
+        for case .output(.window(let w)) in try await state.storedRecords(query) where filter.wants(w) {
+            parts[Key(series: w.series, span: w.span), default: []].append(w)
+        }
+        // Closed in this run: in the store already, or about to be.
+        for w in state.dashboard.snapshot(tenant: filter.tenant).windows.values.joined() where filter.wants(w) {
+            let key = Key(series: w.series, span: w.span)
+            if parts[key]?.contains(where: { $0.sameSamples(as: w) }) != true { parts[key, default: []].append(w) }
+        }
+        // Open: never stored yet, though an earlier part of the same window may be.
+        for case .window(let w) in await openWindows() where filter.wants(w) {
+            parts[Key(series: w.series, span: w.span), default: []].append(w)
+        }
+        return parts.values.map { WindowSummary.combining($0) }.sorted { ($0.span, $0.series) < ($1.span, $1.series) }
+    }
+
+    func visits(_ filter: Filter) async throws -> [VisitsWindowSummary] {
+        struct Key: Hashable { var site: String?; var span: WindowSpan }
+        var parts: [Key: [VisitsWindowSummary]] = [:]
+        let query = StoreQuery(kinds: [.visitsWindow], tenantID: filter.tenant, from: filter.from, to: filter.to)
+        for case .output(.visitsWindow(let v)) in try await state.storedRecords(query) where filter.wants(span: v.span, tenant: v.tenantID) {
+            parts[Key(site: v.tenantID, span: v.span), default: []].append(v)
+        }
+        for v in state.dashboard.snapshot(tenant: filter.tenant).visits.values.joined() where filter.wants(span: v.span, tenant: v.tenantID) {
+            let key = Key(site: v.tenantID, span: v.span)
+            if parts[key]?.contains(where: { $0.visits == v.visits && $0.uniqueVisitors == v.uniqueVisitors }) != true { parts[key, default: []].append(v) }
+        }
+        for case .visitsWindow(let v) in await openWindows() where filter.wants(span: v.span, tenant: v.tenantID) {
+            parts[Key(site: v.tenantID, span: v.span), default: []].append(v)
+        }
+        return parts.values.map { VisitsWindowSummary.combining($0) }.sorted { ($0.span, $0.tenantID ?? "") < ($1.span, $1.tenantID ?? "") }
+    }
+
+    private func openWindows() async -> [OutputRecord] {
+        await state.pipeline.live.openSummaries(nudge: { _ = state.pipeline.input.trySend(RecordBatch(records: [])) })
+    }
+
+    /// `windows` rolled up to `step` (when given), after checking that every window fits it.
+    static func rolledUp(_ windows: [WindowSummary], step: WindowDuration?) throws -> [WindowSummary] {
+        guard let step else { return windows }
+        try check(step: step, lengths: Set(windows.map(\.span.length)))
+        return WindowRollup.windows(windows, step: step)
+    }
+
+    static func rolledUp(_ visits: [VisitsWindowSummary], step: WindowDuration?) throws -> [VisitsWindowSummary] {
+        guard let step else { return visits }
+        try check(step: step, lengths: Set(visits.map(\.span.length)))
+        return WindowRollup.visits(visits, step: step)
+    }
+
+    private static func check(step: WindowDuration, lengths: Set<WindowDuration>) throws {
+        for length in lengths.sorted() {
+            if let problem = WindowRollup.check(step: step, window: length) {
+                throw APIError.badRequest("\(problem); ask for a step that is a whole number of windows, or pick one window length with window=")
+            }
+        }
+    }
+}

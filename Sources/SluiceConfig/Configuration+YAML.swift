@@ -169,8 +169,18 @@ extension Configuration.AnomalyDetection {
 
 extension Configuration.Retention {
     mutating func apply(_ node: ConfigNode) throws(ConfigurationError) {
-        for (key, value) in try node.mapping(known: ["max_age", "tenants", "max_bytes", "interval", "allow_mass_delete"]) {
+        for (key, value) in try node.mapping(known: ["max_age", "tenants", "max_bytes", "interval", "allow_mass_delete", "tiers"]) {
             switch key {
+            case "tiers":
+                var tiers: [Tier] = []
+                for (step, age) in try value.anyMapping() {
+                    guard case .success(let d) = WindowDuration.parseUserInput(step, name: "step", minimum: .seconds(1)) else {
+                        throw age.bad("a step of at least 1s as the key, such as 1h or 1d (not \"\(step)\")")
+                    }
+                    guard !tiers.contains(where: { $0.step == d }) else { throw age.bad("one entry per step (\(step) is given twice)") }
+                    tiers.append(Tier(step: d, maxAge: try age.duration(atLeast: WindowDuration(microseconds: 1))))
+                }
+                self.tiers = tiers.sorted { $0.step < $1.step }
             case "max_age":
                 for (type, age) in try value.mapping(known: Self.recordTypes) { maxAge[type] = try age.duration(atLeast: WindowDuration(microseconds: 1)) }
             case "tenants":

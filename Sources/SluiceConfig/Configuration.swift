@@ -95,6 +95,9 @@ public struct Configuration: Sendable, Hashable {
         /// Whether a prune may remove more than half the stored bytes at once without being
         /// confirmed (`sluice prune --confirm`, `…/retention/apply?confirm=true`).
         public var allowMassDelete = false
+        /// Downsampling tiers (design §9): closed windows roll up into windows of each step,
+        /// kept for its max age. Ascending by step; empty turns them off.
+        public var tiers: [Tier] = Retention.defaultTiers
         /// The shortest `interval`: pruning more often only burns CPU.
         public static let shortestInterval = WindowDuration.seconds(1)
         /// The smallest `max_bytes`: below it the cap deletes nearly everything it is given.
@@ -104,7 +107,18 @@ public struct Configuration: Sendable, Hashable {
             "window": .days(400), "token_usage": .days(800),
         ]
         public static let recordTypes = ["cache", "metric", "performance", "token_usage", "visit", "window"]
+        public static let defaultTiers = [Tier(step: .hours(1), maxAge: .days(400)), Tier(step: .days(1), maxAge: .days(1825))]
         public init() {}
+
+        /// One downsampling tier: windows of `step`, kept for `maxAge`.
+        public struct Tier: Sendable, Hashable {
+            public var step: WindowDuration
+            public var maxAge: WindowDuration
+            public init(step: WindowDuration, maxAge: WindowDuration) {
+                self.step = step
+                self.maxAge = maxAge
+            }
+        }
     }
 
     /// `store:` — the segment store.

@@ -20,6 +20,8 @@ public final class ServerState: Sendable {
     let ready = Atomic<Bool>(false)
     /// The configuration's policy, shown when there is no store to apply it to.
     private let configuredRetention: Configuration.Retention
+    /// The pipeline's window lengths, ascending.
+    let windowLengths: [WindowDuration]
 
     init(topology: Topology, broadcast: BroadcastSink, dashboard: DashboardSink, metrics: SelfMetrics) {
         pipeline = topology.pipeline
@@ -27,6 +29,7 @@ public final class ServerState: Sendable {
         tokenMeter = topology.tokenMeter
         store = topology.store
         configuredRetention = topology.configuration.retention
+        windowLengths = topology.configuration.pipeline.windows.sorted()
         self.broadcast = broadcast
         self.dashboard = dashboard
         self.metrics = metrics
@@ -53,6 +56,12 @@ public final class ServerState: Sendable {
         return try await BlockingWork.run { () throws(StoreError) in
             combined ? try reader.combinedRecords(query) : try reader.records(query)
         }
+    }
+
+    /// Stored records from another directory of the store (a tier), on the blocking pool.
+    func storedRecords(_ query: StoreQuery, in directory: DataDirectory) async throws(StoreError) -> [StoredRecord] {
+        let reader = StoreReader(directory: directory)
+        return try await BlockingWork.run { () throws(StoreError) in try reader.combinedRecords(query) }
     }
 
     /// The pruner for the current policy; `nil` without a store.

@@ -7,6 +7,10 @@ public enum WindowRollup {
         public var step: WindowDuration
         public var window: WindowDuration
         public var description: String { "step=\(step) is not a multiple of the \(window) window" }
+        public init(step: WindowDuration, window: WindowDuration) {
+            self.step = step
+            self.window = window
+        }
     }
 
     /// The step-aligned span that holds `span` (epoch-aligned, as windows are).

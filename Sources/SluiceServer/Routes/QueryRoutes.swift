@@ -71,7 +71,8 @@ struct QueryRoutes: Sendable {
             if let stat { throw APIError.badRequest("stat=\(stat) applies to window records; metric=\(filter.metric!) answers visits_window records") }
             var all = filter
             all.metric = nil
-            let visits = try WindowQuery.rolledUp(try await WindowQuery(state: state).visits(all), step: step)
+            let query = WindowQuery(state: state)
+            let visits = if let step { try await query.visits(all, step: step) } else { try await query.visits(all) }
             return Self.json { json in
                 json.beginArray()
                 for v in visits { json.rawElement(Self.encoded(.visitsWindow(v))) }
@@ -79,7 +80,8 @@ struct QueryRoutes: Sendable {
             }
         }
         if let stat, !Self.statistics.contains(stat) { throw APIError.badRequest("stat=\(stat): expected one of \(Self.statistics.joined(separator: ", "))") }
-        let windows = try WindowQuery.rolledUp(try await WindowQuery(state: state).windows(filter), step: step)
+        let query = WindowQuery(state: state)
+        let windows = if let step { try await query.windows(filter, step: step) } else { try await query.windows(filter) }
         var json = JSONWriter(capacity: 256 * windows.count + 16)
         json.beginArray()
         for w in windows {
@@ -119,15 +121,12 @@ struct QueryRoutes: Sendable {
         let range = try Self.range(request)
         let filter = WindowQuery.Filter(tenant: tenant, length: try Self.window(request), from: range.from, to: range.to)
         let names = ["response_time", "db_query_time", "memory_usage"]
-        let windows = try await WindowQuery(state: state).windows(filter)
-            .filter { names.contains($0.series.name) && (route == nil || $0.series.labels["route"] == route) }
         let step = try Self.step(request)
-        if step != nil { _ = try WindowQuery.rolledUp(windows, step: step) }
+        let query = WindowQuery(state: state)
+        let all = if let step { try await query.windows(filter, step: step) } else { try await query.windows(filter) }
+        let windows = all.filter { names.contains($0.series.name) && (route == nil || $0.series.labels["route"] == route) }
         var groups: [WindowSpan: [String: [WindowSummary]]] = [:]
-        for w in windows {
-            let span = step.map { WindowRollup.span(of: w.span, step: $0) } ?? w.span
-            groups[span, default: [:]][w.series.name, default: []].append(w)
-        }
+        for w in windows { groups[w.span, default: [:]][w.series.name, default: []].append(w) }
         return Self.json { json in
             json.beginArray()
             for span in groups.keys.sorted() {

@@ -58,6 +58,10 @@ struct RetentionRoutes: Sendable {
         json.key("max_bytes"); json.integer(r.maxBytes)
         json.key("interval"); json.string(r.interval.humanDescription)
         json.key("allow_mass_delete"); json.bool(r.allowMassDelete)
+        json.key("tiers")
+        json.beginObject()
+        for tier in r.tiers { json.key(tier.step.humanDescription); json.string(tier.maxAge.humanDescription) }
+        json.endObject()
         json.endObject()
         json.newline()
         return json.bytes

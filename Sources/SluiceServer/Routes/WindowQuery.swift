@@ -29,6 +29,66 @@ struct WindowQuery: Sendable {
         }
     }
 
+    /// Windows rolled up to `step`: from the coarsest tiers that divide it as far as they
+    /// reach, then from the pipeline's windows of the longest length that divides it (one
+    /// length only: windows of two lengths hold the same samples twice).
+    func windows(_ filter: Filter, step: WindowDuration) async throws -> [WindowSummary] {
+        var found: [WindowSummary] = []
+        for piece in try await pieces(filter, step: step) {
+            if let tier = piece.tier {
+                let query = StoreQuery(kinds: [.window], tenantID: piece.filter.tenant, metric: piece.filter.metric, from: piece.filter.from, to: piece.filter.to)
+                for case .output(.window(let w)) in try await state.storedRecords(query, in: tier) where piece.filter.wants(w) { found.append(w) }
+            } else {
+                found += try await windows(piece.filter)
+            }
+        }
+        return try Self.rolledUp(found, step: step)
+    }
+
+    /// Visits windows rolled up to `step`, from the tiers and the base as `windows` does.
+    func visits(_ filter: Filter, step: WindowDuration) async throws -> [VisitsWindowSummary] {
+        var found: [VisitsWindowSummary] = []
+        for piece in try await pieces(filter, step: step) {
+            if let tier = piece.tier {
+                let query = StoreQuery(kinds: [.visitsWindow], tenantID: piece.filter.tenant, from: piece.filter.from, to: piece.filter.to)
+                for case .output(.visitsWindow(let v)) in try await state.storedRecords(query, in: tier) where piece.filter.wants(span: v.span, tenant: v.tenantID) {
+                    found.append(v)
+                }
+            } else {
+                found += try await visits(piece.filter)
+            }
+        }
+        return try Self.rolledUp(found, step: step)
+    }
+
+    /// Where a query at `step` reads: tier directories (with their own length), then the base.
+    private func pieces(_ filter: Filter, step: WindowDuration) async throws -> [(tier: DataDirectory?, filter: Filter)] {
+        if let length = filter.length {
+            // One length asked for: the pipeline's windows of it.
+            if let problem = WindowRollup.check(step: step, window: length) { throw APIError.badRequest("\(problem)") }
+            return [(nil, filter)]
+        }
+        guard let tiers = state.store?.tiers else {
+            guard let length = state.windowLengths.last(where: { WindowRollup.check(step: step, window: $0) == nil }) else {
+                throw APIError.badRequest("\(WindowRollup.StepProblem(step: step, window: state.windowLengths[0])); ask for a whole number of windows")
+            }
+            var base = filter
+            base.length = length
+            return [(nil, base)]
+        }
+        let plan = try await BlockingWork.run { () throws(StoreError) in try tiers.plan(step: step, from: filter.from, to: filter.to) }
+        guard !plan.isEmpty else {
+            throw APIError.badRequest("\(WindowRollup.StepProblem(step: step, window: state.windowLengths[0])); ask for a whole number of windows")
+        }
+        return plan.map { piece in
+            var f = filter
+            f.length = piece.source.length
+            f.from = piece.from
+            f.to = piece.to
+            return (piece.source.tier == nil ? nil : piece.source.directory, f)
+        }
+    }
+
     func windows(_ filter: Filter) async throws -> [WindowSummary] {
         struct Key: Hashable { var series: SeriesKey; var span: WindowSpan }
         var parts: [Key: [WindowSummary]] = [:]
@@ -85,7 +145,7 @@ struct WindowQuery: Sendable {
     private static func check(step: WindowDuration, lengths: Set<WindowDuration>) throws {
         for length in lengths.sorted() {
             if let problem = WindowRollup.check(step: step, window: length) {
-                throw APIError.badRequest("\(problem); ask for a step that is a whole number of windows, or pick one window length with window=")
+                throw APIError.badRequest("\(problem); ask for a whole number of windows")
             }
         }
     }

@@ -2,8 +2,9 @@ import ServiceLifecycle
 import SluiceModel
 import SluiceStore
 
-/// Applies the retention policy in force every interval of the injected clock, until a
-/// graceful shutdown. One loop for every command that stores.
+/// Rolls closed windows up into the tiers and applies the retention policy in force every
+/// interval of the injected clock, until a graceful shutdown. One loop for every command that
+/// stores.
 struct RetentionService<C: Clock>: Service where C.Duration == Duration {
     let store: Topology.Store
     let interval: Duration
@@ -15,6 +16,7 @@ struct RetentionService<C: Clock>: Service where C.Duration == Duration {
         try? await cancelWhenGracefulShutdown { () async throws -> Void in
             while true {
                 try await clock.sleep(for: interval)
+                await store.maintainTiers(now: Timestamp.now())
                 do throws(StoreError) {
                     // A prune reads and rewrites segment files: on the blocking pool.
                     let pruner = store.pruner

@@ -19,6 +19,12 @@ extension Topology {
         private let policy: Mutex<Configuration.Retention>
         /// Periodic retention runs finished (pruned, refused or failed) since start.
         public let retentionRuns = Watched(0)
+        /// The downsampling tiers; `nil` when `retention.tiers` is `{}`.
+        public let tiers: Tiers?
+        let compactionLevel: Int32
+        /// One roll-up or tier prune at a time (the periodic run, the last one at the end).
+        private let tierTurns = Mutex(())
+        private let report: @Sendable (String) -> Void
 
         init(path: String, configuration: Configuration, live: Bool, keepRunning: Bool, report: @escaping @Sendable (String) -> Void) throws {
             do {
@@ -41,9 +47,41 @@ extension Topology {
                 writer = SegmentWriter(replayConfiguration: writerConfiguration, directory: directory, statistics: statistics, report: report)
             }
             segmentBytes = writerConfiguration.segmentBytes
+            compactionLevel = writerConfiguration.compactionLevel
             tokenState = try TokenMeterStateFile(directory: directory)
             reader = StoreReader(directory: directory)
-            policy = Mutex(try RetentionRoutes.saved(in: directory) ?? configuration.retention)
+            let retention = try RetentionRoutes.saved(in: directory) ?? configuration.retention
+            policy = Mutex(retention)
+            let tiers = try Tiers(base: directory, windows: configuration.pipeline.windows, configuration: retention.tiers)
+            for problem in tiers.unusable { report(problem) }
+            self.tiers = tiers.tiers.isEmpty ? nil : tiers
+            self.report = report
+        }
+
+        /// Rolls closed windows up into the tiers, then prunes each tier by its age. `now` is
+        /// the wall clock, or `nil` in replay: the data's own time (its latest window).
+        /// Failures are reported, never thrown: the next run tries again.
+        func maintainTiers(now: Timestamp?) async {
+            guard let tiers else { return }
+            let level = compactionLevel
+            let policy = retention
+            let outcome: Result<Tiers.Maintenance, StoreError>
+            do {
+                outcome = .success(try await BlockingWork.run { () throws(StoreError) in
+                    try self.tierTurns.withLock { _ throws(StoreError) in try tiers.maintain(now: now, level: level, policy: policy) }
+                })
+            } catch {
+                outcome = .failure(error)
+            }
+            switch outcome {
+            case .success(let done):
+                for r in done.rollups where r.windows > 0 {
+                    report("rolled up \(r.windows) windows from \(r.from) to \(r.to) into the \(r.step.humanDescription) tier")
+                }
+                if done.pruned > 0 { report("pruned \(done.pruned) expired windows from the tiers") }
+            case .failure(let error):
+                report("the tiers were not rolled up: \(error); the next retention run tries again")
+            }
         }
 
         /// The retention policy in force (the configuration's, or one saved from the API).

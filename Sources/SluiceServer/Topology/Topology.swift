@@ -75,7 +75,7 @@ public struct Topology: Sendable {
             stages: stages, sinks: options.sinks, store: store?.writer, counters: counters, resuming: resumption)
         edge = IngestEdge(configuration: options.edge, pipeline: pipeline, health: store?.health, clock: ContinuousClock(),
                           ingestTime: options.ingestTime, tap: options.recordTap)
-        var services: [any Service] = [PipelineService(pipeline: pipeline, health: store?.health)]
+        var services: [any Service] = [PipelineService(pipeline: pipeline, store: store, live: live)]
         if let store, live {
             services.append(RetentionService(store: store, interval: .microseconds(store.retention.interval.microseconds), clock: ContinuousClock(), report: options.pruned))
             services.append(CheckpointService(pipeline: pipeline, interval: .microseconds(configuration.pipeline.checkpointInterval.microseconds), clock: ContinuousClock()))
@@ -98,17 +98,22 @@ public struct Topology: Sendable {
 
 /// Runs the pipeline; on shutdown (after every source has stopped) ends its input with a
 /// suspend, so open windows are checkpointed when there is a store, and waits for the drain.
+/// Then the tiers roll up what the drain completed.
 struct PipelineService: Service {
     let pipeline: Pipeline
-    let health: StoreHealth?
+    let store: Topology.Store?
+    /// Wall-clock time (else the data's own, for the tiers' last roll-up).
+    let live: Bool
 
     func run() async throws {
         try await withGracefulShutdownHandler {
             try await pipeline.run()
         } onGracefulShutdown: {
-            health?.stop()
+            store?.health.stop()
             pipeline.finishInput(.suspend)
         }
+        // Every closed window is stored: the tiers take what is complete.
+        await store?.maintainTiers(now: live ? Timestamp.now() : nil)
         // Drained at the end of the input: the shutdown that began then reaches this service
         // last, and a service group wants its services to end in that order.
         try? await gracefulShutdown()

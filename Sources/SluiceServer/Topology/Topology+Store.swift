@@ -79,6 +79,7 @@ extension Topology {
                     report("rolled up \(r.windows) windows from \(r.from) to \(r.to) into the \(r.step.humanDescription) tier")
                 }
                 if done.pruned > 0 { report("pruned \(done.pruned) expired windows from the tiers") }
+                for refusal in done.refusals { report("tier prune refused: \(refusal)") }
             case .failure(let error):
                 report("the tiers were not rolled up: \(error); the next retention run tries again")
             }

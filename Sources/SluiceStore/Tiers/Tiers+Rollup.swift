@@ -22,6 +22,8 @@ extension Tiers {
         public var rollups: [Rollup]
         /// Windows pruned from the tiers.
         public var pruned: Int
+        /// Prunes refused by the mass-delete guard, each saying which tier and why.
+        public var refusals: [String] = []
     }
 
     /// Rolls up, then prunes. `now` is the wall clock, or `nil` for the data's own time (its
@@ -31,8 +33,12 @@ extension Tiers {
         if time == nil, let latest = try Self.latestWindowStart(base) { time = latest + (baseLengths.first ?? .minutes(1)) }
         guard let time else { return Maintenance(rollups: [], pruned: 0) }
         let rollups = try rollUp(now: time, level: level)
-        let pruned = try prune(now: time, policy: policy).reduce(0) { $0 + $1.removedRecords }
-        return Maintenance(rollups: rollups, pruned: pruned)
+        let reports = try prune(now: time, policy: policy)
+        var done = Maintenance(rollups: rollups, pruned: reports.reduce(0) { $0 + $1.removedRecords })
+        for (tier, report) in zip(tiers, reports) {
+            if let refusal = report.refusal { done.refusals.append("the \(tier.step.humanDescription) tier: \(refusal)") }
+        }
+        return done
     }
 
     /// Steps rolled up in one run at most; a long catch-up continues in the next run.
@@ -58,10 +64,13 @@ extension Tiers {
         let reader = StoreReader(directory: source.directory)
         guard let latestStart = try Self.latestWindowStart(source.directory) else { return nil }
         let step = tier.step.microseconds
-        // The source's latest window ends at least this late (its shortest length). Every
-        // step that ends before then is complete.
+        // The source's latest window ends at least this late (its shortest length). A tier
+        // holds only complete steps, so every step up to there is complete; the base stores
+        // the windows that end together one block at a time, so only the steps that end
+        // strictly before it are.
         let shortest = source.tier == nil ? baseLengths.first ?? source.length : source.length
-        let complete = Timestamp(microseconds: Self.floor((latestStart + shortest).microseconds - 1, step))
+        let margin: Int64 = source.tier == nil ? 1 : 0
+        let complete = Timestamp(microseconds: Self.floor((latestStart + shortest).microseconds - margin, step))
         let oldest = Timestamp(microseconds: Self.floor(now.microseconds - tier.maxAge.microseconds, step))
         var start: Timestamp
         if let progress = try progress(of: index) {
@@ -145,9 +154,10 @@ extension Tiers {
         for tier in tiers {
             var own = Configuration.Retention()
             own.maxAge = ["window": tier.maxAge]
-            own.maxBytes = Int64.max / 4
+            // No size cap of their own: a tier is a small fraction of the base.
+            own.maxBytes = 1 << 62
             own.allowMassDelete = policy.allowMassDelete
-            let pruner = RetentionPruner(directory: tier.directory, policy: RetentionPolicy(own), segmentBytes: Int.max / 4)
+            let pruner = RetentionPruner(directory: tier.directory, policy: RetentionPolicy(own), segmentBytes: 64 << 20)
             reports.append(try pruner.prune(now: now))
         }
         return reports

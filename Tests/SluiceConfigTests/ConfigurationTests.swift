@@ -89,6 +89,23 @@ struct ConfigurationTests {
         }
     }
 
+    @Test("retention.tiers: steps in any order come back ascending, {} turns them off, bad steps name the key")
+    func tiers() throws {
+        let c = try Configuration.parse(yaml: "retention:\n  tiers: {1d: 5y, 6h: 90d}\n".replacingOccurrences(of: "5y", with: "1825d"))
+        #expect(c.retention.tiers == [.init(step: .hours(6), maxAge: .days(90)), .init(step: .days(1), maxAge: .days(1825))])
+        #expect(try Configuration.parse(yaml: "retention: {tiers: {}}").retention.tiers.isEmpty)
+        #expect(Configuration().retention.tiers == [.init(step: .hours(1), maxAge: .days(400)), .init(step: .days(1), maxAge: .days(1825))])
+        for (yaml, says) in [("retention: {tiers: {hourly: 30d}}", "hourly"), ("retention: {tiers: {1h: 30d, 60m: 7d}}", "given twice"),
+                             ("retention: {tiers: {1h: forever}}", "retention.tiers.1h"), ("retention: {tiers: {0s: 1d}}", "at least 1s")] {
+            do {
+                _ = try Configuration.parse(yaml: yaml)
+                Issue.record("\(yaml) was accepted")
+            } catch {
+                #expect("\(error)".contains(says), "\(yaml): \(error)")
+            }
+        }
+    }
+
     @Test("invalid YAML is a syntax error, an unreadable file says why")
     func syntaxAndFiles() {
         #expect(throws: ConfigurationError.self) { try Configuration.parse(yaml: "pipeline: [unclosed\n") }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import SluiceModel
 @testable import SluiceServer
@@ -25,6 +26,43 @@ struct DashboardTests {
                                                    value: 1, expected: 0, score: 1, reason: "r\(i)"))])
         }
         #expect(sink.snapshot(tenant: nil).anomalies.map(\.reason) == ["r7", "r8", "r9"])
+    }
+
+    @Test("the performance widget merges every route's sketch by default; the sink keeps sketches of the newest windows only")
+    func allRoutes() async throws {
+        let sink = DashboardSink(windowsPerSeries: 10)
+        var random = SeededRandom(seed: 4)
+        var raw: [Int: [Double]] = [:]
+        for minute in 0..<5 {
+            var batch: [OutputRecord] = []
+            for (route, scale) in [("/a", 3.0), ("/b", 5.0), ("/c", 6.5)] {
+                var sketch = DDSketch(), sum = ExactSum()
+                for _ in 0..<(route == "/a" ? 500 : 50) {
+                    let v = exp(random.gaussian() * 0.3 + scale)
+                    sketch.add(v); sum.add(v)
+                    raw[minute, default: []].append(v)
+                }
+                batch.append(.window(WindowSummary(span: Self.window(minute).span, series: SeriesKey(tenantID: "t", name: "response_time", labels: ["route": route]),
+                                                   sketch: sketch, sum: sum.value)))
+            }
+            try await sink.write(batch)
+        }
+        let merged = try #require(sink.snapshot(tenant: "t").allRoutes.values.first)
+        #expect(merged.count == 5)
+        for (minute, w) in merged.enumerated() {
+            let values = raw[minute]!.sorted()
+            let exact = values[Int((0.99 * Double(values.count)).rounded(.up)) - 1]
+            #expect(w.count == 600)
+            // The busiest route alone would answer about e^3.7, far below the other routes' tail.
+            #expect(abs(w.p99 - exact) <= 0.01 * exact, "minute \(minute): \(w.p99) vs \(exact)")
+        }
+        #expect(merged.dropLast(DashboardSink.sketchedWindows).allSatisfy { $0.sketch == nil })
+        #expect(merged.suffix(DashboardSink.sketchedWindows).allSatisfy { $0.sketch != nil })
+        let data = DashboardData(snapshot: sink.snapshot(tenant: nil), tokens: [], budgets: [:], retention: .init(), stats: nil, dryRun: nil,
+                                 viewer: nil, tenant: "t", route: nil, query: "")
+        let html = DashboardWidget.performanceDashboard.render(data)
+        #expect(html.contains("response time (all routes)"))
+        #expect(html.contains("<option value=\"\" selected>all routes</option>"))
     }
 
     @Test("a chart is inline SVG with one line per statistic, axes, a legend with the latest value and anomaly markers")

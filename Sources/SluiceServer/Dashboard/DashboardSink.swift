@@ -16,6 +16,9 @@ public final class DashboardSink: Sink {
 
     public struct Snapshot: Sendable {
         public var windows: [SeriesKey: [WindowSummary]] = [:]
+        /// Performance series with every route merged (sketches merged, so the percentiles
+        /// are those of all the routes' samples), keyed by the series without its route.
+        public var allRoutes: [SeriesKey: [WindowSummary]] = [:]
         public var caches: [SeriesKey: [CacheWindowSummary]] = [:]
         public var visits: [String: [VisitsWindowSummary]] = [:]
         public var anomalies: [Anomaly] = []
@@ -25,6 +28,7 @@ public final class DashboardSink: Sink {
 
     struct State {
         var windows: [SeriesKey: Deque<WindowSummary>] = [:]
+        var allRoutes: [SeriesKey: Deque<WindowSummary>] = [:]
         var caches: [SeriesKey: Deque<CacheWindowSummary>] = [:]
         var visits: [String: Deque<VisitsWindowSummary>] = [:]
         var anomalies: Deque<Anomaly> = []
@@ -47,10 +51,10 @@ public final class DashboardSink: Sink {
             for record in records {
                 switch record {
                 case .window(let w):
-                    s.windows[w.series, default: []].append(w)
-                    if s.windows[w.series]!.count > limit { s.windows[w.series]!.removeFirst() }
-                    let older = s.windows[w.series]!.count - Self.sketchedWindows - 1
-                    if older >= 0 { s.windows[w.series]![older].sketch = nil }
+                    Self.append(w, to: &s.windows[w.series, default: []], limit: limit)
+                    if w.series.labels["route"] != nil, Self.performanceSeries.contains(w.series.name) {
+                        Self.merge(w, into: &s.allRoutes[w.series.withoutRoute, default: []], limit: limit)
+                    }
                 case .cacheWindow(let c):
                     let key = SeriesKey(tenantID: c.tenantID, name: c.cache ?? "", labels: c.labels)
                     s.caches[key, default: []].append(c)
@@ -77,12 +81,35 @@ public final class DashboardSink: Sink {
 
     public func finish() async throws {}
 
+    static let performanceSeries: Set<String> = ["response_time", "db_query_time", "memory_usage"]
+
+    /// Appends a window, keeping `limit`, and the sketch of the newest `sketchedWindows` only.
+    static func append(_ w: WindowSummary, to windows: inout Deque<WindowSummary>, limit: Int) {
+        windows.append(w)
+        if windows.count > limit { windows.removeFirst() }
+        let older = windows.count - sketchedWindows - 1
+        if older >= 0 { windows[older].sketch = nil }
+    }
+
+    /// Merges a route's window into the all-routes window of its span (one of the newest two,
+    /// which keep their sketches: routes of one span arrive together), or starts it.
+    static func merge(_ w: WindowSummary, into windows: inout Deque<WindowSummary>, limit: Int) {
+        if let i = windows.indices.suffix(sketchedWindows).last(where: { windows[$0].span == w.span }) {
+            windows[i] = WindowSummary.merging([windows[i], w], span: w.span, series: windows[i].series)
+        } else {
+            var first = w
+            first.series = w.series.withoutRoute
+            append(first, to: &windows, limit: limit)
+        }
+    }
+
     /// What a viewer may see: everything for admin, one tenant's data for a tenant.
     public func snapshot(tenant: String?) -> Snapshot {
         state.withLock { s in
             var out = Snapshot()
             out.version = s.version
             for (key, ws) in s.windows where tenant == nil || key.tenantID == tenant { out.windows[key] = Array(ws) }
+            for (key, ws) in s.allRoutes where tenant == nil || key.tenantID == tenant { out.allRoutes[key] = Array(ws) }
             for (key, cs) in s.caches where tenant == nil || key.tenantID == tenant { out.caches[key] = Array(cs) }
             for (site, vs) in s.visits where tenant == nil || site == tenant { out.visits[site] = Array(vs) }
             out.anomalies = s.anomalies.filter { tenant == nil || $0.series.tenantID == tenant }
@@ -93,4 +120,11 @@ public final class DashboardSink: Sink {
 
     /// Held windows in all, for tests of the bound.
     public var heldWindows: Int { state.withLock { $0.windows.values.reduce(0) { $0 + $1.count } } }
+}
+
+extension SeriesKey {
+    /// The series without its `route` label: what every route of it merges into.
+    var withoutRoute: SeriesKey {
+        SeriesKey(tenantID: tenantID, name: name, labels: Labels(labels.filter { $0.key != "route" }))
+    }
 }

@@ -72,9 +72,13 @@ enum DashboardWidget: String, CaseIterable, Sendable {
             perf.filter { $0.key.labels["route"] == a }.values.joined().reduce(0) { $0 + $1.count }
                 < perf.filter { $0.key.labels["route"] == b }.values.joined().reduce(0) { $0 + $1.count }
         }
-        let route = d.route.flatMap { routes.contains($0) ? $0 : nil } ?? busiest
+        // Every route merged by default (from the windows' sketches); one route when asked.
+        let route = d.route.flatMap { routes.contains($0) ? $0 : nil } ?? (routes.count > 1 ? nil : busiest)
         func series(_ name: String) -> [WindowSummary] {
-            perf.first { $0.key.name == name && $0.key.labels["route"] == route }?.value ?? []
+            if route == nil, routes.count > 1 {
+                return d.snapshot.allRoutes.first { $0.key.tenantID == tenant && $0.key.name == name }?.value ?? []
+            }
+            return perf.first { $0.key.name == name && $0.key.labels["route"] == route }?.value ?? []
         }
         var html = "<div class=\"controls\">"
         if d.viewer == nil {
@@ -85,6 +89,7 @@ enum DashboardWidget: String, CaseIterable, Sendable {
             html += "<span class=\"pill\">\(escape(tenant ?? "-"))</span>"
         }
         html += "<label>Route <select onchange=\"sluice.select('route', this.value)\">"
+        if routes.count > 1 { html += "<option value=\"\"\(route == nil ? " selected" : "")>all routes</option>" }
         for r in routes { html += "<option\(r == route ? " selected" : "")>\(escape(r))</option>" }
         html += "</select></label></div>"
         let marks = markers(d, tenant: tenant, names: ["response_time", "db_query_time", "memory_usage"])
@@ -93,7 +98,7 @@ enum DashboardWidget: String, CaseIterable, Sendable {
             let lines = [("p50", \WindowSummary.p50), ("p95", \WindowSummary.p95), ("p99", \WindowSummary.p99)].enumerated().map { i, s in
                 SVGChart.Line(name: s.0, color: colors[i], points: ws.map { ($0.span.end.microseconds, $0[keyPath: s.1]) })
             }
-            html += SVGChart(lines: lines, markers: marks, unit: unit).render(title: "\(name.replacingOccurrences(of: "_", with: " ")) (\(route ?? "no route"))")
+            html += SVGChart(lines: lines, markers: marks, unit: unit).render(title: "\(name.replacingOccurrences(of: "_", with: " ")) (\(route ?? (routes.count > 1 ? "all routes" : "no route")))")
         }
         let memory = series("memory_usage")
         html += SVGChart(lines: [

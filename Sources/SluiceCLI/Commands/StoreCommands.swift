@@ -159,6 +159,8 @@ struct Prune: AsyncParsableCommand {
             A prune that would remove more than half the stored bytes at once is refused (exit \
             status 1, nothing removed) unless --confirm is given or the configuration sets \
             retention.allow_mass_delete: true.
+
+            The downsampling tiers (retention.tiers) are pruned too, each by its own max age.
             """
     )
 
@@ -186,6 +188,12 @@ struct Prune: AsyncParsableCommand {
         if report.refusal != nil && !dryRun {
             StandardError.write("sluice: " + PruneReportText.render(report, confirm: Self.confirmHint) + "\n")
             throw ExitCode(1)
+        }
+        // The tiers first, and only those with something to say: the last line is the base's total.
+        let tiers = try Tiers(base: directory, windows: configuration.pipeline.windows, configuration: configuration.retention.tiers)
+        for (tier, tierReport) in zip(tiers.tiers, try tiers.prune(now: at, policy: configuration.retention, dryRun: dryRun, confirmed: confirm))
+        where tierReport.removedRecords > 0 || tierReport.refusal != nil {
+            print("the \(tier.step.humanDescription) tier (max age \(tier.maxAge.humanDescription)): " + PruneReportText.render(tierReport, confirm: Self.confirmHint))
         }
         print(PruneReportText.render(report, confirm: Self.confirmHint))
     }

@@ -149,7 +149,7 @@ extension Tiers {
 
     /// Prunes each tier by its own max age (tenant overrides apply to the base only), with
     /// the base policy's mass-delete guard.
-    public func prune(now: Timestamp, policy: Configuration.Retention) throws(StoreError) -> [RetentionPruner.Report] {
+    public func prune(now: Timestamp, policy: Configuration.Retention, dryRun: Bool = false, confirmed: Bool = false) throws(StoreError) -> [RetentionPruner.Report] {
         var reports: [RetentionPruner.Report] = []
         for tier in tiers {
             var own = Configuration.Retention()
@@ -158,7 +158,7 @@ extension Tiers {
             own.maxBytes = 1 << 62
             own.allowMassDelete = policy.allowMassDelete
             let pruner = RetentionPruner(directory: tier.directory, policy: RetentionPolicy(own), segmentBytes: 64 << 20)
-            reports.append(try pruner.prune(now: now))
+            reports.append(try pruner.prune(now: now, dryRun: dryRun, confirmed: confirmed))
         }
         return reports
     }

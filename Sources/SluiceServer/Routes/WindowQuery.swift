@@ -62,7 +62,11 @@ struct WindowQuery: Sendable {
     }
 
     /// Where a query at `step` reads: tier directories (with their own length), then the base.
-    private func pieces(_ filter: Filter, step: WindowDuration) async throws -> [(tier: DataDirectory?, filter: Filter)] {
+    /// The answer is the whole steps that start in `[from, to)`, so `from` and `to` move up to
+    /// step boundaries: a tier's window and the base's windows then cover the same time.
+    private func pieces(_ asked: Filter, step: WindowDuration) async throws -> [(tier: DataDirectory?, filter: Filter)] {
+        let filter = Filter(tenant: asked.tenant, metric: asked.metric, length: asked.length,
+                            from: asked.from.map { Self.ceiling($0, step) }, to: asked.to.map { Self.ceiling($0, step) })
         if let length = filter.length {
             // One length asked for: the pipeline's windows of it.
             if let problem = WindowRollup.check(step: step, window: length) { throw APIError.badRequest("\(problem)") }
@@ -140,6 +144,12 @@ struct WindowQuery: Sendable {
         guard let step else { return visits }
         try check(step: step, lengths: Set(visits.map(\.span.length)))
         return WindowRollup.visits(visits, step: step)
+    }
+
+    /// The first step boundary at or after `time` (epoch-aligned, as windows are).
+    static func ceiling(_ time: Timestamp, _ step: WindowDuration) -> Timestamp {
+        let start = WindowSpan(length: step, containing: time).start
+        return start == time ? time : start + step
     }
 
     private static func check(step: WindowDuration, lengths: Set<WindowDuration>) throws {

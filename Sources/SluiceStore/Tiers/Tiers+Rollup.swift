@@ -41,8 +41,6 @@ extension Tiers {
         return done
     }
 
-    /// Steps rolled up in one run at most; a long catch-up continues in the next run.
-    static let stepsPerRun = 4_096
     /// Records per block of a tier segment.
     static let recordsPerBlock = 8_192
 
@@ -80,7 +78,7 @@ extension Tiers {
             start = Timestamp(microseconds: Self.floor(earliest.microseconds, step))
         }
         start = max(start, oldest)
-        let end = min(complete, start + WindowDuration(microseconds: step * Int64(Self.stepsPerRun)))
+        let end = complete
         guard start < end else { return nil }
 
         // One segment's worth of steps at a time: each read decodes the source's blocks once

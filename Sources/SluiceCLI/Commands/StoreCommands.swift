@@ -108,7 +108,8 @@ struct Verify: AsyncParsableCommand {
             status 0 when everything is whole, 1 with a report when something is damaged. With \
             --repair, a torn tail of a segment that was being written (after a crash) is cut back \
             to its last whole block, and a damaged sealed segment is moved to quarantine/ (never \
-            deleted); the exit status is then 0 once the store is whole.
+            deleted); the exit status is then 0 once the store is whole. The downsampling tiers \
+            (tiers/<step>/) are checked the same way.
             """
     )
 
@@ -120,22 +121,27 @@ struct Verify: AsyncParsableCommand {
         let lock = try? directory.lock()
         if repair && lock == nil { throw ValidationError("\(directory.path) is in use by another Sluice process; stop it before --repair") }
         var damaged = 0, blocks = 0, records = 0
-        for segment in try directory.segments() {
-            if !segment.sealed && lock == nil {
-                print("\(segment.name): being written by another process; not checked")
-                continue
-            }
-            let scan = try segment.scan(verify: true)
-            blocks += scan.blocks.count
-            records += scan.blocks.reduce(0) { $0 + $1.recordCount }
-            guard let damage = scan.damage else { continue }
-            damaged += 1
-            let lost = scan.fileLength - scan.validLength
-            print("\(segment.name): damaged at offset \(damage.offset): \(damage.reason); \(scan.blocks.count) whole blocks before it, \(lost) bytes after")
-            guard repair else { continue }
-            if segment.sealed {
-                let moved = try directory.quarantine(segment)
-                print("\(segment.name): moved to \(moved)")
+        // The segments, then each downsampling tier's (written whole and renamed into place,
+        // so never torn; a damaged one is quarantined in its tier and rolled up again when
+        // it was the newest).
+        for (prefix, place) in [("", directory)] + Tiers.directories(in: directory).map({ ($0.name + "/", $0.directory) }) {
+            for segment in try place.segments() {
+                if !segment.sealed && lock == nil {
+                    print("\(prefix)\(segment.name): being written by another process; not checked")
+                    continue
+                }
+                let scan = try segment.scan(verify: true)
+                blocks += scan.blocks.count
+                records += scan.blocks.reduce(0) { $0 + $1.recordCount }
+                guard let damage = scan.damage else { continue }
+                damaged += 1
+                let lost = scan.fileLength - scan.validLength
+                print("\(prefix)\(segment.name): damaged at offset \(damage.offset): \(damage.reason); \(scan.blocks.count) whole blocks before it, \(lost) bytes after")
+                guard repair else { continue }
+                if segment.sealed {
+                    let moved = try place.quarantine(segment)
+                    print("\(prefix)\(segment.name): moved to \(moved)")
+                }
             }
         }
         if repair {

@@ -63,6 +63,15 @@ public struct Tiers: Sendable {
         self.unusable = unusable
     }
 
+    /// The tier directories a data directory holds, whatever the configuration says now
+    /// (`verify` checks them all), by name.
+    public static func directories(in base: DataDirectory) -> [(name: String, directory: DataDirectory)] {
+        guard let names = try? FileIO.list(base.path + "/tiers") else { return [] }
+        return names.sorted().compactMap { name in
+            (try? DataDirectory(path: "\(base.path)/tiers/\(name)", create: false)).map { ("tiers/\(name)", $0) }
+        }
+    }
+
     /// Where tier `index` rolls up from: the coarsest finer tier whose step divides its own,
     /// else the base windows of the longest length that divides it.
     public func source(of index: Int) -> Source {

@@ -18,6 +18,9 @@ public final class ServerState: Sendable {
     /// `nil` without a data directory.
     public let store: Topology.Store?
     let ready = Atomic<Bool>(false)
+    /// The configured window lengths (`pipeline.windows`): how far before a time range a
+    /// window that ends inside it may start.
+    let windowLengths: [WindowDuration]
     /// The configuration's policy, shown when there is no store to apply it to.
     private let configuredRetention: Configuration.Retention
 
@@ -27,6 +30,7 @@ public final class ServerState: Sendable {
         tokenMeter = topology.tokenMeter
         store = topology.store
         configuredRetention = topology.configuration.retention
+        windowLengths = topology.configuration.pipeline.windows
         self.broadcast = broadcast
         self.dashboard = dashboard
         self.metrics = metrics

@@ -6,6 +6,12 @@ extension PromQL {
         private let characters: [Character]
         private let tokens: [Token]
         private var position = 0
+        /// Nesting (parentheses, calls, unary operators) and binary operators so far: both
+        /// bounded, so that no query can exhaust the stack of the parser or the evaluator.
+        private var depth = 0
+        private var operators = 0
+        static let maximumDepth = 64
+        static let maximumOperators = 128
 
         /// Parses and type-checks a whole query.
         static func parse(_ query: String) throws(APIError) -> Expression {
@@ -68,6 +74,10 @@ extension PromQL {
             var lhs = try binary(level: level + 1)
             while let op = binaryOperator(at: level) {
                 let token = advance()
+                operators += 1
+                guard operators <= Self.maximumOperators else {
+                    throw APIError.badData("invalid parameter \"query\": more than \(Self.maximumOperators) binary operators")
+                }
                 for modifier in ["bool", "on", "ignoring", "group_left", "group_right"] where isKeyword(modifier) {
                     throw unsupported("the binary operator modifier \"\(modifier)\"", at: peek)
                 }
@@ -92,6 +102,11 @@ extension PromQL {
 
         /// `-x`, `+x`; binds looser than `^`, so `-2^2` is `-(2^2)`.
         private mutating func unary() throws(APIError) -> Expression {
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= Self.maximumDepth else {
+                throw APIError.badData("invalid parameter \"query\": nested more than \(Self.maximumDepth) levels deep")
+            }
             if isPunctuation("-") || isPunctuation("+") {
                 let token = advance()
                 let operand = try unary()

@@ -98,6 +98,23 @@ struct PromQLParserTests {
         #expect(detail?.contains(reason) == true, "\(query): \(detail ?? "parsed")")
     }
 
+    @Test("deep nesting and long operator chains are refused before they can exhaust a stack; up to the limits they evaluate")
+    func limits() throws {
+        let deep = String(repeating: "(", count: 5_000) + "1" + String(repeating: ")", count: 5_000)
+        #expect(Self.failure(deep)?.contains("nested more than 64 levels") == true)
+        #expect(Self.failure(String(repeating: "-", count: 5_000) + "1")?.contains("nested more than") == true)
+        #expect(Self.failure(Array(repeating: "1", count: 5_000).joined(separator: "+"))?.contains("more than 128 binary operators") == true)
+        let nested = String(repeating: "sum(", count: 30) + "m" + String(repeating: ")", count: 30)
+        let chain = Array(repeating: "m", count: 1) + Array(repeating: "2", count: 128)
+        for query in [nested, chain.joined(separator: " * ")] {
+            let expression = try PromQL.Parser.parse(query)
+            let data = PromQL.SeriesSet(series: [PromQL.Series(labels: ["__name__": "m"], samples: [PromQL.Sample(time: 0, value: 1)])])
+            var evaluator = try PromQL.Evaluator(expression, data: data)
+            guard case .vector(let v) = try evaluator.evaluate(expression, at: 0) else { Issue.record("not a vector"); continue }
+            #expect(v.count == 1)
+        }
+    }
+
     @Test("the position of a parse error is line:column")
     func position() {
         #expect(Self.failure("sum(x)\n  + ?")?.contains("2:5: parse error") == true)

@@ -25,9 +25,6 @@ extension PromSeriesSource {
          ("p50", w.p50), ("p90", w.p90), ("p95", w.p95), ("p99", w.p99)]
     }
 
-    /// A window's sketch, when it kept one.
-    static func sketch(of w: WindowSummary) -> DDSketch? { nil }
-
     /// The samples a cache or visits window gives, at its end.
     static func samples(of record: OutputRecord) -> [(Labels, PromQL.Sample)] {
         switch record {
@@ -45,32 +42,23 @@ extension PromSeriesSource {
         }
     }
 
-    /// Cache and visits windows that start in `[from, to)`: stored (parts combined), closed
-    /// but not stored yet, and still open, each window once.
-    func otherWindows(_ kinds: Set<StoredRecord.Kind>, tenant: String?, from: Timestamp?, to: Timestamp?) async throws -> [OutputRecord] {
-        func wanted(_ r: OutputRecord) -> Bool {
-            guard tenant == nil || r.tenantID == tenant else { return false }
-            let start: Timestamp
-            switch r {
-            case .cacheWindow(let c) where kinds.contains(.cacheWindow): start = c.span.start
-            case .visitsWindow(let v) where kinds.contains(.visitsWindow): start = v.span.start
-            default: return false
-            }
-            return (from.map { start >= $0 } ?? true) && (to.map { start < $0 } ?? true)
+    /// Cache windows as `WindowQuery` finds windows: stored, closed but not stored yet, and
+    /// still open, the parts of one window combined.
+    func cacheWindows(_ filter: WindowQuery.Filter) async throws -> [CacheWindowSummary] {
+        struct Key: Hashable { var tenant: String?; var cache: String?; var labels: Labels; var span: WindowSpan }
+        func key(_ c: CacheWindowSummary) -> Key { Key(tenant: c.tenantID, cache: c.cache, labels: c.labels, span: c.span) }
+        var parts: [Key: [CacheWindowSummary]] = [:]
+        let query = StoreQuery(kinds: [.cacheWindow], tenantID: filter.tenant, from: filter.from, to: filter.to)
+        for case .output(.cacheWindow(let c)) in try await state.storedRecords(query) where filter.wants(span: c.span, tenant: c.tenantID) {
+            parts[key(c), default: []].append(c)
         }
-        var byIdentity: [WindowIdentity: OutputRecord] = [:]
-        var order: [WindowIdentity] = []
-        func add(_ r: OutputRecord) {
-            guard wanted(r), let id = r.windowIdentity, byIdentity[id] == nil else { return }
-            byIdentity[id] = r
-            order.append(id)
+        for c in state.dashboard.snapshot(tenant: filter.tenant).caches.values.joined() where filter.wants(span: c.span, tenant: c.tenantID) {
+            if parts[key(c)]?.contains(c) != true { parts[key(c), default: []].append(c) }
         }
-        for case .output(let o) in try await state.storedRecords(StoreQuery(kinds: kinds, tenantID: tenant, from: from, to: to), combined: true) { add(o) }
-        let recent = state.dashboard.snapshot(tenant: tenant)
-        for c in recent.caches.values.joined() { add(.cacheWindow(c)) }
-        for v in recent.visits.values.joined() { add(.visitsWindow(v)) }
-        let live = await state.pipeline.live.openSummaries(nudge: { _ = state.pipeline.input.trySend(RecordBatch(records: [])) })
-        for r in live { add(r) }
-        return order.map { byIdentity[$0]! }
+        let open = await state.pipeline.live.openSummaries(nudge: { _ = state.pipeline.input.trySend(RecordBatch(records: [])) })
+        for case .cacheWindow(let c) in open where filter.wants(span: c.span, tenant: c.tenantID) {
+            parts[key(c), default: []].append(c)
+        }
+        return parts.values.map { CacheWindowSummary.combining($0) }
     }
 }

@@ -112,7 +112,7 @@ struct PromSeriesSource: Sendable {
 
         let base = name.flatMap(Self.windowBase)
         if name == nil || base != nil {
-            let windows = try await QueryRoutes(state: state).windows(tenant: storeTenant, metric: base, length: nil, from: windowsFrom, to: to)
+            let windows = try await WindowQuery(state: state).windows(.init(tenant: storeTenant, metric: base, from: windowsFrom, to: to))
             for w in windows where visible(w.series.tenantID, tenant: tenant) && interval.contains(w.span.end.microseconds) {
                 for (stat, value) in Self.statisticValues(w) where base == nil || name == "\(w.series.name):\(stat)" {
                     let labels = Self.labels(w.series.labels, name: "\(w.series.name):\(stat)", tenant: w.series.tenantID, window: w.span.length)
@@ -121,12 +121,16 @@ struct PromSeriesSource: Sendable {
             }
         }
 
-        if name == nil || Self.cacheSeries.contains(name!) || Self.visitsSeries.contains(name!) {
-            let kinds: Set<StoredRecord.Kind> = name == nil ? [.cacheWindow, .visitsWindow] : Self.cacheSeries.contains(name!) ? [.cacheWindow] : [.visitsWindow]
-            for record in try await otherWindows(kinds, tenant: storeTenant, from: windowsFrom, to: to) {
-                guard visible(record.tenantID, tenant: tenant) else { continue }
-                out += Self.samples(of: record).filter { interval.contains($0.1.time) && (name == nil || $0.0["__name__"] == name) }
-            }
+        let filter = WindowQuery.Filter(tenant: storeTenant, from: windowsFrom, to: to)
+        var others: [OutputRecord] = []
+        if name == nil || Self.cacheSeries.contains(name!) {
+            others += try await cacheWindows(filter).map { .cacheWindow($0) }
+        }
+        if name == nil || Self.visitsSeries.contains(name!) {
+            others += try await WindowQuery(state: state).visits(filter).map { .visitsWindow($0) }
+        }
+        for record in others where visible(record.tenantID, tenant: tenant) {
+            out += Self.samples(of: record).filter { interval.contains($0.1.time) && (name == nil || $0.0["__name__"] == name) }
         }
         return out
     }
@@ -139,10 +143,10 @@ struct PromSeriesSource: Sendable {
         let from = interval.after.map { Timestamp(microseconds: $0) }
         let to = interval.through.map { Timestamp(microseconds: $0) }
         var out: [(Labels, PromQL.SketchWindow)] = []
-        for w in try await QueryRoutes(state: state).windows(tenant: storeTenant, metric: selector.exactName, length: nil, from: from, to: to)
+        for w in try await WindowQuery(state: state).windows(.init(tenant: storeTenant, metric: selector.exactName, from: from, to: to))
         where visible(w.series.tenantID, tenant: tenant) && interval.contains(w.span.end.microseconds) {
             let labels = Self.labels(w.series.labels, name: w.series.name, tenant: w.series.tenantID, window: w.span.length)
-            out.append((labels, PromQL.SketchWindow(start: w.span.start.microseconds, end: w.span.end.microseconds, sketch: Self.sketch(of: w))))
+            out.append((labels, PromQL.SketchWindow(start: w.span.start.microseconds, end: w.span.end.microseconds, sketch: w.sketch)))
         }
         return out
     }

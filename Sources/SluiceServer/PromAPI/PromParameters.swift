@@ -6,14 +6,15 @@ import SluiceModel
 struct PromParameters: Sendable {
     private var values: [(String, String)] = []
 
-    /// Reads the query string and a form body of at most `maxBodyBytes`.
+    /// Reads a form body of at most `maxBodyBytes` and the query string.
     init(_ request: Request, maxBodyBytes: Int) async throws {
-        values = Self.decode(request.uri.query ?? "")
         let form = request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") ?? false
         if request.method == .post, form {
+            // The body's values come first, as Go's `Request.FormValue` reads them.
             let body = try await request.body.collect(upTo: maxBodyBytes)
-            values += Self.decode(String(buffer: body))
+            values = Self.decode(String(buffer: body))
         }
+        values += Self.decode(request.uri.query ?? "")
     }
 
     init(_ pairs: [(String, String)]) { values = pairs }

@@ -99,8 +99,6 @@ enum PromQL {
         var name: String
         var op: Operator
         var value: String
-
-        var isRegex: Bool { op == .matchesRegex || op == .notMatchesRegex }
     }
 
     /// The functions Sluice evaluates.

@@ -6,6 +6,9 @@ extension PromQL {
     struct Evaluator {
         private var samples: [Selector: [Series]] = [:]
         private var sketches: [Selector: [SketchSeries]] = [:]
+        /// Samples a range query may answer in all, as Prometheus' `query.max-samples` default.
+        static let maximumSamples = 50_000_000
+
         /// Warnings for the response (`warnings` in the envelope), each once, in order.
         private(set) var warnings: [String] = []
 
@@ -83,10 +86,15 @@ extension PromQL {
             }
             var series: [Labels: [Sample]] = [:]
             var time = start
+            var total = 0
             while time <= end {
                 switch try evaluate(expression, at: time) {
                 case .scalar(let n): series[Labels(), default: []].append(Sample(time: time, value: n))
                 case .vector(let elements):
+                    total += elements.count
+                    guard total <= Self.maximumSamples else {
+                        throw .execution("query processing would load too many samples into memory in query execution (more than \(Self.maximumSamples)); narrow the selector or the range, or raise the step")
+                    }
                     for e in elements { series[e.labels, default: []].append(Sample(time: time, value: e.value)) }
                 case .matrix: break
                 }

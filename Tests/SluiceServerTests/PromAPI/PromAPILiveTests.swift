@@ -74,6 +74,9 @@ struct PromAPILiveTests {
             #expect(((metadata.envelope["data"] as? [String: [[String: String]]])?["temperature"])?.first?["type"] == "unknown")
             let build = try await server.prom("/api/v1/status/buildinfo", [], token: Self.admin)
             #expect((build.envelope["data"] as? [String: String])?["version"]?.isEmpty == false)
+            let unknown = try await server.prom("/api/v1/query_exemplars", [("query", "temperature")], token: Self.admin)
+            #expect(unknown.status == 404)
+            #expect(unknown.envelope["errorType"] as? String == "not_found", "\(unknown.envelope)")
         }
     }
 

@@ -20,7 +20,8 @@ public final class ServerState: Sendable {
     let ready = Atomic<Bool>(false)
     /// The configuration's policy, shown when there is no store to apply it to.
     private let configuredRetention: Configuration.Retention
-    /// The pipeline's window lengths, ascending.
+    /// The pipeline's window lengths (`pipeline.windows`), ascending: which lengths a step
+    /// query reads, and how far before a time range a window that ends inside it may start.
     let windowLengths: [WindowDuration]
 
     init(topology: Topology, broadcast: BroadcastSink, dashboard: DashboardSink, metrics: SelfMetrics) {

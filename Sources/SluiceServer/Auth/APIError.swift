@@ -1,7 +1,8 @@
 import Hummingbird
 import SluiceModel
 
-/// A client-facing error: `{"error": …, "detail": …}` with the right status.
+/// A client-facing error: `{"error": …, "detail": …}` with the right status; under
+/// `/api/v1/` Prometheus' envelope, `{"status":"error","errorType": …,"error": …}`.
 public struct APIError: HTTPResponseError {
     public var status: HTTPResponse.Status
     public var error: String
@@ -16,6 +17,7 @@ public struct APIError: HTTPResponseError {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
+        if request.uri.path.hasPrefix("/api/v1/") { return PromResponse.error(self) }
         var json = JSONWriter()
         json.beginObject()
         json.key("error"); json.string(error)
@@ -35,6 +37,10 @@ public struct APIError: HTTPResponseError {
     static func forbidden(_ detail: String) -> APIError { APIError(.forbidden, "forbidden", detail) }
     static func badRequest(_ detail: String) -> APIError { APIError(.badRequest, "bad_request", detail) }
     static func notFound(_ detail: String) -> APIError { APIError(.notFound, "not_found", detail) }
+    /// Prometheus' `bad_data`: a query or parameter Sluice cannot answer (400).
+    static func badData(_ detail: String) -> APIError { APIError(.badRequest, "bad_data", detail) }
+    /// Prometheus' `execution`: a valid query whose evaluation failed (422).
+    static func execution(_ detail: String) -> APIError { APIError(.unprocessableContent, "execution", detail) }
 }
 
 extension HTTPResponse.Status {

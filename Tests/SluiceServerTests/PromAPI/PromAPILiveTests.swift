@@ -5,12 +5,8 @@ import SluiceTesting
 /// The read API on a real `sluice serve` (in-process), with records ingested over HTTP.
 @Suite("Prometheus API on a live server", .serialized)
 struct PromAPILiveTests {
-    static let tokens = """
-        auth:
-          tokens:
-            "token-site-a-0001": site-a
-            "token-admin-0001": admin
-        """
+    /// The same tokens as the other live-server tests.
+    static let tokens = ServeTests.tokens
     static let admin = "token-admin-0001"
     static let siteA = "token-site-a-0001"
 

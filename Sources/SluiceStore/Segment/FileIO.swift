@@ -12,6 +12,14 @@ enum FileIO {
         return fd
     }
 
+    /// Like `open`, but `nil` when there is no such file.
+    static func openIfPresent(_ path: String, _ flags: Int32) throws(StoreError) -> Int32? {
+        let fd = Glibc.open(path, flags | O_CLOEXEC, 0)
+        if fd < 0, errno == ENOENT { return nil }
+        guard fd >= 0 else { throw failure("open", path) }
+        return fd
+    }
+
     static func failure(_ operation: String, _ path: String) -> StoreError {
         .io("cannot \(operation) \(path): \(String(cString: strerror(errno)))")
     }

@@ -174,6 +174,22 @@ struct StreamingReadTests {
         #expect(narrow.records.map(\.timestamp) == [55, 55, 55, 56, 56, 57, 57, 58, 58, 59, 59].map { Self.at($0) })
     }
 
+    @Test("combined answers equal combining the whole answer at once: a window's parts become one record where its first part was")
+    func combinedParts() throws {
+        // A window stored in three parts across segments (a restart split it), among other records.
+        let segments: [[[StoredRecord]]] = [
+            [[Self.metric(0), Self.window(0, "w", length: .minutes(1), tenant: "a", seed: 1), Self.metric(60)]],
+            [[Self.window(0, "w", length: .minutes(1), tenant: "a", seed: 2), Self.window(0, "v", length: .minutes(1), tenant: "a", seed: 3)],
+             [Self.metric(30), Self.window(60, "w", length: .minutes(1), tenant: "a", seed: 4)]],
+            [[Self.window(0, "w", length: .minutes(1), tenant: "a", seed: 5), Self.metric(0, "late")]],
+        ]
+        let directory = try Self.store(segments)
+        let all = Self.expected(segments) { _ in true }
+        let combined = StoreReader.combiningWindowParts(all)
+        #expect(combined.count == all.count - 2)
+        #expect(try StoreReader(directory: directory).combinedRecords(StoreQuery()) == combined)
+    }
+
     @Test("a damaged sealed segment fails the read before any record, and says how to repair it")
     func damagedSealedSegment() throws {
         let directory = try Self.store([[[Self.metric(1)], [Self.metric(2)]], [[Self.metric(3)]]])

@@ -34,8 +34,12 @@ public struct StoreReader: Sendable {
     /// time range rules them out are not read, and the others are decoded one at a time as
     /// the merge reaches them, so memory follows the answer, not the store.
     ///
-    /// A damaged sealed segment throws before `body` is called; a block whose payload turns
-    /// out damaged throws when the merge reaches it, after the records before it.
+    /// Each segment with a wanted block stays open from its scan until that block is decoded,
+    /// so a read sees the files as they were when it began, even if the writer seals one or
+    /// retention replaces one meanwhile. A damaged sealed segment throws before `body` is
+    /// called; a block whose payload turns out damaged throws when the merge reaches it,
+    /// after the records before it. It blocks on file reads and zstd: call it where blocking
+    /// is allowed (`BlockingWork`).
     public func forEach(_ query: StoreQuery, _ body: (StoredRecord) throws(StoreError) -> Void) throws(StoreError) {
         var statistics = ReadStatistics()
         try forEach(query, statistics: &statistics, body)
@@ -75,15 +79,34 @@ public struct StoreReader: Sendable {
         return out
     }
 
-    /// Like `records`, with each window stored in parts (split by a restart) answered as one
-    /// record (see `WindowSummary.combining`): what every answer to a person uses.
+    /// `forEach`, with each window stored in parts (split by a restart) answered as one record
+    /// (see `WindowSummary.combining`), where its first part was: what every answer to a person
+    /// uses. A window's parts share its start, so only the records of one timestamp are held.
+    public func forEachCombined(_ query: StoreQuery, _ body: (StoredRecord) throws(StoreError) -> Void) throws(StoreError) {
+        var sameTime: [StoredRecord] = []
+        try forEach(query) { (r: StoredRecord) throws(StoreError) in
+            if let first = sameTime.first, first.timestamp != r.timestamp {
+                for c in Self.combiningWindowParts(sameTime) { try body(c) }
+                sameTime.removeAll(keepingCapacity: true)
+            }
+            sameTime.append(r)
+        }
+        for c in Self.combiningWindowParts(sameTime) { try body(c) }
+    }
+
+    /// What `forEachCombined` visits, gathered.
     public func combinedRecords(_ query: StoreQuery) throws(StoreError) -> [StoredRecord] {
-        let records = try self.records(query)
+        var out: [StoredRecord] = []
+        try forEachCombined(query) { out.append($0) }
+        return out
+    }
+
+    /// `records` with the parts of each window combined into one, where its first part was.
+    static func combiningWindowParts(_ records: [StoredRecord]) -> [StoredRecord] {
         var outputs: [OutputRecord] = []
         for case .output(let o) in records where o.windowIdentity != nil { outputs.append(o) }
         let combined = OutputRecord.combiningWindowParts(outputs)
         guard combined.count < outputs.count else { return records }
-        // Each combined window takes the place of its first part; the other parts go.
         var out: [StoredRecord] = []
         out.reserveCapacity(records.count)
         var next = combined.makeIterator()

@@ -190,6 +190,53 @@ struct StreamingReadTests {
         #expect(try StoreReader(directory: directory).combinedRecords(StoreQuery()) == combined)
     }
 
+    @Test("a read over more segments than it keeps open opens each when the merge reaches it, and closes it after")
+    func segmentsOpenedWhenReached() throws {
+        let segments = (0..<40).map { s in [[Self.metric(Int64(s) * 10), Self.metric(Int64(s) * 10 + 5)]] }
+        let directory = try Self.store(segments)
+        var reader = StoreReader(directory: directory)
+        reader.heldSegmentLimit = 4
+        var statistics = StoreReader.ReadStatistics()
+        var records: [StoredRecord] = []
+        try reader.forEach(StoreQuery(), statistics: &statistics) { records.append($0) }
+        #expect(records == Self.expected(segments) { _ in true })
+        // The four held from the scan, and the one being scanned.
+        #expect(statistics.peakOpenSegments == 5)
+    }
+
+    /// Three sealed segments of one block each, ten seconds apart, and what replaces the last
+    /// one during a read: a segment holding one record named `replaced`.
+    static func replacedDuringRead(heldSegmentLimit: Int, delete: Bool = false) throws -> [StoredRecord] {
+        let directory = try Self.store([[[Self.metric(0)]], [[Self.metric(10)]], [[Self.metric(20)]]])
+        let other = try #require(try Self.store([[[Self.metric(20, "replaced")]]]).segments().first)
+        let replacement = try #require(TestFiles.read(other.path))
+        let last = try #require(try directory.segments().last)
+        var reader = StoreReader(directory: directory)
+        reader.heldSegmentLimit = heldSegmentLimit
+        var records: [StoredRecord] = []
+        try reader.forEach(StoreQuery()) { r throws(StoreError) in
+            if records.isEmpty {
+                if delete {
+                    try FileIO.remove(last.path)
+                } else {
+                    TestFiles.write(last.path + ".tmp", replacement)
+                    try FileIO.rename(last.path + ".tmp", last.path)
+                }
+            }
+            records.append(r)
+        }
+        return records
+    }
+
+    @Test("retention replacing or deleting a segment during a read: unseen while the read holds it, otherwise a rewrite fails the read and a deletion skips it")
+    func segmentReplacedDuringRead() throws {
+        #expect(try Self.replacedDuringRead(heldSegmentLimit: 64) == [Self.metric(0), Self.metric(10), Self.metric(20)])
+        #expect(try Self.replacedDuringRead(heldSegmentLimit: 64, delete: true) == [Self.metric(0), Self.metric(10), Self.metric(20)])
+        let error = #expect(throws: StoreError.self) { try Self.replacedDuringRead(heldSegmentLimit: 1) }
+        #expect(error?.message.contains("run the query again") == true)
+        #expect(try Self.replacedDuringRead(heldSegmentLimit: 1, delete: true) == [Self.metric(0), Self.metric(10)])
+    }
+
     @Test("a damaged sealed segment fails the read before any record, and says how to repair it")
     func damagedSealedSegment() throws {
         let directory = try Self.store([[[Self.metric(1)], [Self.metric(2)]], [[Self.metric(3)]]])

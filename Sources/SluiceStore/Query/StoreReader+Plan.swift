@@ -6,21 +6,62 @@ import Darwin
 import SluiceModel
 
 extension StoreReader {
-    /// A segment a read has open. The descriptor is taken before the scan and kept until the
-    /// read has decoded every block it wants from the file, so the read sees the file it
-    /// scanned even when the writer seals and compacts it, or retention replaces it, meanwhile.
+    /// A segment a read needs. Its descriptor is taken before the scan and, for the first
+    /// `heldSegmentLimit` segments and every open one, kept until the read has decoded every
+    /// block it wants from the file: the read sees the file it scanned even when the writer
+    /// seals and compacts it, or retention replaces it, meanwhile. Past that limit a sealed
+    /// segment is closed after its scan and opened again when the merge reaches it, checked to
+    /// be the same file, so a read over months of segments holds few descriptors at once.
     final class OpenSegment {
         let file: SegmentFile
-        let fd: Int32
+        private let identity: FileIO.Identity
+        private let files: OpenFiles
+        private var fd: Int32?
         /// Blocks the read still has to decode from it.
         var unread = 0
 
-        init(file: SegmentFile, fd: Int32) {
+        init(file: SegmentFile, fd: Int32, files: OpenFiles) throws(StoreError) {
             self.file = file
+            self.files = files
             self.fd = fd
+            files.opened()
+            identity = try FileIO.identity(fd, file.path)
         }
 
-        deinit { close(fd) }
+        /// The descriptor, opened again if it was closed after the scan; `nil` when the file
+        /// has gone since (retention deleted it, or `verify --repair` moved it aside).
+        func descriptor() throws(StoreError) -> Int32? {
+            if let fd { return fd }
+            guard let reopened = try FileIO.openIfPresent(file.path, O_RDONLY) else { return nil }
+            files.opened()
+            fd = reopened
+            guard try FileIO.identity(reopened, file.path) == identity else {
+                throw .changed("\(file.path) was replaced while this read went on (a retention rewrite); run the query again")
+            }
+            return reopened
+        }
+
+        func close() {
+            guard let fd else { return }
+            _ = Glibc.close(fd)
+            self.fd = nil
+            files.closed()
+        }
+
+        deinit { close() }
+    }
+
+    /// Counts the segment files a read has open.
+    final class OpenFiles {
+        private(set) var count = 0
+        private(set) var peak = 0
+
+        func opened() {
+            count += 1
+            peak = max(peak, count)
+        }
+
+        func closed() { count -= 1 }
     }
 
     /// A block a read may need: where it is and what its header says.
@@ -37,6 +78,7 @@ extension StoreReader {
     struct Plan {
         var segments: [OpenSegment?] = []
         var blocks: [(earliest: Int64, block: PlannedBlock)] = []
+        var files = OpenFiles()
     }
 
     /// Opens and scans every segment, and keeps the blocks whose header and summary do not
@@ -56,7 +98,7 @@ extension StoreReader {
             }
             // Gone: retention deleted it, or `verify --repair` moved it aside.
             guard let fd else { continue }
-            let opened = OpenSegment(file: segment, fd: fd)
+            let opened = try OpenSegment(file: segment, fd: fd, files: plan.files)
             let scan: SegmentFile.Scan
             do {
                 scan = try segment.scan(fd, verify: false)
@@ -74,7 +116,8 @@ extension StoreReader {
                 opened.unread += 1
             }
             statistics.skippedBlocks += scan.blocks.count - opened.unread
-            // A segment with nothing to read is closed at once.
+            // Nothing to read, or past the held limit: opened again when the merge gets there.
+            if opened.unread == 0 || (segment.sealed && plan.files.count > heldSegmentLimit) { opened.close() }
             plan.segments.append(opened.unread > 0 ? opened : nil)
         }
         return plan
@@ -83,7 +126,8 @@ extension StoreReader {
     /// Reads and decodes one planned block: the records the query wants, in stored order.
     func read(_ block: PlannedBlock, from segment: OpenSegment, _ query: StoreQuery) throws(StoreError) -> [StoredRecord] {
         let path = segment.file.path
-        let frame = try FileIO.pread(segment.fd, path, offset: block.offset, count: block.header.frameLength)
+        guard let fd = try segment.descriptor() else { return [] }
+        let frame = try FileIO.pread(fd, path, offset: block.offset, count: block.header.frameLength)
         // The writer cut a failed write back; those records go to a later block.
         if frame.count < block.header.frameLength, !segment.file.sealed { return [] }
         guard frame.count == block.header.frameLength, BlockFrame.checksumMatches(frame, block.header) else {

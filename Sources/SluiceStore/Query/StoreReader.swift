@@ -8,6 +8,9 @@ import SluiceModel
 /// the blocks whose time ranges overlap, plus what the caller keeps.
 public struct StoreReader: Sendable {
     public let directory: DataDirectory
+    /// Sealed segments a read keeps open from its scan on; those past it are opened again
+    /// when the merge reaches them (see `OpenSegment`).
+    var heldSegmentLimit = 64
 
     public init(directory: DataDirectory) { self.directory = directory }
 
@@ -23,6 +26,8 @@ public struct StoreReader: Sendable {
         public var decodedBlocks = 0
         /// The most decoded blocks held at once: what bounds a read's memory.
         public var peakDecodedBlocks = 0
+        /// The most segment files open at once.
+        public var peakOpenSegments = 0
         /// Records handed to the caller.
         public var records = 0
 
@@ -34,12 +39,13 @@ public struct StoreReader: Sendable {
     /// time range rules them out are not read, and the others are decoded one at a time as
     /// the merge reaches them, so memory follows the answer, not the store.
     ///
-    /// Each segment with a wanted block stays open from its scan until that block is decoded,
-    /// so a read sees the files as they were when it began, even if the writer seals one or
-    /// retention replaces one meanwhile. A damaged sealed segment throws before `body` is
-    /// called; a block whose payload turns out damaged throws when the merge reaches it,
-    /// after the records before it. It blocks on file reads and zstd: call it where blocking
-    /// is allowed (`BlockingWork`).
+    /// A read sees the files as they were when it began: the segment being written up to its
+    /// last whole block then, even if the writer seals it meanwhile. On a read over more than
+    /// 64 sealed segments, one that retention rewrites before the merge reaches it fails the
+    /// read (run it again), and one it deletes is skipped. A damaged sealed segment throws
+    /// before `body` is called; a block whose payload turns out damaged throws when the merge
+    /// reaches it, after the records before it. It blocks on file reads and zstd: call it
+    /// where blocking is allowed (`BlockingWork`).
     public func forEach(_ query: StoreQuery, _ body: (StoredRecord) throws(StoreError) -> Void) throws(StoreError) {
         var statistics = ReadStatistics()
         try forEach(query, statistics: &statistics, body)
@@ -53,6 +59,7 @@ public struct StoreReader: Sendable {
         defer {
             statistics.decodedBlocks += merge.decodedBlocks
             statistics.peakDecodedBlocks = max(statistics.peakDecodedBlocks, merge.peakHeldBlocks)
+            statistics.peakOpenSegments = max(statistics.peakOpenSegments, plan.files.peak)
         }
         while true {
             switch merge.next() {
@@ -61,7 +68,10 @@ public struct StoreReader: Sendable {
                 merge.decoded(try read(block, from: segment, query))
                 segment.unread -= 1
                 // Its last wanted block is decoded: close the file.
-                if segment.unread == 0 { plan.segments[block.segment] = nil }
+                if segment.unread == 0 {
+                    segment.close()
+                    plan.segments[block.segment] = nil
+                }
             case .emit(let record):
                 statistics.records += 1
                 try body(record)

@@ -20,6 +20,19 @@ enum FileIO {
         return fd
     }
 
+    /// Which file a descriptor is open on: the same path names another file once it has
+    /// been replaced by a rename.
+    struct Identity: Equatable {
+        var device: UInt64
+        var inode: UInt64
+    }
+
+    static func identity(_ fd: Int32, _ path: String) throws(StoreError) -> Identity {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw failure("stat", path) }
+        return Identity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+    }
+
     static func failure(_ operation: String, _ path: String) -> StoreError {
         .io("cannot \(operation) \(path): \(String(cString: strerror(errno)))")
     }

@@ -45,6 +45,7 @@ let package = Package(
                 "SluiceModel", "SluiceConfig", "SluicePipeline", "CZstd",
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             exclude: ["FORMAT.md"]

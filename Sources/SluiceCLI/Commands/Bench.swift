@@ -6,6 +6,7 @@ import Darwin
 import ArgumentParser
 import SluiceModel
 import SluicePipeline
+import SluiceStore
 
 /// `sluice bench`: seeded workloads, timed in-process.
 struct Bench: AsyncParsableCommand {
@@ -19,6 +20,13 @@ struct Bench: AsyncParsableCommand {
             --http also times HTTP ingest of the same lines into an in-process server (no store), \
             from the first request until the pipeline has drained, and its ratio to the pipeline fed \
             from memory as `sluice run` feeds it from stdin.
+
+            --query measures store reads instead: it writes --series series × --days days of 1m \
+            windows with sketches through the segment writer (an hour a block and a segment), then \
+            asks for one series over one hour and for every series over one day, and reports for \
+            each the median time and peak memory growth of loading every match and sorting (how \
+            queries read before they streamed), of `records` and of `forEach` (streamed), each run \
+            in a fresh child process.
             """
     )
 
@@ -31,15 +39,37 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Also measure HTTP ingest: an in-process server fed the same lines by concurrent keep-alive clients, as NDJSON bodies of 1,000-5,000 records built beforehand.")
     var http = false
     @Option(help: ArgumentHelp("Concurrent clients for --http.", valueName: "N")) var clients = 4
+    @Flag(help: "Measure store queries instead: a small and a large answer from a store much larger than either.")
+    var query = false
+    @Option(help: ArgumentHelp("Series in the --query store.", valueName: "N")) var series = 1_000
+    @Option(help: ArgumentHelp("Days of 1m windows in the --query store.", valueName: "N")) var days = 3
+    @Option(help: ArgumentHelp("Samples in each window's sketch in the --query store.", valueName: "N")) var sketchValues = 50
+    @Option(help: ArgumentHelp("Keep the --query store in DIR, and reuse the one there.", valueName: "DIR")) var dataDir: String?
+    // One read of --query, run in a child process so that its memory is its own.
+    @Option(help: .hidden) var queryChild: String?
+    @Option(help: .hidden) var queryStore: String?
+    @Option(help: .hidden) var queryReport: String?
 
     func validate() throws {
         guard records > 0, runs > 0 else { throw ValidationError("--records and --runs must be above zero") }
+        if query {
+            // The small answer is series 7; both answers are on the second day.
+            guard series > 7, days >= 2, sketchValues > 0 else { throw ValidationError("--query needs --series above 7, --days of 2 or more and --sketch-values above zero") }
+        }
         for w in windows {
             if case .failure(let problem) = WindowDuration.parseUserInput(w, name: "--window") { throw ValidationError(problem.description) }
         }
     }
 
     func run() async throws {
+        if let queryChild, let queryStore, let queryReport {
+            try QueryBench.runChild(queryChild, store: queryStore, report: queryReport)
+            return
+        }
+        if query {
+            try await QueryBench(series: series, days: days, values: sketchValues, runs: runs, seed: seed).run(path: dataDir)
+            return
+        }
         let workload = Workload.metricLines(count: records, seed: seed)
         if let write {
             let sink = try NDJSONSink.create(path: write)

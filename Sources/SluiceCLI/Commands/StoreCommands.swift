@@ -70,10 +70,11 @@ struct Query: AsyncParsableCommand {
             let raw: Set<StoredRecord.Kind> = [.metric, .performance, .cache, .visit]
             kinds = kinds.isEmpty ? raw : kinds.intersection(raw)
             query.kinds = kinds
-            let records = try StoreReader(directory: directory).records(query)
             var machine = WindowAggregator.StateMachine(configuration: .init(windows: [length], lateness: .zero))
             var events: [StageEvent] = []
-            for case .record(let r) in records { machine.record(r, into: &events) }
+            try StoreReader(directory: directory).forEach(query) { stored in
+                if case .record(let r) = stored { machine.record(r, into: &events) }
+            }
             machine.inputFinished(into: &events)
             var json = JSONWriter()
             for case .output(let o) in events {
@@ -84,8 +85,9 @@ struct Query: AsyncParsableCommand {
             return
         }
         query.kinds = kinds.isEmpty ? nil : kinds
+        // Printed as read: what this holds is a block or two and a megabyte of output.
         var json = JSONWriter(capacity: 1 << 20)
-        for r in try StoreReader(directory: directory).combinedRecords(query) {
+        try StoreReader(directory: directory).forEachCombined(query) { r in
             switch r {
             case .record(let record): record.write(to: &json)
             case .output(let output): output.write(to: &json)

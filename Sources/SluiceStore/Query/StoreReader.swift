@@ -1,83 +1,122 @@
 import SluiceModel
 
-/// What a query asks for. Every field narrows; `nil` means any.
-public struct StoreQuery: Sendable, Hashable {
-    public var kinds: Set<StoredRecord.Kind>?
-    public var tenantID: String?
-    public var metric: String?
-    /// Inclusive.
-    public var from: Timestamp?
-    /// Exclusive.
-    public var to: Timestamp?
-
-    public init(kinds: Set<StoredRecord.Kind>? = nil, tenantID: String? = nil, metric: String? = nil, from: Timestamp? = nil, to: Timestamp? = nil) {
-        self.kinds = kinds
-        self.tenantID = tenantID
-        self.metric = metric
-        self.from = from
-        self.to = to
-    }
-
-    func matches(_ r: StoredRecord) -> Bool {
-        if let kinds, !kinds.contains(r.kind) { return false }
-        if let tenantID, r.tenantID != tenantID { return false }
-        if let metric, !r.matches(metric: metric) { return false }
-        let t = r.timestamp
-        if let from, t < from { return false }
-        if let to, t >= to { return false }
-        return true
-    }
-
-    /// Whether a block may hold a match, from its summary alone.
-    func mayMatch(_ block: SegmentFile.Block) -> Bool {
-        if let metric, !block.summary.mayContain(name: metric) { return false }
-        return block.summary.entries.contains { e in
-            if let kinds, !kinds.contains(e.kind) { return false }
-            if let tenantID, e.tenantID != tenantID { return false }
-            if let from, e.maxTime < from.microseconds { return false }
-            if let to, e.minTime >= to.microseconds { return false }
-            return true
-        }
-    }
-}
-
 /// Reads stored records back: sealed segments and the whole blocks of the one being written.
+///
+/// A read streams: it scans every segment's block headers and summaries, skips the blocks
+/// they rule out, and merges the rest in time order, decoding a block only when the merge
+/// reaches its earliest record and dropping it once its records are out. What a read holds is
+/// the blocks whose time ranges overlap, plus what the caller keeps.
 public struct StoreReader: Sendable {
     public let directory: DataDirectory
+    /// Sealed segments a read keeps open from its scan on; those past it are opened again
+    /// when the merge reaches them (see `OpenSegment`).
+    var heldSegmentLimit = 64
 
     public init(directory: DataDirectory) { self.directory = directory }
 
-    /// Matching records in timestamp order (ties keep the order they were stored in). Blocks
-    /// whose summary rules them out are not read.
-    public func records(_ query: StoreQuery) throws(StoreError) -> [StoredRecord] {
-        var out: [StoredRecord] = []
-        var skipped = 0
-        for segment in try directory.segments() {
-            let scan: SegmentFile.Scan
-            do {
-                scan = try segment.scan(verify: false)
-            } catch where !segment.sealed {
-                continue  // sealed or removed while we looked: its data is in the sealed file
-            }
-            if segment.sealed, let damage = scan.damage {
-                throw .corrupt("\(segment.path) is damaged at offset \(damage.offset) (\(damage.reason)); run `sluice verify --data-dir \(directory.path) --repair`")
-            }
-            let wanted = scan.blocks.filter { query.mayMatch($0) }
-            skipped += scan.blocks.count - wanted.count
-            for r in try segment.records(blocks: wanted) where query.matches(r) { out.append(r) }
-        }
-        return Self.sortedByTime(out)
+    /// What a read did: how much of the store it looked at and how much it decoded.
+    public struct ReadStatistics: Sendable, Hashable {
+        /// Segments scanned.
+        public var segments = 0
+        /// Blocks in those segments.
+        public var blocks = 0
+        /// Blocks ruled out by their header's time range or their summary, never read.
+        public var skippedBlocks = 0
+        /// Blocks read and decoded.
+        public var decodedBlocks = 0
+        /// The most decoded blocks held at once: what bounds a read's memory.
+        public var peakDecodedBlocks = 0
+        /// The most segment files open at once.
+        public var peakOpenSegments = 0
+        /// Records handed to the caller.
+        public var records = 0
+
+        public init() {}
     }
 
-    /// Like `records`, with each window stored in parts (split by a restart) answered as one
-    /// record (see `WindowSummary.combining`): what every answer to a person uses.
+    /// Calls `body` with each matching record in timestamp order; ties keep the order they
+    /// were stored in (segment, then block, then place in the block). Blocks whose summary or
+    /// time range rules them out are not read, and the others are decoded one at a time as
+    /// the merge reaches them, so memory follows the answer, not the store.
+    ///
+    /// A read sees the files as they were when it began: the segment being written up to its
+    /// last whole block then, even if the writer seals it meanwhile. On a read over more than
+    /// 64 sealed segments, one that retention rewrites before the merge reaches it fails the
+    /// read (run it again), and one it deletes is skipped. A damaged sealed segment throws
+    /// before `body` is called; a block whose payload turns out damaged throws when the merge
+    /// reaches it, after the records before it. It blocks on file reads and zstd: call it
+    /// where blocking is allowed (`BlockingWork`).
+    public func forEach(_ query: StoreQuery, _ body: (StoredRecord) throws(StoreError) -> Void) throws(StoreError) {
+        var statistics = ReadStatistics()
+        try forEach(query, statistics: &statistics, body)
+    }
+
+    /// `forEach(_:_:)`, counting what the read did into `statistics`.
+    public func forEach(_ query: StoreQuery, statistics: inout ReadStatistics, _ body: (StoredRecord) throws(StoreError) -> Void) throws(StoreError) {
+        var plan = try self.plan(query, statistics: &statistics)
+        var merge = BlockMerge(blocks: plan.blocks)
+        plan.blocks = []
+        defer {
+            statistics.decodedBlocks += merge.decodedBlocks
+            statistics.peakDecodedBlocks = max(statistics.peakDecodedBlocks, merge.peakHeldBlocks)
+            statistics.peakOpenSegments = max(statistics.peakOpenSegments, plan.files.peak)
+        }
+        while true {
+            switch merge.next() {
+            case .decode(let block):
+                guard let segment = plan.segments[block.segment] else { preconditionFailure("a planned block's segment was closed before it was read") }
+                merge.decoded(try read(block, from: segment, query))
+                segment.unread -= 1
+                // Its last wanted block is decoded: close the file.
+                if segment.unread == 0 {
+                    segment.close()
+                    plan.segments[block.segment] = nil
+                }
+            case .emit(let record):
+                statistics.records += 1
+                try body(record)
+            case .finished:
+                return
+            }
+        }
+    }
+
+    /// Matching records in timestamp order (ties keep the order they were stored in): what
+    /// `forEach` visits, gathered.
+    public func records(_ query: StoreQuery) throws(StoreError) -> [StoredRecord] {
+        var out: [StoredRecord] = []
+        try forEach(query) { out.append($0) }
+        return out
+    }
+
+    /// `forEach`, with each window stored in parts (split by a restart) answered as one record
+    /// (see `WindowSummary.combining`), where its first part was: what every answer to a person
+    /// uses. A window's parts share its start, so only the records of one timestamp are held.
+    public func forEachCombined(_ query: StoreQuery, _ body: (StoredRecord) throws(StoreError) -> Void) throws(StoreError) {
+        var sameTime: [StoredRecord] = []
+        try forEach(query) { (r: StoredRecord) throws(StoreError) in
+            if let first = sameTime.first, first.timestamp != r.timestamp {
+                for c in Self.combiningWindowParts(sameTime) { try body(c) }
+                sameTime.removeAll(keepingCapacity: true)
+            }
+            sameTime.append(r)
+        }
+        for c in Self.combiningWindowParts(sameTime) { try body(c) }
+    }
+
+    /// What `forEachCombined` visits, gathered.
     public func combinedRecords(_ query: StoreQuery) throws(StoreError) -> [StoredRecord] {
-        let records = try self.records(query)
+        var out: [StoredRecord] = []
+        try forEachCombined(query) { out.append($0) }
+        return out
+    }
+
+    /// `records` with the parts of each window combined into one, where its first part was.
+    static func combiningWindowParts(_ records: [StoredRecord]) -> [StoredRecord] {
         var outputs: [OutputRecord] = []
         for case .output(let o) in records where o.windowIdentity != nil { outputs.append(o) }
         let combined = OutputRecord.combiningWindowParts(outputs)
         guard combined.count < outputs.count else { return records }
-        // Each combined window takes the place of its first part; the other parts go.
         var out: [StoredRecord] = []
         out.reserveCapacity(records.count)
         var next = combined.makeIterator()
@@ -90,12 +129,5 @@ public struct StoreReader: Sendable {
             }
         }
         return out
-    }
-
-    /// A stable sort by timestamp.
-    static func sortedByTime(_ records: [StoredRecord]) -> [StoredRecord] {
-        records.enumerated().sorted { l, r in
-            l.element.timestamp != r.element.timestamp ? l.element.timestamp < r.element.timestamp : l.offset < r.offset
-        }.map(\.element)
     }
 }

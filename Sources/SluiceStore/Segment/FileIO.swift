@@ -12,6 +12,27 @@ enum FileIO {
         return fd
     }
 
+    /// Like `open`, but `nil` when there is no such file.
+    static func openIfPresent(_ path: String, _ flags: Int32) throws(StoreError) -> Int32? {
+        let fd = Glibc.open(path, flags | O_CLOEXEC, 0)
+        if fd < 0, errno == ENOENT { return nil }
+        guard fd >= 0 else { throw failure("open", path) }
+        return fd
+    }
+
+    /// Which file a descriptor is open on: the same path names another file once it has
+    /// been replaced by a rename.
+    struct Identity: Equatable {
+        var device: UInt64
+        var inode: UInt64
+    }
+
+    static func identity(_ fd: Int32, _ path: String) throws(StoreError) -> Identity {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw failure("stat", path) }
+        return Identity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+    }
+
     static func failure(_ operation: String, _ path: String) -> StoreError {
         .io("cannot \(operation) \(path): \(String(cString: strerror(errno)))")
     }

@@ -78,6 +78,11 @@ public struct SegmentFile: Sendable, Hashable, Comparable {
     public func scan(verify: Bool) throws(StoreError) -> Scan {
         let fd = try FileIO.open(path, O_RDONLY)
         defer { close(fd) }
+        return try scan(fd, verify: verify)
+    }
+
+    /// `scan(verify:)` through a descriptor already open on the file.
+    func scan(_ fd: Int32, verify: Bool) throws(StoreError) -> Scan {
         var scan = Scan()
         scan.fileLength = try FileIO.size(fd, path)
         let head = try FileIO.pread(fd, path, offset: 0, count: Self.headerBytes)

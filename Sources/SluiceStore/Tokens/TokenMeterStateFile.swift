@@ -37,10 +37,11 @@ public struct TokenMeterStateFile: TokenMeterPersistence {
     /// stored): the same order whatever the crash, so a rebuild is deterministic.
     public func storedRecords(since: Int64?) throws -> [TokenUsageRecord] {
         let query = StoreQuery(kinds: [.tokenUsage], from: since.map { Timestamp(microseconds: $0) })
-        return try StoreReader(directory: directory).records(query).compactMap { stored in
-            if case .record(.tokenUsage(let r)) = stored { return r }
-            return nil
+        var records: [TokenUsageRecord] = []
+        try StoreReader(directory: directory).forEach(query) { stored in
+            if case .record(.tokenUsage(let r)) = stored { records.append(r) }
         }
+        return records
     }
 
     public func save(_ state: TokenMeter.StateMachine.State) throws {

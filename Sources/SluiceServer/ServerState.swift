@@ -59,10 +59,11 @@ public final class ServerState: Sendable {
         }
     }
 
-    /// Stored records from another directory of the store (a tier), on the blocking pool.
-    func storedRecords(_ query: StoreQuery, in directory: DataDirectory) async throws(StoreError) -> [StoredRecord] {
+    /// Windows of another directory of the store (a tier) rolled up to `step` as they are
+    /// read, on the blocking pool.
+    func rolledUp(_ query: StoreQuery, in directory: DataDirectory, step: WindowDuration) async throws(StoreError) -> WindowRollup.Accumulator {
         let reader = StoreReader(directory: directory)
-        return try await BlockingWork.run { () throws(StoreError) in try reader.combinedRecords(query) }
+        return try await BlockingWork.run { () throws(StoreError) in try reader.rolledUp(query, step: step) }
     }
 
     /// The pruner for the current policy; `nil` without a store.

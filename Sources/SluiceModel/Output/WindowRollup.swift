@@ -26,31 +26,68 @@ public enum WindowRollup {
 
     /// One window per series per step, in design §3's order (by end, then series).
     public static func windows(_ windows: [WindowSummary], step: WindowDuration) -> [WindowSummary] {
-        struct Key: Hashable { var span: WindowSpan; var series: SeriesKey }
-        var groups: [Key: [WindowSummary]] = [:]
-        for w in windows { groups[Key(span: span(of: w.span, step: step), series: w.series), default: []].append(w) }
-        return groups.map { WindowSummary.merging($0.value, span: $0.key.span, series: $0.key.series) }
-            .sorted { ($0.span, $0.series) < ($1.span, $1.series) }
+        var accumulator = Accumulator(step: step)
+        for w in windows { accumulator.add(.window(w)) }
+        return accumulator.windows()
     }
 
     /// One visits window per site per step, in order of end, then site.
     public static func visits(_ windows: [VisitsWindowSummary], step: WindowDuration) -> [VisitsWindowSummary] {
-        struct Key: Hashable { var span: WindowSpan; var tenantID: String? }
-        var groups: [Key: [VisitsWindowSummary]] = [:]
-        for w in windows { groups[Key(span: span(of: w.span, step: step), tenantID: w.tenantID), default: []].append(w) }
-        return groups.map { VisitsWindowSummary.merging($0.value, span: $0.key.span, tenantID: $0.key.tenantID) }
-            .sorted { ($0.span, $0.tenantID ?? "") < ($1.span, $1.tenantID ?? "") }
+        var accumulator = Accumulator(step: step)
+        for w in windows { accumulator.add(.visitsWindow(w)) }
+        return accumulator.visits()
     }
 
     /// One cache window per cache per step, in order of end, then tenant, cache and labels.
     public static func caches(_ windows: [CacheWindowSummary], step: WindowDuration) -> [CacheWindowSummary] {
+        var accumulator = Accumulator(step: step)
+        for w in windows { accumulator.add(.cacheWindow(w)) }
+        return accumulator.caches()
+    }
+
+    /// Rolls windows up as they stream past: one running union per series per step, so it
+    /// holds the answer, not the windows it was given. Records that are not windows are
+    /// ignored.
+    public struct Accumulator: Sendable {
+        public let step: WindowDuration
         struct Key: Hashable { var span: WindowSpan; var series: SeriesKey }
-        var groups: [Key: [CacheWindowSummary]] = [:]
-        for w in windows {
-            let series = SeriesKey(tenantID: w.tenantID, name: w.cache ?? "", labels: w.labels)
-            groups[Key(span: span(of: w.span, step: step), series: series), default: []].append(w)
+        private var windowUnions: [Key: WindowUnion] = [:]
+        private var cacheUnions: [Key: CacheWindowUnion] = [:]
+        private var visitsUnions: [Key: VisitsWindowUnion] = [:]
+
+        public init(step: WindowDuration) { self.step = step }
+
+        public var isEmpty: Bool { windowUnions.isEmpty && cacheUnions.isEmpty && visitsUnions.isEmpty }
+
+        public mutating func add(_ record: OutputRecord) {
+            switch record {
+            case .window(let w):
+                windowUnions[Key(span: span(of: w.span, step: step), series: w.series), default: WindowUnion()].add(w)
+            case .cacheWindow(let c):
+                let series = SeriesKey(tenantID: c.tenantID, name: c.cache ?? "", labels: c.labels)
+                cacheUnions[Key(span: span(of: c.span, step: step), series: series), default: CacheWindowUnion()].add(c)
+            case .visitsWindow(let v):
+                visitsUnions[Key(span: span(of: v.span, step: step), series: SeriesKey(tenantID: v.tenantID, name: "")), default: VisitsWindowUnion()].add(v)
+            default:
+                break
+            }
         }
-        return groups.sorted { ($0.key.span, $0.key.series) < ($1.key.span, $1.key.series) }
-            .map { CacheWindowSummary.merging($0.value.sorted { $0.span < $1.span }, span: $0.key.span) }
+
+        public func windows() -> [WindowSummary] {
+            windowUnions.sorted { ($0.key.span, $0.key.series) < ($1.key.span, $1.key.series) }.map { $0.value.summary(span: $0.key.span, series: $0.key.series) }
+        }
+
+        public func caches() -> [CacheWindowSummary] {
+            cacheUnions.sorted { ($0.key.span, $0.key.series) < ($1.key.span, $1.key.series) }.map { $0.value.summary(span: $0.key.span) }
+        }
+
+        public func visits() -> [VisitsWindowSummary] {
+            visitsUnions.sorted { ($0.key.span, $0.key.series) < ($1.key.span, $1.key.series) }.map { $0.value.summary(span: $0.key.span, tenantID: $0.key.series.tenantID) }
+        }
+
+        /// Everything rolled up: windows, then cache windows, then visits windows.
+        public func records() -> [OutputRecord] {
+            windows().map(OutputRecord.window) + caches().map(OutputRecord.cacheWindow) + visits().map(OutputRecord.visitsWindow)
+        }
     }
 }

@@ -11,28 +11,9 @@ extension WindowSummary {
     /// The union of `windows` as one window of `span` and `series`; partial when any is.
     public static func merging(_ windows: some Collection<WindowSummary>, span: WindowSpan, series: SeriesKey) -> WindowSummary {
         precondition(!windows.isEmpty, "a union has at least one window")
-        var sum = ExactSum()
-        var count: UInt64 = 0
-        var sketch: DDSketch? = DDSketch()
-        for w in windows {
-            sum.add(w.sum)
-            count += w.count
-            if let s = w.sketch { sketch?.merge(s) } else { sketch = nil }
-        }
-        let partial = windows.contains(where: \.partial)
-        if let sketch {
-            return WindowSummary(span: span, series: series, sketch: sketch, sum: sum.value, partial: partial)
-        }
-        var combined = windows.max { $0.count < $1.count }!
-        combined.span = span
-        combined.series = series
-        combined.count = count
-        combined.sum = sum.value
-        combined.min = windows.map(\.min).min()!
-        combined.max = windows.map(\.max).max()!
-        combined.partial = partial
-        combined.sketch = nil
-        return combined
+        var union = WindowUnion()
+        for w in windows { union.add(w) }
+        return union.summary(span: span, series: series)
     }
 
     /// The parts of one (series, window) as one window; partial when any part is open.
@@ -48,16 +29,56 @@ extension WindowSummary {
     }
 }
 
+/// A union of windows being built, one window at a time: what a merge holds while windows
+/// stream past (a roll-up keeps one per series per step, not the windows themselves).
+public struct WindowUnion: Sendable {
+    var sum = ExactSum()
+    var count: UInt64 = 0
+    var minimum = Double.infinity
+    var maximum = -Double.infinity
+    var sketch: DDSketch? = DDSketch()
+    var partial = false
+    /// The part with the most samples: its percentiles stand in when a part has no sketch.
+    var busiest: WindowSummary?
+
+    public init() {}
+
+    public var isEmpty: Bool { busiest == nil }
+
+    public mutating func add(_ w: WindowSummary) {
+        sum.add(w.sum)
+        count = count.addingSaturating(w.count)
+        minimum = Swift.min(minimum, w.min)
+        maximum = Swift.max(maximum, w.max)
+        if let s = w.sketch { sketch?.merge(s) } else { sketch = nil }
+        partial = partial || w.partial
+        if busiest.map({ w.count > $0.count }) ?? true { busiest = w }
+    }
+
+    /// The union as one window; `add` must have been called at least once.
+    public func summary(span: WindowSpan, series: SeriesKey) -> WindowSummary {
+        if let sketch { return WindowSummary(span: span, series: series, sketch: sketch, sum: sum.value, partial: partial) }
+        var combined = busiest!
+        combined.span = span
+        combined.series = series
+        combined.count = count
+        combined.sum = sum.value
+        combined.min = minimum
+        combined.max = maximum
+        combined.partial = partial
+        combined.sketch = nil
+        return combined
+    }
+}
+
 extension CacheWindowSummary {
     /// The union of `windows` as one window of `span`: hits and misses add up; the size is
     /// that of the latest window (the latest report), the later part among equal spans.
     public static func merging(_ windows: some Collection<CacheWindowSummary>, span: WindowSpan) -> CacheWindowSummary {
         precondition(!windows.isEmpty, "a union has at least one window")
-        var combined = windows.reduce(windows.first!) { $1.span.end >= $0.span.end ? $1 : $0 }
-        combined.span = span
-        combined.hits = windows.reduce(0) { $0.addingSaturating($1.hits) }
-        combined.misses = windows.reduce(0) { $0.addingSaturating($1.misses) }
-        return combined
+        var union = CacheWindowUnion()
+        for w in windows { union.add(w) }
+        return union.summary(span: span)
     }
 
     /// The parts of one window as one.
@@ -67,25 +88,63 @@ extension CacheWindowSummary {
     }
 }
 
+/// A union of cache windows being built.
+public struct CacheWindowUnion: Sendable {
+    var latest: CacheWindowSummary?
+    var hits: UInt64 = 0
+    var misses: UInt64 = 0
+
+    public init() {}
+
+    public mutating func add(_ w: CacheWindowSummary) {
+        hits = hits.addingSaturating(w.hits)
+        misses = misses.addingSaturating(w.misses)
+        if latest.map({ w.span.end >= $0.span.end }) ?? true { latest = w }
+    }
+
+    public func summary(span: WindowSpan) -> CacheWindowSummary {
+        var combined = latest!
+        combined.span = span
+        combined.hits = hits
+        combined.misses = misses
+        return combined
+    }
+}
+
 extension VisitsWindowSummary {
     /// The union of `windows` as one window of `span` and tenant: visits add up; unique
     /// visitors are those of the merged sketch.
     public static func merging(_ windows: some Collection<VisitsWindowSummary>, span: WindowSpan, tenantID: String?) -> VisitsWindowSummary {
         precondition(!windows.isEmpty, "a union has at least one window")
-        var visits: UInt64 = 0
-        var visitors: HyperLogLog? = HyperLogLog()
-        for w in windows {
-            visits += w.visits
-            if let v = w.visitors { visitors?.merge(v) } else { visitors = nil }
-        }
-        if let visitors { return VisitsWindowSummary(span: span, tenantID: tenantID, visits: visits, visitors: visitors) }
-        return VisitsWindowSummary(span: span, tenantID: tenantID, visits: visits, uniqueVisitors: windows.map(\.uniqueVisitors).max()!)
+        var union = VisitsWindowUnion()
+        for w in windows { union.add(w) }
+        return union.summary(span: span, tenantID: tenantID)
     }
 
     /// The parts of one window as one.
     public static func combining(_ parts: [VisitsWindowSummary]) -> VisitsWindowSummary {
         guard parts.count > 1 else { return parts[0] }
         return merging(parts, span: parts[0].span, tenantID: parts[0].tenantID)
+    }
+}
+
+/// A union of visits windows being built.
+public struct VisitsWindowUnion: Sendable {
+    var visits: UInt64 = 0
+    var visitors: HyperLogLog? = HyperLogLog()
+    var largest: UInt64 = 0
+
+    public init() {}
+
+    public mutating func add(_ w: VisitsWindowSummary) {
+        visits = visits.addingSaturating(w.visits)
+        if let v = w.visitors { visitors?.merge(v) } else { visitors = nil }
+        largest = Swift.max(largest, w.uniqueVisitors)
+    }
+
+    public func summary(span: WindowSpan, tenantID: String?) -> VisitsWindowSummary {
+        if let visitors { return VisitsWindowSummary(span: span, tenantID: tenantID, visits: visits, visitors: visitors) }
+        return VisitsWindowSummary(span: span, tenantID: tenantID, visits: visits, uniqueVisitors: largest)
     }
 }
 

@@ -36,8 +36,10 @@ struct WindowQuery: Sendable {
         var found: [WindowSummary] = []
         for piece in try await pieces(filter, step: step) {
             if let tier = piece.tier {
-                let query = StoreQuery(kinds: [.window], tenantID: piece.filter.tenant, metric: piece.filter.metric, from: piece.filter.from, to: piece.filter.to)
-                for case .output(.window(let w)) in try await state.storedRecords(query, in: tier) where piece.filter.wants(w) { found.append(w) }
+                // A tier's windows are whole steps of their own: rolled up as they stream.
+                let query = StoreQuery(kinds: [.window], tenantID: piece.filter.tenant, metric: piece.filter.metric,
+                                       from: piece.filter.from, to: piece.filter.to, windowLength: piece.filter.length)
+                found += try await state.rolledUp(query, in: tier, step: step).windows()
             } else {
                 found += try await windows(piece.filter)
             }
@@ -50,10 +52,9 @@ struct WindowQuery: Sendable {
         var found: [VisitsWindowSummary] = []
         for piece in try await pieces(filter, step: step) {
             if let tier = piece.tier {
-                let query = StoreQuery(kinds: [.visitsWindow], tenantID: piece.filter.tenant, from: piece.filter.from, to: piece.filter.to)
-                for case .output(.visitsWindow(let v)) in try await state.storedRecords(query, in: tier) where piece.filter.wants(span: v.span, tenant: v.tenantID) {
-                    found.append(v)
-                }
+                let query = StoreQuery(kinds: [.visitsWindow], tenantID: piece.filter.tenant, from: piece.filter.from, to: piece.filter.to,
+                                       windowLength: piece.filter.length)
+                found += try await state.rolledUp(query, in: tier, step: step).visits()
             } else {
                 found += try await visits(piece.filter)
             }

@@ -81,25 +81,29 @@ extension Tiers {
         let end = complete
         guard start < end else { return nil }
 
-        // One segment's worth of steps at a time: each read decodes the source's blocks once
-        // for many steps, and memory holds that much of the source, not the whole range.
+        // One pass in time order: the windows of each segment period fold into one running
+        // union per series per step, which is appended when the stream passes the period.
         var written = Rollup(step: tier.step, from: start, to: end, windows: 0, bytes: 0)
-        var chunkStart = start
-        while chunkStart < end {
-            let id = Self.segmentID(step: tier.step, start: chunkStart)
-            let chunkEnd = min(end, Self.segmentEnd(step: tier.step, start: chunkStart))
-            var parts: [OutputRecord] = []
-            for case .output(let o) in try reader.records(StoreQuery(kinds: Self.windowKinds, from: chunkStart, to: chunkEnd))
-            where o.windowLength == source.length {
-                parts.append(o)
-            }
-            let rolled = Self.rolledUp(OutputRecord.combiningWindowParts(parts), step: tier.step).map(StoredRecord.output)
-            if !rolled.isEmpty {
-                written.bytes += try Self.append(rolled, to: SegmentFile(id: id, sealed: true, directory: tier.directory.segmentsPath), level: level)
-                written.windows += rolled.count
-            }
-            chunkStart = chunkEnd
+        var accumulator = WindowRollup.Accumulator(step: tier.step)
+        var periodEnd = Self.segmentEnd(step: tier.step, start: start)
+        func flush() throws(StoreError) {
+            guard !accumulator.isEmpty else { return }
+            let rolled = accumulator.records().map(StoredRecord.output)
+            let id = Self.segmentID(step: tier.step, start: periodEnd - tier.step)
+            written.bytes += try Self.append(rolled, to: SegmentFile(id: id, sealed: true, directory: tier.directory.segmentsPath), level: level)
+            written.windows += rolled.count
+            accumulator = WindowRollup.Accumulator(step: tier.step)
         }
+        let query = StoreQuery(kinds: Self.windowKinds, from: start, to: end, windowLength: source.length)
+        try reader.forEach(query) { (record: StoredRecord) throws(StoreError) in
+            guard case .output(let window) = record else { return }
+            if record.timestamp >= periodEnd {
+                try flush()
+                periodEnd = Self.segmentEnd(step: tier.step, start: record.timestamp)
+            }
+            accumulator.add(window)
+        }
+        try flush()
         return written
     }
 
@@ -127,22 +131,6 @@ extension Tiers {
         }
         try FileIO.writeAtomically(segment.path, chunks)
         return added
-    }
-
-    /// One record per series per step, by kind.
-    static func rolledUp(_ parts: [OutputRecord], step: WindowDuration) -> [OutputRecord] {
-        var windows: [WindowSummary] = [], caches: [CacheWindowSummary] = [], visits: [VisitsWindowSummary] = []
-        for part in parts {
-            switch part {
-            case .window(let w): windows.append(w)
-            case .cacheWindow(let c): caches.append(c)
-            case .visitsWindow(let v): visits.append(v)
-            default: continue
-            }
-        }
-        return WindowRollup.windows(windows, step: step).map(OutputRecord.window)
-            + WindowRollup.caches(caches, step: step).map(OutputRecord.cacheWindow)
-            + WindowRollup.visits(visits, step: step).map(OutputRecord.visitsWindow)
     }
 
     /// Prunes each tier by its own max age (tenant overrides apply to the base only), with

@@ -4,7 +4,7 @@ import SluiceTesting
 
 /// Real Prometheus clients read Sluice: promtool (Go, Prometheus' own client library) and
 /// the Python `prometheus-api-client`. Both are installed by `scripts/setup --tests`.
-@Suite("Real Prometheus clients read Sluice", .serialized)
+@Suite("Real Prometheus clients read Sluice", .serialized, .timeLimit(.minutes(10)))
 struct PromClientTests {
     static func json(_ text: String) -> Any? { try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) }
 

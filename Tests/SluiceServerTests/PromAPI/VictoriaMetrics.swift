@@ -11,7 +11,8 @@ final class VictoriaMetrics: Sendable {
     let url: String
     let dataDirectory: String
 
-    /// Starts it and waits until `/health` answers.
+    /// Starts it and waits until it says its HTTP server is listening (a condition, read from
+    /// its log, never a deadline: a loaded machine only makes it slower).
     static func start() async throws -> VictoriaMetrics {
         let executable = try TestPeer.path("victoria-metrics")
         let directory = TestFiles.temporaryDirectory("sluice-vm")
@@ -21,17 +22,33 @@ final class VictoriaMetrics: Sendable {
             process.executableURL = URL(fileURLWithPath: executable)
             // Fresh samples answer at once: no latency offset, no result cache.
             process.arguments = ["-httpListenAddr", "127.0.0.1:\(port)", "-storageDataPath", directory,
-                                 "-search.latencyOffset", "0s", "-search.disableCache", "-loggerLevel", "ERROR"]
+                                 "-search.latencyOffset", "0s", "-search.disableCache", "-loggerLevel", "INFO"]
             process.standardInput = FileHandle.nullDevice
             process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
+            let log = Pipe()
+            process.standardError = log
             try process.run()
             let vm = VictoriaMetrics(process: process, url: "http://127.0.0.1:\(port)", dataDirectory: directory)
-            if try await vm.waitUntilHealthy() { return vm }
-            // The port was taken between asking and binding: another one.
+            let listening = try await offThePool { Self.waitForListening(log.fileHandleForReading) }
+            // From here on its log is read and dropped, so it never blocks on a full pipe.
+            log.fileHandleForReading.readabilityHandler = { _ = $0.availableData }
+            if listening, try await vm.healthy() { return vm }
+            // The port was taken between asking and binding (it exited): another one.
+            log.fileHandleForReading.readabilityHandler = nil
             vm.stop()
         }
         throw TestPeer.Failure(description: "victoria-metrics did not start on a free port")
+    }
+
+    /// Reads the log until the HTTP server says it listens (`true`) or the process ends (`false`).
+    private static func waitForListening(_ log: FileHandle) -> Bool {
+        var text = ""
+        while true {
+            let chunk = log.availableData
+            if chunk.isEmpty { return false }
+            text += String(decoding: chunk, as: UTF8.self)
+            if text.contains("starting http server at") || text.contains("started server at") { return true }
+        }
     }
 
     private init(process: Process, url: String, dataDirectory: String) {
@@ -40,15 +57,14 @@ final class VictoriaMetrics: Sendable {
         self.dataDirectory = dataDirectory
     }
 
-    /// Polls `/health` until it says OK (`true`), or the process has exited (`false`).
-    private func waitUntilHealthy() async throws -> Bool {
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline {
+    /// `/health` says OK once the listener is up (it logs just before it binds); `false` when
+    /// the process ended instead.
+    private func healthy() async throws -> Bool {
+        while true {
             guard process.isRunning else { return false }
             if let (status, body) = try? await TestPeer.get(url + "/health"), status == 200, body.contains("OK") { return true }
             await Task.yield()
         }
-        throw TestPeer.Failure(description: "victoria-metrics did not answer /health within 60 s")
     }
 
     /// Imports JSON lines (`/api/v1/import`) and flushes them so that queries see them.
@@ -64,18 +80,17 @@ final class VictoriaMetrics: Sendable {
     }
 
     /// Waits until `/api/v1/series` finds `count` series for `match` (imports become
-    /// searchable asynchronously even after a flush).
+    /// searchable asynchronously even after a flush); the suite's time limit bounds it.
     func waitForSeries(_ match: String, count: Int, start: Int64, end: Int64) async throws {
-        let deadline = Date().addingTimeInterval(60)
         var last = ""
-        while Date() < deadline {
+        while process.isRunning {
             let (_, body) = try await TestPeer.get(url + TestPeer.query("/api/v1/series", [("match[]", match), ("start", "\(start)"), ("end", "\(end)")]))
             last = body
             if let data = (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["data"] as? [Any], data.count == count { return }
             _ = try await TestPeer.get(url + "/internal/force_flush")
             await Task.yield()
         }
-        throw TestPeer.Failure(description: "victoria-metrics did not show \(count) series for \(match) within 60 s: \(last)")
+        throw TestPeer.Failure(description: "victoria-metrics exited before it showed \(count) series for \(match): \(last)")
     }
 
     /// SIGTERM by PID, then waits for the exit; removes the data directory.

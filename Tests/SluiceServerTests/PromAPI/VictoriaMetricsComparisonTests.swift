@@ -5,7 +5,7 @@ import SluiceTesting
 /// The same raw samples in VictoriaMetrics and in Sluice: the same queries answer the same
 /// numbers. VictoriaMetrics keeps `__name__` on some functions where Prometheus drops it,
 /// so series are compared by their other labels.
-@Suite("Sluice answers as VictoriaMetrics does", .serialized)
+@Suite("Sluice answers as VictoriaMetrics does", .serialized, .timeLimit(.minutes(10)))
 struct VictoriaMetricsComparisonTests {
     /// A range query's matrix: labels without `__name__` → time → value.
     static func matrix(_ body: String) throws -> [[String: String]: [Double: Double]] {

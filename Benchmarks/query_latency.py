@@ -15,7 +15,7 @@ before and after. Nothing is left running or on disk afterwards.
 
   python3 Benchmarks/query_latency.py --sluice .build/release/sluice --series 1000 --interval 3600
 """
-import argparse, os, random, shutil, signal, statistics, subprocess, sys, tempfile, time, urllib.request
+import argparse, os, random, re, shutil, signal, statistics, subprocess, sys, tempfile, time, urllib.request
 
 END = 1_795_478_400  # 2026-11-24T00:00:00Z
 
@@ -36,7 +36,7 @@ def serve(sluice, data, config):
         line = process.stderr.readline()
         if not line:
             raise SystemExit("serve did not start")
-    port = int(line.split("http://127.0.0.1:")[1].split()[0].strip("/,"))
+    port = int(re.search(r"http://127\.0\.0\.1:(\d+)", line).group(1))
     return process, port
 
 

@@ -32,14 +32,21 @@ public final class LiveWindows: Sendable {
     }
 
     /// The open windows, fresh when the aggregator answers within `timeout`, otherwise the
-    /// last copy published.
+    /// last copy published. Fresh means published after this call began: an idle aggregator
+    /// may answer the nudge before the waiter below is in place, and that answer counts.
     public func openSummaries(nudge: () -> Void, timeout: Duration = .seconds(2)) async -> [OutputRecord] {
+        let asked = state.withLock { $0.generation }
         requested.store(true, ordering: .releasing)
         nudge()
         return await withTaskGroup(of: [OutputRecord]?.self) { group in
             group.addTask {
                 await withCheckedContinuation { continuation in
-                    self.state.withLock { $0.waiters.append(($0.generation, continuation)) }
+                    let published = self.state.withLock { s -> [OutputRecord]? in
+                        if s.generation > asked { return s.summaries }
+                        s.waiters.append((asked, continuation))
+                        return nil
+                    }
+                    if let published { continuation.resume(returning: published) }
                 }
             }
             group.addTask {

@@ -43,7 +43,7 @@ struct DashboardTests {
                     raw[minute, default: []].append(v)
                 }
                 batch.append(.window(WindowSummary(span: Self.window(minute).span, series: SeriesKey(tenantID: "t", name: "response_time", labels: ["route": route]),
-                                                   sketch: sketch, sum: sum.value)))
+                                                   sketch: sketch, sum: sum)))
             }
             try await sink.write(batch)
         }

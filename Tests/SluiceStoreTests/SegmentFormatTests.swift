@@ -71,7 +71,7 @@ struct SegmentFormatTests {
         var few = HyperLogLog()
         for i in 0..<10 { few.add("v\(i)") }
         let records: [StoredRecord] = [
-            .output(.window(WindowSummary(span: span, series: SeriesKey(tenantID: "t", name: "response_time", labels: ["route": "/a"]), sketch: sketch, sum: 1234.5))),
+            .output(.window(WindowSummary(span: span, series: SeriesKey(tenantID: "t", name: "response_time", labels: ["route": "/a"]), sketch: sketch, sum: { var e = ExactSum(); e.add(1234.5); e.add(1e-9); return e }()))),
             .output(.window(WindowSummary(span: span, series: SeriesKey(tenantID: "t", name: "response_time", labels: ["route": "/a"]), count: 2, sum: 3, min: 1, max: 2,
                                           p50: 1, p90: 2, p95: 2, p99: 2))),
             .output(.visitsWindow(VisitsWindowSummary(span: span, tenantID: "site", visits: 4_000, visitors: visitors))),

@@ -20,7 +20,7 @@ struct StreamingReadTests {
         var sketch = DDSketch()
         for i in 0..<5 { sketch.add(Double(seed % 97 + i) * 1.5) }
         let span = WindowSpan(length: length, containing: at(seconds))
-        return .output(.window(WindowSummary(span: span, series: SeriesKey(tenantID: tenant, name: name), sketch: sketch, sum: Double(seed))))
+        return .output(.window(WindowSummary(span: span, series: SeriesKey(tenantID: tenant, name: name), sketch: sketch, sum: { var e = ExactSum(); e.add(Double(seed)); return e }())))
     }
 
     /// Writes each segment's blocks as given, one frame per block, and seals every segment

@@ -30,7 +30,7 @@ struct TiersTests {
                     raw[host, default: []].append((m, v))
                 }
                 let span = WindowSpan(length: .minutes(1), start: t0 + .minutes(Int64(m)))
-                pending.append(.output(.window(WindowSummary(span: span, series: SeriesKey(tenantID: "t", name: "cpu", labels: ["host": host]), sketch: sketch, sum: sum.value))))
+                pending.append(.output(.window(WindowSummary(span: span, series: SeriesKey(tenantID: "t", name: "cpu", labels: ["host": host]), sketch: sketch, sum: sum))))
             }
             if pending.count >= 2_000 {
                 try appender.append(try BlockFrame.build(pending, level: 1).bytes)
@@ -48,6 +48,12 @@ struct TiersTests {
 
     static func windows(_ directory: DataDirectory) throws -> [WindowSummary] {
         try StoreReader(directory: directory).records(StoreQuery(kinds: [.window])).compactMap { if case .output(.window(let w)) = $0 { w } else { nil } }
+    }
+
+    static func exactSum(_ values: [Double]) -> Double {
+        var sum = ExactSum()
+        for v in values { sum.add(v) }
+        return sum.value
     }
 
     static func exact(_ values: [Double], _ q: Double) -> Double {
@@ -71,7 +77,8 @@ struct TiersTests {
             let values = raw[w.series.labels["host"]!]!.filter { $0.minute / 60 == hour }.map(\.value)
             #expect(w.span.length == .hours(1))
             #expect(w.count == UInt64(values.count))
-            #expect(abs(w.sum - values.reduce(0, +)) <= 1e-9 * abs(w.sum))
+            // Exact: the sum of the raw samples rounded once, not a sum of rounded sums.
+            #expect(w.sum == Self.exactSum(values))
             #expect(w.min == values.min() && w.max == values.max())
             #expect(abs(w.p99 - Self.exact(values, 0.99)) <= 0.01 * Self.exact(values, 0.99))
         }
@@ -81,6 +88,7 @@ struct TiersTests {
             let day = Int((w.span.start.microseconds - Self.t0.microseconds) / 86_400_000_000)
             let values = raw[w.series.labels["host"]!]!.filter { $0.minute / 1_440 == day }.map(\.value)
             #expect(w.count == UInt64(values.count))
+            #expect(w.sum == Self.exactSum(values), "day \(day): rolled up from hours, still the raw samples' sum")
             for q in [0.5, 0.9, 0.99] {
                 let estimate = w.sketch!.quantile(q)!
                 #expect(abs(estimate - Self.exact(values, q)) <= 0.01 * Self.exact(values, q), "day \(day) q=\(q)")

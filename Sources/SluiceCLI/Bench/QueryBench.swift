@@ -122,12 +122,12 @@ struct QueryBench {
             outputs.reserveCapacity(series)
             for (s, key) in keys.enumerated() {
                 var sketch = DDSketch()
-                var sum = 0.0
+                var sum = ExactSum()
                 let typical = Double(10 + s % 200)
                 for _ in 0..<values {
                     let v = (typical * (0.5 + random.unit()) * 100).rounded() / 100
                     sketch.add(v)
-                    sum += v
+                    sum.add(v)
                 }
                 outputs.append(.window(WindowSummary(span: span, series: key, sketch: sketch, sum: sum)))
             }

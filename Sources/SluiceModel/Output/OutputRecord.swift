@@ -82,12 +82,15 @@ public struct WindowSummary: Sendable, Hashable {
     /// The window's samples as a mergeable sketch: what any answer combining windows merges.
     /// `nil` for windows stored before segment format 2, which kept only the percentiles.
     public var sketch: DDSketch?
+    /// The sum as an exact expansion, so that sums of windows are exact too (`sum` is it
+    /// rounded once). `nil` where `sketch` is.
+    public var exactSum: ExactSum?
 
     public var mean: Double { sum / Double(count) }
 
     public init(
         span: WindowSpan, series: SeriesKey, count: UInt64, sum: Double, min: Double, max: Double,
-        p50: Double, p90: Double, p95: Double, p99: Double, partial: Bool = false, sketch: DDSketch? = nil
+        p50: Double, p90: Double, p95: Double, p99: Double, partial: Bool = false, sketch: DDSketch? = nil, exactSum: ExactSum? = nil
     ) {
         self.span = span
         self.series = series
@@ -101,14 +104,15 @@ public struct WindowSummary: Sendable, Hashable {
         self.p99 = p99
         self.partial = partial
         self.sketch = sketch
+        self.exactSum = exactSum
     }
 
-    /// A window summarised from its sketch: exact count, minimum and maximum, and the four
-    /// percentiles (0 when empty), with the exactly rounded `sum` kept beside it.
-    public init(span: WindowSpan, series: SeriesKey, sketch: DDSketch, sum: Double, partial: Bool = false) {
-        self.init(span: span, series: series, count: sketch.count, sum: sum, min: sketch.min, max: sketch.max,
+    /// A window summarised from its sketch and exact sum: exact count, sum, minimum and
+    /// maximum, and the four percentiles (0 when empty).
+    public init(span: WindowSpan, series: SeriesKey, sketch: DDSketch, sum: ExactSum, partial: Bool = false) {
+        self.init(span: span, series: series, count: sketch.count, sum: sum.value, min: sketch.min, max: sketch.max,
                   p50: sketch.quantile(0.50) ?? 0, p90: sketch.quantile(0.90) ?? 0,
-                  p95: sketch.quantile(0.95) ?? 0, p99: sketch.quantile(0.99) ?? 0, partial: partial, sketch: sketch)
+                  p95: sketch.quantile(0.95) ?? 0, p99: sketch.quantile(0.99) ?? 0, partial: partial, sketch: sketch, exactSum: sum)
     }
 }
 

@@ -37,6 +37,8 @@ public struct WindowUnion: Sendable {
     var minimum = Double.infinity
     var maximum = -Double.infinity
     var sketch: DDSketch? = DDSketch()
+    /// Whether every part carried its exact sum (then `sum` is exact, not a sum of roundings).
+    var exact = true
     var partial = false
     /// The part with the most samples: its percentiles stand in when a part has no sketch.
     var busiest: WindowSummary?
@@ -46,7 +48,7 @@ public struct WindowUnion: Sendable {
     public var isEmpty: Bool { busiest == nil }
 
     public mutating func add(_ w: WindowSummary) {
-        sum.add(w.sum)
+        if let e = w.exactSum { sum.add(e) } else { sum.add(w.sum); exact = false }
         count = count.addingSaturating(w.count)
         minimum = Swift.min(minimum, w.min)
         maximum = Swift.max(maximum, w.max)
@@ -57,7 +59,11 @@ public struct WindowUnion: Sendable {
 
     /// The union as one window; `add` must have been called at least once.
     public func summary(span: WindowSpan, series: SeriesKey) -> WindowSummary {
-        if let sketch { return WindowSummary(span: span, series: series, sketch: sketch, sum: sum.value, partial: partial) }
+        if let sketch {
+            var w = WindowSummary(span: span, series: series, sketch: sketch, sum: sum, partial: partial)
+            if !exact { w.exactSum = nil }
+            return w
+        }
         var combined = busiest!
         combined.span = span
         combined.series = series
@@ -67,6 +73,7 @@ public struct WindowUnion: Sendable {
         combined.max = maximum
         combined.partial = partial
         combined.sketch = nil
+        combined.exactSum = nil
         return combined
     }
 }

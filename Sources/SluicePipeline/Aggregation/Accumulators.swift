@@ -21,7 +21,7 @@ public struct MetricAccumulator: Sendable {
     }
 
     public func summary(span: WindowSpan, series: SeriesKey) -> WindowSummary {
-        WindowSummary(span: span, series: series, sketch: sketch, sum: sum.value)
+        WindowSummary(span: span, series: series, sketch: sketch, sum: sum)
     }
 }
 

@@ -15,6 +15,8 @@ struct BlockBuilder {
         var masks: [UInt8] = []
         /// A `window` group's sketches, one per record (`nil`: stored before format 2).
         var sketches: [DDSketch?] = []
+        /// A `window` group's exact sums, one per record (`nil` where the sketch is).
+        var exactSums: [ExactSum?] = []
         /// A `visits_window` group's visitor sketches, one per record.
         var visitors: [HyperLogLog?] = []
 
@@ -101,6 +103,7 @@ struct BlockBuilder {
             groups[g].unsigned.append(w.count)
             for (c, v) in [w.sum, w.min, w.max, w.p50, w.p90, w.p95, w.p99].enumerated() { groups[g].floats[c].append(v) }
             groups[g].sketches.append(w.sketch)
+            groups[g].exactSums.append(w.sketch == nil ? nil : w.exactSum)
         case .cacheWindow(let w):
             groups[g].unsigned.append(contentsOf: [w.hits, w.misses, w.sizeKB])
         case .visitsWindow(let w):
@@ -140,6 +143,7 @@ struct BlockBuilder {
         groups[g].texts += other.texts
         groups[g].masks += other.masks
         groups[g].sketches += other.sketches
+        groups[g].exactSums += other.exactSums
         groups[g].visitors += other.visitors
     }
 
@@ -186,14 +190,18 @@ struct BlockBuilder {
                 for column in group.floats[0..<3] { FloatColumn.encode(column, into: &body) }
                 // Percentiles are stored only for windows without a sketch; the others
                 // recompute theirs from the sketch, which is what every merge needs anyway.
-                for s in group.sketches { body.u8(s == nil ? 0 : 1) }
+                // Bit 1: a sketch; bit 2: its exact sum after it.
+                for (s, e) in zip(group.sketches, group.exactSums) { body.u8(s == nil ? 0 : e == nil ? 1 : 3) }
                 let bare = group.sketches.indices.filter { group.sketches[$0] == nil }
                 let minimum = bare.map { group.floats[1][$0] }, maximum = bare.map { group.floats[2][$0] }
                 for column in group.floats[3..<7] {
                     QuantileColumn.encode(bare.map { column[$0] }, minimum: minimum, maximum: maximum, into: &body)
                 }
                 var sketches = BinaryWriter()
-                for case let s? in group.sketches { s.encode(into: &sketches) }
+                for (s, e) in zip(group.sketches, group.exactSums) {
+                    s?.encode(into: &sketches)
+                    if s != nil { e?.encode(into: &sketches) }
+                }
                 body.raw(sketches.bytes)
             case .cacheWindow:
                 for u in group.unsigned { body.varint(u) }

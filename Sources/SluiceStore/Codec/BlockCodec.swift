@@ -154,22 +154,33 @@ extension BlockCodec {
     /// without a sketch, then the sketches.
     static func decodeWindowSketches(_ g: inout BlockBuilder.Group, _ n: Int, version: UInt8, from r: inout ByteReader) throws(StoreError) {
         g.sketches = Array(repeating: nil, count: n)
+        g.exactSums = Array(repeating: nil, count: n)
         guard version >= 2 else {
             for c in 3..<7 { g.floats[c] = try QuantileColumn.decode(n, minimum: g.floats[1], maximum: g.floats[2], from: &r) }
             return
         }
-        let present = Set(try presence(n, from: &r))
-        let bare = (0..<n).filter { !present.contains($0) }
+        var flags: [UInt8] = []
+        for _ in 0..<n {
+            let flag = try r.u8()
+            guard flag == 0 || flag == 1 || flag == 3 else { throw .corrupt("window flags \(flag) are not 0, 1 or 3") }
+            flags.append(flag)
+        }
+        let bare = (0..<n).filter { flags[$0] == 0 }
         let minimum = bare.map { g.floats[1][$0] }, maximum = bare.map { g.floats[2][$0] }
         var columns: [[Double]] = []
         for _ in 3..<7 { columns.append(try QuantileColumn.decode(bare.count, minimum: minimum, maximum: maximum, from: &r)) }
         for c in 3..<7 { g.floats[c] = Array(repeating: 0, count: n) }
         for (j, i) in bare.enumerated() { for c in 3..<7 { g.floats[c][i] = columns[c - 3][j] } }
-        for i in present.sorted() {
+        for i in 0..<n where flags[i] != 0 {
             let s = try sketch(from: &r) { (reader: inout BinaryReader) throws(BinaryDecodingError) in try DDSketch(decoding: &reader) }
             guard s.count == g.unsigned[i] else { throw .corrupt("a window counts \(g.unsigned[i]) values but its sketch \(s.count)") }
             g.sketches[i] = s
             for (c, q) in [0.50, 0.90, 0.95, 0.99].enumerated() { g.floats[3 + c][i] = s.quantile(q) ?? 0 }
+            if flags[i] & 2 != 0 {
+                let e = try sketch(from: &r) { (reader: inout BinaryReader) throws(BinaryDecodingError) in try ExactSum(decoding: &reader) }
+                guard e.value.bitPattern == g.floats[0][i].bitPattern else { throw .corrupt("a window's exact sum \(e.value) is not its sum \(g.floats[0][i])") }
+                g.exactSums[i] = e
+            }
         }
     }
 
@@ -243,7 +254,7 @@ extension BlockBuilder.Group {
                 out.append(.output(.window(WindowSummary(
                     span: WindowSpan(length: length, start: Timestamp(microseconds: times[i])), series: series, count: unsigned[i],
                     sum: floats[0][i], min: floats[1][i], max: floats[2][i], p50: floats[3][i], p90: floats[4][i], p95: floats[5][i], p99: floats[6][i],
-                    sketch: sketches[i]))))
+                    sketch: sketches[i], exactSum: exactSums[i]))))
             }
         case .cacheWindow:
             for i in 0..<n {

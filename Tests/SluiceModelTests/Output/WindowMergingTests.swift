@@ -15,7 +15,7 @@ struct WindowMergingTests {
         var sketch = DDSketch()
         var sum = ExactSum()
         for v in values { sketch.add(v); sum.add(v) }
-        return WindowSummary(span: WindowSpan(length: length, start: start), series: SeriesKey(tenantID: "shop", name: name, labels: ["route": route]), sketch: sketch, sum: sum.value)
+        return WindowSummary(span: WindowSpan(length: length, start: start), series: SeriesKey(tenantID: "shop", name: name, labels: ["route": route]), sketch: sketch, sum: sum)
     }
 
     static func samples(_ route: Int, _ n: Int, _ random: inout SeededRandom) -> [Double] {

@@ -50,11 +50,16 @@ let package = Package(
             ],
             exclude: ["FORMAT.md"]
         ),
+        // zlib, from the system (Debian: zlib1g-dev): gzip request bodies.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // The ingest protocols other agents speak (design §10): OTLP, remote write, Influx line
+        // protocol and StatsD, each decoded into records for the ingest edge. Pure and synchronous.
+        .target(name: "SluiceProtocols", dependencies: ["SluiceModel", "SluicePipeline", "CZlib"]),
         // `sluice serve`: the HTTP API (Hummingbird), socket listeners (SwiftNIO), SSE, dashboard.
         .target(
             name: "SluiceServer",
             dependencies: [
-                "SluiceModel", "SluiceConfig", "SluicePipeline", "SluiceStore",
+                "SluiceModel", "SluiceConfig", "SluicePipeline", "SluiceStore", "SluiceProtocols",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -88,6 +93,7 @@ let package = Package(
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceTesting"]),
         .testTarget(name: "SluicePipelineTests", dependencies: ["SluicePipeline", "SluiceTesting"]),
         .testTarget(name: "SluiceStoreTests", dependencies: ["SluiceStore", "SluiceTesting"]),
+        .testTarget(name: "SluiceProtocolsTests", dependencies: ["SluiceProtocols", "SluiceTesting"]),
         .testTarget(
             name: "SluiceServerTests",
             dependencies: ["SluiceServer", "SluiceTesting"]

@@ -15,6 +15,10 @@ public struct DecodeError: Error, Sendable, Hashable, CustomStringConvertible {
         case badTenant = "bad_tenant"
         case tooManyLabels = "too_many_labels"
         case lineTooLong = "line_too_long"
+        /// A line of a text protocol (Influx, StatsD) that breaks its grammar.
+        case invalidSyntax = "invalid_syntax"
+        /// A data point a protocol can carry but Sluice cannot take (an OTLP summary).
+        case unsupported = "unsupported"
 
         public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
     }

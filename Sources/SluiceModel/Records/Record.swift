@@ -63,7 +63,11 @@ public struct MetricRecord: Sendable, Hashable {
     public var tenantID: String?
     public var labels: Labels
     public var name: String
+    /// The sample; for a distribution, its mean (what a reader of raw records sees).
     public var value: Double
+    /// Set when the record stands for many samples at once (an OTLP histogram point): the
+    /// window takes the distribution's count, sum, extremes and sketch instead of `value`.
+    public var distribution: Distribution?
 
     public init(timestamp: Timestamp, tenantID: String? = nil, labels: Labels = .empty, name: String, value: Double) {
         self.timestamp = timestamp
@@ -72,6 +76,32 @@ public struct MetricRecord: Sendable, Hashable {
         self.name = name
         self.value = value
     }
+
+    /// A record of many samples summarised by a histogram.
+    public init(timestamp: Timestamp, tenantID: String? = nil, labels: Labels = .empty, name: String, distribution: Distribution) {
+        self.init(timestamp: timestamp, tenantID: tenantID, labels: labels, name: name,
+                  value: distribution.count > 0 ? distribution.sum / Double(distribution.count) : 0)
+        self.distribution = distribution
+    }
+}
+
+/// Samples known only through a histogram: their count and sum exactly, and a sketch whose
+/// bins hold the buckets. `sketch.min` and `sketch.max` are exact when the histogram carried
+/// them, else the bounds of the outermost buckets that held samples.
+public struct Distribution: Sendable, Hashable {
+    public var sketch: DDSketch
+    public var sum: Double
+    /// The largest relative error of a percentile drawn from these buckets, beyond the sketch's
+    /// own: how far a bucket's representative value can be from a sample in it.
+    public var bucketError: Double
+
+    public init(sketch: DDSketch, sum: Double, bucketError: Double) {
+        self.sketch = sketch
+        self.sum = sum
+        self.bucketError = bucketError
+    }
+
+    public var count: UInt64 { sketch.count }
 }
 
 /// `{"type":"cache","hits":…,"misses":…,"size_kb":…,"cache":…}`: counts for the interval since

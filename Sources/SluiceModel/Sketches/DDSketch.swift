@@ -80,6 +80,30 @@ public struct DDSketch: Sendable, Hashable {
         }
     }
 
+    /// Adds `count` copies of one finite value: a histogram bucket placed at its representative
+    /// value. Min and max follow the value; `settingExtremes` then puts the exact ones in.
+    public mutating func add(_ value: Double, count: UInt64) {
+        guard count > 0 else { return }
+        storedCount += count
+        if value < storedMin { storedMin = value }
+        if value > storedMax { storedMax = value }
+        if value > Self.minimumIndexable {
+            positive.add(Self.index(value), count: count)
+        } else if value < -Self.minimumIndexable {
+            negative.add(Self.index(-value), count: count)
+        } else {
+            zeroCount += count
+        }
+    }
+
+    /// Replaces the minimum and maximum with exact ones known from elsewhere (a histogram
+    /// point's `min` and `max`); estimates are clamped to them.
+    public mutating func settingExtremes(min: Double?, max: Double?) {
+        guard count > 0 else { return }
+        if let min, min.isFinite { storedMin = min }
+        if let max, max.isFinite { storedMax = max }
+    }
+
     /// Adds every value of `other`: the result is the sketch of both inputs together.
     public mutating func merge(_ other: DDSketch) {
         guard !other.isEmpty else { return }

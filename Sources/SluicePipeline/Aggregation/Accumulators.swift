@@ -14,6 +14,12 @@ public struct MetricAccumulator: Sendable {
         sketch.add(value)
     }
 
+    /// Adds the samples a histogram stands for: count and sum exactly, its buckets into the sketch.
+    public mutating func add(_ distribution: Distribution) {
+        sum.add(distribution.sum)
+        sketch.merge(distribution.sketch)
+    }
+
     /// Adds another pane of the same series (rolling windows).
     public mutating func merge(_ other: MetricAccumulator) {
         sum.add(other.sum)

@@ -43,6 +43,10 @@ public struct Pane: Sendable {
         metrics[id, default: MetricAccumulator()].add(value)
     }
 
+    public mutating func addDistribution(_ id: Int32, _ distribution: Distribution) {
+        metrics[id, default: MetricAccumulator()].add(distribution)
+    }
+
     public mutating func addCache(_ key: CacheKey, _ record: CacheRecord) {
         caches[key, default: CacheAccumulator()].add(record)
     }

@@ -120,6 +120,17 @@ public struct DecodedBatch: Sendable {
 
     public var isEmpty: Bool { records.isEmpty && rejections.isEmpty }
 
+    /// Takes a record a protocol decoder made.
+    public mutating func append(_ record: Record) {
+        records.append(record)
+        byType[record.kind.index] += 1
+    }
+
+    /// Refuses item `number` of a message (a line, a data point, a series) for `error`.
+    public mutating func reject(_ number: Int, _ error: DecodeError, source: String? = nil) {
+        rejections.append(LineError(source: source, line: number, error: error))
+    }
+
     /// Adds these counts to the run's counters: records by type, errors by reason.
     func count(into summary: inout RunSummary) {
         summary.records += UInt64(records.count)

@@ -33,7 +33,8 @@ public struct RollingWindows: Sendable {
         let i = paneIndex(second)
         switch record {
         case .metric(let m):
-            panes[i].pane.addMetric(registry.id(for: SeriesKey(tenantID: m.tenantID, name: m.name, labels: m.labels)), m.value)
+            let id = registry.id(for: SeriesKey(tenantID: m.tenantID, name: m.name, labels: m.labels))
+            if let d = m.distribution { panes[i].pane.addDistribution(id, d) } else { panes[i].pane.addMetric(id, m.value) }
         case .performance(let p):
             for (name, value) in [("db_query_time", p.dbQueryTime), ("memory_usage", p.memoryUsage), ("response_time", p.responseTime)] {
                 guard let value else { continue }

@@ -51,7 +51,8 @@ extension WindowAggregator {
                 let id = registry.id(for: SeriesKey(tenantID: m.tenantID, name: m.name, labels: m.labels))
                 seriesID = id
                 for i in lengths.indices {
-                    if let j = paneIndex(i, t) { lengths[i].open[j].pane.addMetric(id, m.value) } else { lateFor(i, &wasLate) }
+                    guard let j = paneIndex(i, t) else { lateFor(i, &wasLate); continue }
+                    if let d = m.distribution { lengths[i].open[j].pane.addDistribution(id, d) } else { lengths[i].open[j].pane.addMetric(id, m.value) }
                 }
             case .performance(let p):
                 var ids: (Int32?, Int32?, Int32?) = (nil, nil, nil)

@@ -74,13 +74,33 @@ extension Configuration.Pipeline {
 
 extension Configuration.Ingest {
     mutating func apply(_ node: ConfigNode) throws(ConfigurationError) {
-        for (key, value) in try node.mapping(known: ["max_line_bytes", "max_labels"]) {
+        for (key, value) in try node.mapping(known: ["max_line_bytes", "max_labels", "statsd"]) {
             switch key {
             case "max_line_bytes":
                 let n = try value.byteSize()
                 guard n >= 64, n <= 64 << 20 else { throw value.bad("a size from 64B to 64MiB") }
                 maxLineBytes = Int(n)
+            case "statsd": try statsd.apply(value)
             default: maxLabels = try value.integer(atLeast: 0)
+            }
+        }
+    }
+}
+
+extension Configuration.Ingest.StatsD {
+    mutating func apply(_ node: ConfigNode) throws(ConfigurationError) {
+        for (key, value) in try node.mapping(known: ["udp", "tcp", "tenant"]) {
+            switch key {
+            case "udp": udp = value.isNull ? nil : try Configuration.Server.address(value)
+            case "tcp": tcp = value.isNull ? nil : try Configuration.Server.address(value)
+            default:
+                if value.isNull {
+                    tenant = nil
+                } else {
+                    let text = try value.string()
+                    if let problem = TenantID.problem(text) { throw value.bad("a tenant id (\(problem))") }
+                    tenant = text
+                }
             }
         }
     }

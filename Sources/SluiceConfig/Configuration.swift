@@ -34,7 +34,19 @@ public struct Configuration: Sendable, Hashable {
     public struct Ingest: Sendable, Hashable {
         public var maxLineBytes = 1 << 20
         public var maxLabels = 30
+        public var statsd = StatsD()
         public init() {}
+
+        /// `ingest.statsd:` — StatsD and DogStatsD listeners (design §10).
+        public struct StatsD: Sendable, Hashable {
+            /// UDP listener, `HOST:PORT`; `nil` is off.
+            public var udp: String?
+            /// TCP listener (newline-separated lines), `HOST:PORT`; `nil` is off.
+            public var tcp: String?
+            /// Tenant of lines without a `tenant_id` tag; `nil` is platform-wide.
+            public var tenant: String?
+            public init() {}
+        }
     }
 
     /// `tokens:` — pricing, budgets and deduplication for the token meter.

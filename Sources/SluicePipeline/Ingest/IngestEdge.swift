@@ -68,6 +68,9 @@ public struct IngestEdge: Sendable {
 
     public var counters: PipelineCounters { pipeline.counters }
 
+    /// The event time of a record that carries none: the ingest clock (wall time for `serve`).
+    public func now() -> Timestamp { ingestTime?() ?? Timestamp.now() }
+
     /// Reads a byte stream to its end (or, when strict, to its first bad line), reporting each
     /// bad line. Waits while the pipeline is full, so a full pipeline stops the reading.
     public func stream<Chunks: AsyncSequence>(

@@ -32,8 +32,12 @@ public struct Authenticator: Sendable {
     public func identify(authorization: String?) -> Identity? {
         if isOpen { return .admin }
         // RFC 9110 §11.1: the scheme is case-insensitive; any run of spaces may follow it.
-        guard let authorization, authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else { return nil }
-        let presented = Array(authorization.dropFirst(7).drop { $0 == " " }.utf8)
+        // InfluxDB's clients send `Token T`, taken like `Bearer T` (design §10).
+        guard let authorization else { return nil }
+        let scheme = authorization.prefix(7).lowercased()
+        let skip = scheme == "bearer " ? 7 : scheme.hasPrefix("token ") ? 6 : 0
+        guard skip > 0, authorization.count > skip else { return nil }
+        let presented = Array(authorization.dropFirst(skip).drop { $0 == " " }.utf8)
         var match: Identity?
         for (token, identity) in tokens where Self.constantTimeEqual(token, presented) {
             match = identity

@@ -64,7 +64,13 @@ public final class SelfMetrics: Sendable {
             counter("sluice_records_out_total", [("stage", "sink"), ("type", type)]).increment(by: Int(n - before.emitted[type, default: 0]))
         }
         for (name, n) in now.counters where n > before.counters[name, default: 0] {
-            counter("sluice_\(name)_total").increment(by: Int(n - before.counters[name, default: 0]))
+            let delta = Int(n - before.counters[name, default: 0])
+            // Per-protocol counts are kept as `protocol_<what>.<protocol>`.
+            if let dot = name.firstIndex(of: "."), name.hasPrefix("protocol_") {
+                counter("sluice_\(name[..<dot])_total", [("protocol", String(name[name.index(after: dot)...]))]).increment(by: delta)
+            } else {
+                counter("sluice_\(name)_total").increment(by: delta)
+            }
         }
         gauge("sluice_channel_depth", [("channel", "ingest")]).record(channelDepth)
         gauge("sluice_channel_capacity", [("channel", "ingest")]).record(channelCapacity)

@@ -5,8 +5,8 @@ import SluiceModel
 import SluicePipeline
 
 /// `POST /api/v2/analytics/metrics` and `/cache`: the HTTP source. A JSON object, a JSON
-/// array, or NDJSON of records, handed to the ingest edge as one message; the valid records
-/// go into the pipeline even when others are bad.
+/// array, or NDJSON of records, optionally gzip, handed to the ingest edge as one message; the
+/// valid records go into the pipeline even when others are bad.
 struct HTTPIngest: Sendable {
     let edge: IngestEdge
     let maxBodyBytes: Int
@@ -31,13 +31,20 @@ struct HTTPIngest: Sendable {
         } catch is NIOTooManyBytesError {
             throw APIError(.contentTooLarge, "body_too_large", "the body is larger than server.max_body_bytes (\(maxBodyBytes) bytes); send smaller batches")
         }
+        let inflated = try ProtocolIngest.decoded(body, request, limit: maxBodyBytes)
         let tenancy: IngestEdge.Tenancy = if case .tenant(let own) = context.identity { .tenant(own) } else { .any }
         let arrays = mediaType.map { $0 == "application/json" } ?? true
         let submission: IngestEdge.Submission
         do throws(IngestRefusal) {
-            // Decoded straight from the request's buffer: no copy of the body.
-            let batch = try body.withUnsafeReadableBytes { bytes throws(IngestRefusal) in
-                try edge.decode(message: bytes.assumingMemoryBound(to: UInt8.self), arrays: arrays, tenancy: tenancy, defaultKind: defaultKind)
+            // Decoded straight from the request's buffer (no copy), or from the inflated body.
+            let batch = if let inflated {
+                try inflated.withUnsafeBufferPointer { bytes throws(IngestRefusal) in
+                    try edge.decode(message: bytes, arrays: arrays, tenancy: tenancy, defaultKind: defaultKind)
+                }
+            } else {
+                try body.withUnsafeReadableBytes { bytes throws(IngestRefusal) in
+                    try edge.decode(message: bytes.assumingMemoryBound(to: UInt8.self), arrays: arrays, tenancy: tenancy, defaultKind: defaultKind)
+                }
             }
             submission = try await edge.submit(batch, tenancy: tenancy)
         } catch {

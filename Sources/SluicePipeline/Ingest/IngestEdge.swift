@@ -103,7 +103,7 @@ public struct IngestEdge: Sendable {
         counters.update { batch.count(into: &$0) }
         guard !batch.records.isEmpty else { return }
         tap?(batch.records)
-        try await pipeline.storeInput?.send(StoreBatch(records: batch.records))
+        try await pipeline.storeInput?.send(StoreBatch(records: Self.raw(batch.records)))
     }
 
     /// Decodes one whole message (an HTTP body, a datagram) by the edge's rules, for `submit`
@@ -135,7 +135,7 @@ public struct IngestEdge: Sendable {
         }
         counters.update { counted.count(into: &$0) }
         tap?(counted.records)
-        if !counted.records.isEmpty { try await pipeline.storeInput?.send(StoreBatch(records: counted.records)) }
+        if !counted.records.isEmpty { try await pipeline.storeInput?.send(StoreBatch(records: Self.raw(counted.records))) }
     }
 
     /// Takes one decoded message (an HTTP body): valid records go on even when others are bad.
@@ -160,7 +160,7 @@ public struct IngestEdge: Sendable {
         // The aggregator has the records: from here on they are taken, so the store gets them
         // whatever the client does, and only the durability wait has a deadline.
         let acknowledgement = configuration.waitForDurability && pipeline.storeInput != nil ? Acknowledgement() : nil
-        let stored = StoreBatch(records: batch.records, acknowledgements: acknowledgement.map { [$0] } ?? [])
+        let stored = StoreBatch(records: Self.raw(batch.records), acknowledgements: acknowledgement.map { [$0] } ?? [])
         do {
             try await pipeline.storeInput?.send(stored)
         } catch {
@@ -174,6 +174,14 @@ public struct IngestEdge: Sendable {
             }
         }
         return Submission(accepted: batch.records.count, rejections: batch.rejections)
+    }
+
+    /// The records the store keeps raw: all but histogram points, which a raw metric sample
+    /// cannot stand for. Their samples are kept in the windows they are merged into (and in
+    /// the checkpoint of the open ones).
+    static func raw(_ records: [Record]) -> [Record] {
+        guard records.contains(where: { if case .metric(let m) = $0 { m.distribution != nil } else { false } }) else { return records }
+        return records.filter { if case .metric(let m) = $0 { m.distribution == nil } else { true } }
     }
 
     /// Sends, waiting at most the enqueue timeout for room; `false` when it gave up (nothing sent).

@@ -128,6 +128,25 @@ enum OTLPCumulative {
     }
 }
 
+extension OTLPCumulative.Value {
+    /// A histogram's own extremes (none for a sum).
+    var minimum: Double? {
+        switch self {
+        case .sum: nil
+        case .explicit(let h): h.min
+        case .exponential(let h): h.min
+        }
+    }
+
+    var maximum: Double? {
+        switch self {
+        case .sum: nil
+        case .explicit(let h): h.max
+        case .exponential(let h): h.max
+        }
+    }
+}
+
 extension OTLP.Number {
     var double: Double? {
         switch self {

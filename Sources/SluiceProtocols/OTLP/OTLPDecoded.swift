@@ -10,7 +10,7 @@ public enum OTLPEncoding: Sendable, Equatable {
     /// The encoding a media type names (parameters such as `; charset=utf-8` ignored), or
     /// `nil` for one OTLP/HTTP does not define.
     public init?(contentType: String) {
-        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: " \t").lowercased() } ?? ""
+        let mediaType = (contentType.split(separator: ";", maxSplits: 1).first ?? "").filter { $0 != " " && $0 != "\t" }.lowercased()
         switch mediaType {
         case "application/x-protobuf", "application/protobuf": self = .protobuf
         case "application/json": self = .json
@@ -41,13 +41,4 @@ public struct OTLPDecoded: Sendable {
     public var changes = OTLPCumulativeState.Changes()
 
     public init() {}
-}
-
-extension StringProtocol {
-    func trimmingCharacters(in set: String) -> Substring {
-        var view = self[...]
-        while let c = view.first, set.contains(c) { view = view.dropFirst() }
-        while let c = view.last, set.contains(c) { view = view.dropLast() }
-        return Substring(view)
-    }
 }

@@ -83,43 +83,15 @@ public struct OTLPMetricsDecoder: Sendable {
             case .histogram(let points, let temporality):
                 for point in points {
                     place.point += 1
-                    guard let cumulative = accepted(temporality, place), let (time, tenant, labels) = start(point.attributes, point.time, point.flags, place) else { continue }
-                    do throws(DecodeError) {
-                        let histogram = try OTLP.ExplicitHistogram(point)
-                        if cumulative {
-                            let key = streamKey(tenant, labels: point.attributes, place)
-                            let current = OTLPCumulative.Point(start: point.startTime, time: point.time, value: .explicit(histogram))
-                            switch state.advance(key, to: current, changes: &out.changes) {
-                            case .whole: distribution(histogram.ranges, histogram.count, histogram.sum, .init(min: histogram.min, max: histogram.max), time, tenant, labels, place)
-                            case .delta(.explicit(let d), let extremes): distribution(d.ranges, d.count, d.sum, extremes!, time, tenant, labels, place)
-                            default: out.skipped += 1
-                            }
-                        } else {
-                            distribution(histogram.ranges, histogram.count, histogram.sum, .init(min: histogram.min, max: histogram.max), time, tenant, labels, place)
-                        }
-                    } catch {
-                        reject(error, place)
+                    histogram(point.attributes, point.startTime, point.time, point.flags, temporality, place) { () throws(DecodeError) in
+                        .explicit(try OTLP.ExplicitHistogram(point))
                     }
                 }
             case .exponentialHistogram(let points, let temporality):
                 for point in points {
                     place.point += 1
-                    guard let cumulative = accepted(temporality, place), let (time, tenant, labels) = start(point.attributes, point.time, point.flags, place) else { continue }
-                    do throws(DecodeError) {
-                        let histogram = try OTLP.ExponentialHistogram(point)
-                        if cumulative {
-                            let key = streamKey(tenant, labels: point.attributes, place)
-                            let current = OTLPCumulative.Point(start: point.startTime, time: point.time, value: .exponential(histogram))
-                            switch state.advance(key, to: current, changes: &out.changes) {
-                            case .whole: distribution(histogram.ranges, histogram.count, histogram.sum, .init(min: histogram.min, max: histogram.max), time, tenant, labels, place)
-                            case .delta(.exponential(let d), let extremes): distribution(d.ranges, d.count, d.sum, extremes!, time, tenant, labels, place)
-                            default: out.skipped += 1
-                            }
-                        } else {
-                            distribution(histogram.ranges, histogram.count, histogram.sum, .init(min: histogram.min, max: histogram.max), time, tenant, labels, place)
-                        }
-                    } catch {
-                        reject(error, place)
+                    histogram(point.attributes, point.startTime, point.time, point.flags, temporality, place) { () throws(DecodeError) in
+                        .exponential(try OTLP.ExponentialHistogram(point))
                     }
                 }
             case .summary(let count):
@@ -193,8 +165,43 @@ public struct OTLPMetricsDecoder: Sendable {
             out.batch.append(.metric(MetricRecord(timestamp: time, tenantID: tenant, labels: labels, name: place.metric, value: sample)))
         }
 
-        private mutating func distribution(_ ranges: [OTLPBucketRange], _ count: UInt64, _ sum: Double, _ extremes: OTLPDistribution.Extremes,
+        /// A histogram point of either kind: checked by `check`, turned into a delta when
+        /// cumulative, then one record carrying its distribution.
+        private mutating func histogram(_ attributes: [OTLP.KeyValue], _ startTime: UInt64, _ time: UInt64, _ flags: UInt32,
+                                        _ temporality: OTLP.Temporality, _ place: Place,
+                                        check: () throws(DecodeError) -> OTLPCumulative.Value) {
+            guard let cumulative = accepted(temporality, place), let (timestamp, tenant, labels) = start(attributes, time, flags, place) else { return }
+            let value: OTLPCumulative.Value
+            do throws(DecodeError) {
+                value = try check()
+            } catch {
+                reject(error, place)
+                return
+            }
+            var counted = value
+            var extremes = OTLPDistribution.Extremes(min: value.minimum, max: value.maximum)
+            if cumulative {
+                let key = streamKey(tenant, labels: attributes, place)
+                switch state.advance(key, to: OTLPCumulative.Point(start: startTime, time: time, value: value), changes: &out.changes) {
+                case .whole: break
+                case .delta(let delta, let deltaExtremes?):
+                    counted = delta
+                    extremes = deltaExtremes
+                default:
+                    out.skipped += 1
+                    return
+                }
+            }
+            distribution(counted, extremes, timestamp, tenant, labels, place)
+        }
+
+        private mutating func distribution(_ value: OTLPCumulative.Value, _ extremes: OTLPDistribution.Extremes,
                                            _ time: Timestamp, _ tenant: String?, _ labels: Labels, _ place: Place) {
+            let (ranges, count, sum): ([OTLPBucketRange], UInt64, Double) = switch value {
+            case .explicit(let h): (h.ranges, h.count, h.sum)
+            case .exponential(let h): (h.ranges, h.count, h.sum)
+            case .sum: ([], 0, 0)
+            }
             guard count > 0 else {
                 out.skipped += 1
                 return

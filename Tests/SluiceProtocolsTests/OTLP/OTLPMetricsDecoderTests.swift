@@ -69,6 +69,21 @@ struct OTLPMetricsDecoderTests {
         #expect(a.items == b.items)
     }
 
+    @Test("OTLP/JSON integers may be numbers or strings, keys snake_case or lowerCamelCase, enums numbers or names")
+    func jsonSpellings() throws {
+        let spellings = [
+            #"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"jobs","sum":{"aggregationTemporality":1,"isMonotonic":true,"dataPoints":[{"timeUnixNano":1790000000000000000,"asInt":7}]}}]}]}]}"#,
+            #"{"resource_metrics":[{"scope_metrics":[{"metrics":[{"name":"jobs","sum":{"aggregation_temporality":"AGGREGATION_TEMPORALITY_DELTA","is_monotonic":true,"data_points":[{"time_unix_nano":"1790000000000000000","as_int":"7"}]}}]}]}]}"#,
+        ]
+        for text in spellings {
+            let decoded = try Array(text.utf8).withUnsafeBufferPointer { buffer in
+                try OTLPMetricsDecoder(state: OTLPFixtures.freshState()).decode(buffer, encoding: .json, context: OTLPFixtures.context())
+            }
+            #expect(decoded.metrics("jobs").map(\.value) == [7], "\(text)")
+            #expect(decoded.metrics("jobs").map(\.timestamp) == [Timestamp(microseconds: 1_790_000_000_000_000)])
+        }
+    }
+
     @Test("each bad point is refused with its number, metric, point and reason; the rest is kept",
           arguments: ["metrics-bad.pb", "metrics-bad.json"])
     func refusesBadPoints(file: String) throws {

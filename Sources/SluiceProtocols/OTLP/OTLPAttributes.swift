@@ -55,6 +55,19 @@ extension OTLP {
         attributes.map { Labels.Label(key: $0.key, value: $0.value.labelValue) }
     }
 
+    /// The resource attributes that become labels: those that name the service and where it
+    /// runs, and `tenant_id`. The rest (`telemetry.sdk.*`, `process.*`, `host.*`, and
+    /// `service.instance.id`, new for every process) would split a service's windows into one
+    /// series per process and restart, so they stay out, as Prometheus keeps them out of its
+    /// series and in `target_info`.
+    static func resourceLabels(_ attributes: [KeyValue]) -> [Labels.Label] {
+        labels(attributes.filter { identifyingResourceAttributes.contains($0.key) })
+    }
+
+    static let identifyingResourceAttributes: Set<String> = [
+        "service.name", "service.namespace", "deployment.environment", "deployment.environment.name", ProtocolContext.tenantLabel,
+    ]
+
     /// The value of attribute `key`, the last one when it repeats.
     static func attribute(_ key: String, in attributes: [KeyValue]) -> AnyValue? {
         attributes.last { $0.key == key }?.value

@@ -53,8 +53,9 @@ public struct OTLPMetricsDecoder: Sendable {
 
         mutating func map(_ request: OTLP.MetricsRequest) {
             for resource in request.resources {
-                let pairs = OTLP.labels(resource.attributes)
-                let resourceLabels = Labels(pairs)
+                let pairs = OTLP.resourceLabels(resource.attributes)
+                // The stream's identity keeps every resource attribute (one process is one stream).
+                let resourceLabels = Labels(OTLP.labels(resource.attributes))
                 for scope in resource.scopes {
                     let scopeID = Self.identity(scope.scope)
                     for metric in scope.metrics {

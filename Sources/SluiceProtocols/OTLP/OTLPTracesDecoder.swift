@@ -4,7 +4,7 @@ import SluicePipeline
 /// `ExportTraceServiceRequest` (protobuf or OTLP/JSON) to records (design §10).
 ///
 /// - A server span (kind 2) with `http.route` → a `performance` record: `response_time` is
-///   its duration in milliseconds, at its end time. Labels: the resource's attributes, `route`,
+///   its duration in milliseconds, at its end time. Labels: the resource's identifying attributes (`OTLP.resourceLabels`), `route`,
 ///   and the span's `http.request.method` and `http.response.status_code` (bounded sets; other
 ///   span attributes such as URLs and client addresses would make a series per request).
 /// - A span with `gen_ai.usage.input_tokens` or `gen_ai.usage.output_tokens` (GenAI semantic
@@ -37,7 +37,7 @@ public enum OTLPTracesDecoder {
         }
         var out = OTLPDecoded()
         for resource in request.resources {
-            let resourcePairs = OTLP.labels(resource.attributes)
+            let resourcePairs = OTLP.resourceLabels(resource.attributes)
             for scope in resource.scopes {
                 for span in scope.spans {
                     out.items += 1

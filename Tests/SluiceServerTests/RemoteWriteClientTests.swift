@@ -277,7 +277,16 @@ struct RemoteWriteClientTests {
         return block
     }
 
-    @Test("malformed bodies and unsupported versions are refused with a reason; the server keeps taking writes")
+    /// A one-series `WriteRequest` with one sample (1.0 at the epoch), encoded by hand from
+    /// remote.proto's field numbers; every part is under 128 bytes, so lengths are one byte.
+    static func writeRequest(name: String, labels: [(String, String)]) -> [UInt8] {
+        func field(_ number: UInt8, _ payload: [UInt8]) -> [UInt8] { [number << 3 | 2, UInt8(payload.count)] + payload }
+        func label(_ key: String, _ value: String) -> [UInt8] { field(1, field(1, Array(key.utf8)) + field(2, Array(value.utf8))) }
+        let sample = field(2, [0x09] + withUnsafeBytes(of: (1.0).bitPattern.littleEndian, Array.init))
+        return field(1, label("__name__", name) + labels.flatMap { label($0.0, $0.1) } + sample)
+    }
+
+    @Test("malformed bodies, unsupported versions and other tenants are refused with a reason; the server keeps taking writes")
     func malformed() async throws {
         let server = try await LiveServer.start(ServeTests.tokens + "\nserver:\n  max_body_bytes: 64KiB\n")
         try await server.serving { server in
@@ -285,7 +294,11 @@ struct RemoteWriteClientTests {
                            "X-Prometheus-Remote-Write-Version": "0.1.0"]
             // A sample whose value field is a varint (wire type 0), where a double belongs.
             let wrongType: [UInt8] = [0x0A, 0x10, 0x0A, 0x0A, 0x0A, 0x08] + Array("__name__".utf8) + [0x12, 0x02, 0x08, 0x01]
+            let foreign = Self.writeRequest(name: "m", labels: [("tenant_id", "site-b")])
             let cases: [(String, [UInt8], [String: String], Int, String)] = [
+                ("another tenant's X-Scope-OrgID", Self.literalBlock(Self.writeRequest(name: "m", labels: [])), headers.merging(["X-Scope-OrgID": "site-b"]) { $1 },
+                 403, "X-Scope-OrgID names tenant site-b, but this token writes for site-a only"),
+                ("another tenant's tenant_id label", Self.literalBlock(foreign), headers, 403, "a record names tenant site-b, but this token writes for site-a only"),
                 ("not snappy", Array("hello, sluice".utf8), headers, 400, "invalid snappy at byte"),
                 ("snappy of a broken protobuf", Self.literalBlock([0x0A, 0x10, 0x0A]), headers, 400, "invalid protobuf at byte 0: field 1 claims 16 bytes"),
                 ("a field of the wrong type", Self.literalBlock(wrongType), headers, 400, "invalid protobuf at byte 16: field 1 (sample value) has wire type 0"),

@@ -110,14 +110,15 @@ public enum RemoteWrite {
             return sample
         }
 
-        /// The series' samples as records, or its refusal.
+        /// The series' samples as records, or its refusal. A series without float samples (one
+        /// that carries only native histograms) gives nothing and is never refused.
         func emit(number: Int, context: ProtocolContext, into decoded: inout Decoded) {
+            guard !samples.isEmpty else { return }
             // Built only for a refusal: most series have none.
             var position: String { "series \(number) (\(description))" }
             guard let name = labels.first(where: { $0.key == RemoteWrite.nameLabel })?.value else {
-                if !samples.isEmpty {
-                    decoded.batch.reject(number, DecodeError(.missingField, "\(position): no __name__ label, so its \(samples.count == 1 ? "sample has" : "\(samples.count) samples have") no metric name"))
-                }
+                let what = samples.count == 1 ? "sample has" : "\(samples.count) samples have"
+                decoded.batch.reject(number, DecodeError(.missingField, "\(position): no __name__ label, so its \(what) no metric name"))
                 return
             }
             if let duplicate = duplicateName {

@@ -32,8 +32,9 @@ public enum SluiceRoutes {
         api.get("stream") { request, context in try await stream.handle(request, context) }
         // The Prometheus-compatible read API (design §9).
         PromRoutes.register(on: router, state: state, maxBodyBytes: maxBodyBytes)
-        // OpenTelemetry's OTLP/HTTP ingest (design §10).
+        // Ingest in the protocols agents already speak (design §10).
         OTLPRoutes.register(on: router, state: state, maxBodyBytes: maxBodyBytes)
+        RemoteWriteRoute.register(on: router, state: state, maxBodyBytes: maxBodyBytes)
 
         // Alive even when the store cannot write (a restart would not give it space): the
         // body says so, and readiness turns false.

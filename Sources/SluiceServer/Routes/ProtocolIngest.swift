@@ -34,8 +34,9 @@ struct ProtocolIngest: Sendable {
     }
 
     /// The request body, read under `server.max_body_bytes` and inflated when it says
-    /// `Content-Encoding: gzip` (or `deflate`). `identity` and none are taken as they are.
-    func body(_ request: Request, protocol name: String) async throws -> [UInt8] {
+    /// `Content-Encoding: gzip` (or `deflate`), or `snappy` for a protocol whose bodies are
+    /// snappy blocks (remote write). `identity` and none are taken as they are.
+    func body(_ request: Request, protocol name: String, snappy: Bool = false) async throws -> [UInt8] {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: maxBodyBytes)
@@ -45,7 +46,7 @@ struct ProtocolIngest: Sendable {
             throw refused(name, APIError(.contentTooLarge, "body_too_large", "the body is larger than server.max_body_bytes (\(maxBodyBytes) bytes); send smaller batches"))
         }
         do {
-            return try Self.decoded(buffer, request, limit: maxBodyBytes) ?? Array(buffer.readableBytesView)
+            return try Self.decoded(buffer, request, limit: maxBodyBytes, snappy: snappy) ?? Array(buffer.readableBytesView)
         } catch {
             throw refused(name, error)
         }
@@ -53,7 +54,8 @@ struct ProtocolIngest: Sendable {
 
     /// The body inflated, when `Content-Encoding` says gzip (or deflate); `nil` when it is sent
     /// as it is. Refuses an encoding it does not know (`415`) and a corrupt or over-long body.
-    static func decoded(_ buffer: ByteBuffer, _ request: Request, limit: Int) throws(APIError) -> [UInt8]? {
+    /// `snappy` takes snappy blocks too, decompressed under the same limit.
+    static func decoded(_ buffer: ByteBuffer, _ request: Request, limit: Int, snappy: Bool = false) throws(APIError) -> [UInt8]? {
         let encoding = request.headers[.contentEncoding].map { $0.trimmingWhitespace().lowercased() } ?? "identity"
         switch encoding {
         case "identity", "":
@@ -62,6 +64,14 @@ struct ProtocolIngest: Sendable {
             do throws(ProtocolError) {
                 return try buffer.withUnsafeReadableBytes { bytes throws(ProtocolError) in
                     try Gzip.inflate(bytes.assumingMemoryBound(to: UInt8.self), limit: limit)
+                }
+            } catch {
+                throw APIError.badRequest(error.message)
+            }
+        case "snappy" where snappy:
+            do throws(ProtocolError) {
+                return try buffer.withUnsafeReadableBytes { bytes throws(ProtocolError) in
+                    try Snappy.decompress(bytes.assumingMemoryBound(to: UInt8.self), limit: limit)
                 }
             } catch {
                 throw APIError.badRequest(error.message)
@@ -121,7 +131,7 @@ struct ProtocolIngest: Sendable {
     }
 
     /// Counts something a protocol skipped on purpose (Influx string fields, spans that are
-    /// neither HTTP server spans nor GenAI calls, remote-write stale markers).
+    /// neither HTTP server spans nor GenAI calls, remote-write NaN samples).
     func skipped(_ n: Int, protocol name: String) {
         edge.counters.add(Self.counter("skipped", name), UInt64(n))
     }

@@ -32,6 +32,7 @@ public enum SluiceRoutes {
         api.get("stream") { request, context in try await stream.handle(request, context) }
         // The Prometheus-compatible read API (design §9).
         PromRoutes.register(on: router, state: state, maxBodyBytes: maxBodyBytes)
+        InfluxRoutes.register(on: router, state: state, maxBodyBytes: maxBodyBytes)
 
         // Alive even when the store cannot write (a restart would not give it space): the
         // body says so, and readiness turns false.

@@ -43,9 +43,10 @@ struct InfluxClientTests {
             body = "\n".join(p.to_line_protocol() for p in points).encode()
             request = urllib.request.Request(url + "/write?db=telegraf&rp=autogen&precision=" + {"ns": "n", "us": "u"}.get(precision, precision),
                                              data=body, method="POST", headers={"Authorization": "Token " + token})
-            status = urllib.request.urlopen(request).status
+            status = urllib.request.urlopen(request, timeout=120).status
         else:
-            with InfluxDBClient(url=url, token=token, org="my-org", enable_gzip=(mode == "gzip")) as client:
+            # A busy test machine may take longer than the client's default 10 s.
+            with InfluxDBClient(url=url, token=token, org="my-org", enable_gzip=(mode == "gzip"), timeout=120_000) as client:
                 client.write_api(write_options=SYNCHRONOUS).write(bucket="my-bucket", record=points, write_precision=precision)
             status = 204
         print(json.dumps({"status": status, "strings": strings, "series": [

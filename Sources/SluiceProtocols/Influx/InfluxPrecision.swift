@@ -37,8 +37,9 @@ public enum InfluxPrecision: Sendable, Hashable, CaseIterable {
         }
     }
 
-    /// What each API accepts, for the error message of a bad `precision`.
+    /// What `/api/v2/write` accepts, for the error message of a bad `precision`.
     public static let v2Names = "ns, us, ms or s"
+    /// What the v1 `/write` accepts, for the error message of a bad `precision`.
     public static let v1Names = "n, u, ms, s, m or h"
 
     /// A timestamp in this unit as an event time (microseconds, rounded down); `nil` when it

@@ -51,7 +51,7 @@ struct InfluxRoutes: Sendable {
             ingest.skipped(decoded.skippedStrings, protocol: name)
             guard let summary = outcome.summary() else { return Response(status: .noContent) }
             let message = outcome.accepted > 0
-                ? "partial write: the valid lines were written (\(outcome.accepted) samples), but \(summary)"
+                ? "partial write: the valid lines were written (\(outcome.accepted) sample\(outcome.accepted == 1 ? "" : "s")), but \(summary)"
                 : "no line was written: \(summary)"
             return Self.answer(.badRequest, message, api: api)
         } catch let error as APIError {

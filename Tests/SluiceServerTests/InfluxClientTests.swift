@@ -8,7 +8,7 @@ import SluiceTesting
 /// The real InfluxDB client (PyPI `influxdb-client`, installed by `scripts/setup --tests`)
 /// writes to Sluice's `/api/v2/write`, and its line protocol goes to the v1 `/write`; Sluice's
 /// windows must count, sum and bound exactly what the client says it sent.
-@Suite("The InfluxDB client writes to Sluice", .serialized, .timeLimit(.minutes(5)))
+@Suite("The InfluxDB client writes to Sluice", .serialized, .timeLimit(.minutes(10)))
 struct InfluxClientTests {
     static let tokens = ServeTests.tokens
     static let admin = "token-admin-0001"

@@ -7,7 +7,7 @@ import SluiceTesting
 /// `scripts/setup --tests`. Each script keeps its own record of what it sent (a sampled-out
 /// call sends nothing, so only calls that reached the socket count) and prints each series'
 /// count, exact sum, min and max; Sluice's windows must show exactly that.
-@Suite("StatsD clients send to Sluice", .serialized, .timeLimit(.minutes(5)))
+@Suite("StatsD clients send to Sluice", .serialized, .timeLimit(.minutes(10)))
 struct StatsDClientTests {
     static let admin = "token-admin-0001"
     /// Two-second windows, so that sets (counted per smallest window) come out quickly; the

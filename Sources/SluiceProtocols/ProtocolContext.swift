@@ -61,6 +61,8 @@ public struct ProtocolContext: Sendable {
 extension Timestamp {
     /// A protocol's integer time in nanoseconds (OTLP, Influx): microseconds, rounded down.
     public init(nanoseconds: Int64) {
-        self.init(microseconds: nanoseconds >= 0 ? nanoseconds / 1000 : (nanoseconds - 999) / 1000)
+        // Floor division that cannot overflow, down to Int64.min.
+        let quotient = nanoseconds / 1000
+        self.init(microseconds: nanoseconds % 1000 < 0 ? quotient - 1 : quotient)
     }
 }

@@ -35,6 +35,7 @@ public enum SluiceRoutes {
         // Ingest in the protocols agents already speak (design §10).
         OTLPRoutes.register(on: router, state: state, maxBodyBytes: maxBodyBytes)
         RemoteWriteRoute.register(on: router, state: state, maxBodyBytes: maxBodyBytes)
+        InfluxRoutes.register(on: router, state: state, maxBodyBytes: maxBodyBytes)
 
         // Alive even when the store cannot write (a restart would not give it space): the
         // body says so, and readiness turns false.

@@ -16,11 +16,16 @@ public struct SluiceServer: Sendable {
         public var http: HostPort?
         public var tcp: HostPort?
         public var udp: HostPort?
+        /// StatsD listeners; `nil` takes `ingest.statsd.udp` and `.tcp` (off when unset).
+        public var statsdUDP: HostPort?
+        public var statsdTCP: HostPort?
         public var dataDirectory: String?
-        public init(http: HostPort?, tcp: HostPort?, udp: HostPort?, dataDirectory: String?) {
+        public init(http: HostPort?, tcp: HostPort?, udp: HostPort?, statsdUDP: HostPort? = nil, statsdTCP: HostPort? = nil, dataDirectory: String?) {
             self.http = http
             self.tcp = tcp
             self.udp = udp
+            self.statsdUDP = statsdUDP
+            self.statsdTCP = statsdTCP
             self.dataDirectory = dataDirectory
         }
     }
@@ -30,6 +35,8 @@ public struct SluiceServer: Sendable {
         public var http: Int?
         public var tcp: Int?
         public var udp: Int?
+        public var statsdUDP: Int?
+        public var statsdTCP: Int?
     }
 
     public let state: ServerState
@@ -40,8 +47,10 @@ public struct SluiceServer: Sendable {
     public init(configuration: Configuration, options: Options, logger: Logger,
                 bound: @escaping @Sendable (Bound) -> Void = { _ in }) throws {
         let authenticator = Authenticator(tokens: configuration.auth.tokens)
+        let statsdUDP = options.statsdUDP ?? configuration.ingest.statsd.udp.flatMap(HostPort.init)
+        let statsdTCP = options.statsdTCP ?? configuration.ingest.statsd.tcp.flatMap(HostPort.init)
         if authenticator.isOpen {
-            for (name, address) in [("HTTP", options.http), ("TCP", options.tcp), ("UDP", options.udp)] {
+            for (name, address) in [("HTTP", options.http), ("TCP", options.tcp), ("UDP", options.udp), ("StatsD UDP", statsdUDP), ("StatsD TCP", statsdTCP)] {
                 if let address, !address.isLoopback {
                     throw ServerError("no auth.tokens are configured, so \(name) may only listen on loopback (127.0.0.1 or ::1), not \(address); add tokens to the configuration or bind to loopback")
                 }
@@ -79,7 +88,7 @@ public struct SluiceServer: Sendable {
         self.topology = topology
 
         // The sources: one line each.
-        let boundPorts = BoundPorts(expected: [options.http, options.tcp, options.udp].compactMap { $0 }.count, report: bound)
+        let boundPorts = BoundPorts(expected: [options.http, options.tcp, options.udp, statsdUDP, statsdTCP].compactMap { $0 }.count, report: bound)
         var sources: [any Service] = []
         if let tcp = options.tcp {
             sources.append(TCPSource(host: tcp.host, port: tcp.port, edge: topology.edge, maxConnections: configuration.server.maxConnections,
@@ -87,6 +96,24 @@ public struct SluiceServer: Sendable {
         }
         if let udp = options.udp {
             sources.append(UDPSource(host: udp.host, port: udp.port, edge: topology.edge, logger: logger) { boundPorts.set(udp: $0) })
+        }
+        if statsdUDP != nil || statsdTCP != nil {
+            let statsd = StatsDIngest(
+                configuration: .init(tenantID: configuration.ingest.statsd.tenant, setInterval: configuration.pipeline.windows.min()!,
+                                     maximumLabels: topology.edge.configuration.decoder.maximumLabels,
+                                     maximumLineBytes: topology.edge.configuration.decoder.maximumLineBytes),
+                edge: topology.edge, clock: ContinuousClock(), logger: logger)
+            // Before the listeners, so that it stops after them and sends every set they filled.
+            sources.append(StatsDSetFlusher(ingest: statsd, clock: ContinuousClock()))
+            if let udp = statsdUDP {
+                sources.append(StatsDUDPSource(host: udp.host, port: udp.port, ingest: statsd) { boundPorts.set(statsdUDP: $0) })
+            }
+            if let tcp = statsdTCP {
+                sources.append(StatsDTCPSource(host: tcp.host, port: tcp.port, ingest: statsd, maxConnections: configuration.server.maxConnections,
+                                               idleTimeout: .microseconds(configuration.server.idleTimeout.microseconds)) {
+                    boundPorts.set(statsdTCP: $0)
+                })
+            }
         }
         if let http = options.http {
             let router = SluiceRoutes.router(state: state, authenticator: authenticator, maxBodyBytes: configuration.server.maxBodyBytes) { router in
@@ -157,11 +184,13 @@ final class BoundPorts: Sendable {
         state = Mutex((SluiceServer.Bound(), 0))
     }
 
-    func set(http: Int? = nil, tcp: Int? = nil, udp: Int? = nil) {
+    func set(http: Int? = nil, tcp: Int? = nil, udp: Int? = nil, statsdUDP: Int? = nil, statsdTCP: Int? = nil) {
         let done = state.withLock { s -> SluiceServer.Bound? in
             if let http { s.0.http = http }
             if let tcp { s.0.tcp = tcp }
             if let udp { s.0.udp = udp }
+            if let statsdUDP { s.0.statsdUDP = statsdUDP }
+            if let statsdTCP { s.0.statsdTCP = statsdTCP }
             s.1 += 1
             return s.1 == expected ? s.0 : nil
         }

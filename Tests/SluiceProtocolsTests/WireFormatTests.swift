@@ -1,4 +1,5 @@
 import Testing
+import SluiceModel
 @testable import SluiceProtocols
 
 @Suite("Wire formats: protobuf fields and gzip bodies")
@@ -63,5 +64,15 @@ struct WireFormatTests {
             }
             #expect(error?.message.contains("at byte \(offset)") == true, "\(bytes): \(error?.message ?? "")")
         }
+    }
+
+    @Test("nanosecond times round down to microseconds for every Int64, the extremes included")
+    func nanoseconds() {
+        #expect(Timestamp(nanoseconds: 1_999).microseconds == 1)
+        #expect(Timestamp(nanoseconds: -1).microseconds == -1)
+        #expect(Timestamp(nanoseconds: -1_000).microseconds == -1)
+        #expect(Timestamp(nanoseconds: -1_001).microseconds == -2)
+        #expect(Timestamp(nanoseconds: .max).microseconds == 9_223_372_036_854_775)
+        #expect(Timestamp(nanoseconds: .min).microseconds == -9_223_372_036_854_776)
     }
 }

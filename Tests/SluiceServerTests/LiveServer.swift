@@ -16,13 +16,15 @@ final class LiveServer: Sendable {
 
     /// Starts a server on `dataDirectory` (a new temporary one by default), logging to `logger`
     /// (nowhere by default).
-    static func start(_ yaml: String = "", tcp: Bool = false, udp: Bool = false, dataDirectory: String? = nil, logger: Logger? = nil) async throws -> LiveServer {
+    static func start(_ yaml: String = "", tcp: Bool = false, udp: Bool = false, statsdUDP: Bool = false, statsdTCP: Bool = false,
+                      dataDirectory: String? = nil, logger: Logger? = nil) async throws -> LiveServer {
         let configuration = try Configuration.parse(yaml: yaml)
         let directory = dataDirectory ?? TestFiles.temporaryDirectory("sluice-serve")
         let ports = AsyncStream<SluiceServer.Bound>.makeStream()
         let server = try SluiceServer(
             configuration: configuration,
             options: .init(http: HostPort("127.0.0.1:0"), tcp: tcp ? HostPort("127.0.0.1:0") : nil, udp: udp ? HostPort("127.0.0.1:0") : nil,
+                           statsdUDP: statsdUDP ? HostPort("127.0.0.1:0") : nil, statsdTCP: statsdTCP ? HostPort("127.0.0.1:0") : nil,
                            dataDirectory: directory),
             logger: logger ?? Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
             bound: { ports.continuation.yield($0) })

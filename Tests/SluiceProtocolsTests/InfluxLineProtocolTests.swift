@@ -278,21 +278,7 @@ struct InfluxLineProtocolTests {
     /// Runs a Python script to its end and returns what it printed; fails when the client
     /// library is missing (`scripts/setup --tests` installs it).
     static func python(_ script: String) async throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script]
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        async let errors = offThePool { err.fileHandleForReading.readDataToEndOfFile() }
-        let stdout = try await offThePool { out.fileHandleForReading.readDataToEndOfFile() }
-        let stderr = String(decoding: try await errors, as: UTF8.self)
-        try await offThePool { process.waitUntilExit() }
-        if process.terminationStatus != 0 {
-            Issue.record("python3 failed (run `scripts/setup --tests` to install influxdb-client): \(stderr)")
-        }
-        return String(decoding: stdout, as: UTF8.self)
+        String(decoding: try await Python.run(script), as: UTF8.self)
     }
 
     // MARK: Fuzz

@@ -12,26 +12,7 @@ enum RemoteWritePeer {
 
     /// Runs a Python script to its end and returns what it wrote to stdout (binary).
     static func run(_ script: String) async throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script]
-        process.standardInput = FileHandle.nullDevice
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Both pipes drained at once, so that neither fills while the other is read.
-        async let errors = offThePool { err.fileHandleForReading.readDataToEndOfFile() }
-        let stdout = try await offThePool { out.fileHandleForReading.readDataToEndOfFile() }
-        let stderr = String(decoding: try await errors, as: UTF8.self)
-        try await offThePool { process.waitUntilExit() }
-        guard process.terminationStatus == 0 else {
-            if stderr.contains("No module named") {
-                throw Failure(description: "a Python test peer is missing (\(stderr.split(separator: "\n").last ?? "")): run `scripts/setup --tests`")
-            }
-            throw Failure(description: "python3 exited with \(process.terminationStatus): \(stderr.suffix(2000))")
-        }
-        return stdout
+        try await Python.run(script)
     }
 
     /// Reads `[u32 little-endian length][bytes]` frames back to back.

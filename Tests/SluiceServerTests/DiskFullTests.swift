@@ -27,7 +27,7 @@ extension BlockingPoolSuites {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: path)
             process.arguments = arguments
-            try process.run()
+            try process.spawn()
             process.waitUntilExit()
             return process.terminationStatus
         }

@@ -29,7 +29,7 @@ final class PrometheusScraper: Sendable {
             process.standardOutput = FileHandle.nullDevice
             let log = Pipe()
             process.standardError = log
-            try process.run()
+            try process.spawn()
             let prometheus = PrometheusScraper(process: process, url: "http://127.0.0.1:\(port)", directory: directory)
             let ready = try await offThePool { Self.waitForReady(log.fileHandleForReading) }
             // From here on its log is read and dropped, so it never blocks on a full pipe.
@@ -130,7 +130,7 @@ final class ScrapedExporter: Sendable {
         process.standardError = FileHandle.nullDevice
         let out = Pipe()
         process.standardOutput = out
-        try process.run()
+        try process.spawn()
         let line = try await offThePool { () -> String in
             var text = ""
             while !text.contains("\n") {

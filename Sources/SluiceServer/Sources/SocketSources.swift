@@ -13,7 +13,7 @@ public struct TCPSource: Service {
     let port: Int
     let edge: IngestEdge
     let maxConnections: Int
-    let idleTimeout: TimeAmount
+    let idleTimeout: Duration
     let logger: Logger
     let bound: @Sendable (Int) -> Void
 
@@ -23,46 +23,14 @@ public struct TCPSource: Service {
         self.port = port
         self.edge = edge
         self.maxConnections = maxConnections
-        self.idleTimeout = .nanoseconds(Int64(idleTimeout.components.seconds) * 1_000_000_000 + idleTimeout.components.attoseconds / 1_000_000_000)
+        self.idleTimeout = idleTimeout
         self.logger = logger
         self.bound = bound
     }
 
     public func run() async throws {
-        let idle = idleTimeout
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idle))
-                    try channel.pipeline.syncOperations.addHandler(CloseOnIdle())
-                    return try NIOAsyncChannel<ByteBuffer, Never>(wrappingChannelSynchronously: channel)
-                }
-            }
-        bound(server.channel.localAddress?.port ?? port)
-        logger.info("listening for NDJSON over TCP", metadata: ["address": "\(host):\(server.channel.localAddress?.port ?? port)"])
-        let open = ConnectionCount()
-        try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                try await server.executeThenClose { connections in
-                    for try await connection in connections {
-                        guard open.value.add(1, ordering: .relaxed).newValue <= maxConnections else {
-                            open.value.subtract(1, ordering: .relaxed)
-                            logger.warning("connection refused: server.max_connections reached")
-                            try? await connection.channel.close()
-                            continue
-                        }
-                        group.addTask {
-                            defer { open.value.subtract(1, ordering: .relaxed) }
-                            await handle(connection)
-                        }
-                    }
-                }
-            }
-        } onGracefulShutdown: {
-            server.channel.close(promise: nil)
-        }
+        let listener = TCPListener(host: host, port: port, maxConnections: maxConnections, idleTimeout: idleTimeout, logger: logger, name: "NDJSON over TCP")
+        try await listener.run(bound: bound) { connection in await handle(connection) }
     }
 
     private func handle(_ connection: NIOAsyncChannel<ByteBuffer, Never>) async {

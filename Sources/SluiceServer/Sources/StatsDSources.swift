@@ -161,41 +161,8 @@ struct StatsDTCPSource: Service {
     let bound: @Sendable (Int) -> Void
 
     func run() async throws {
-        let idle = TimeAmount.nanoseconds(Int64(idleTimeout.components.seconds) * 1_000_000_000 + idleTimeout.components.attoseconds / 1_000_000_000)
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idle))
-                    try channel.pipeline.syncOperations.addHandler(CloseOnIdle())
-                    return try NIOAsyncChannel<ByteBuffer, Never>(wrappingChannelSynchronously: channel)
-                }
-            }
-        let actual = server.channel.localAddress?.port ?? port
-        bound(actual)
-        ingest.logger.info("listening for StatsD over TCP", metadata: ["address": "\(host):\(actual)"])
-        let open = ConnectionCount()
-        try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                try await server.executeThenClose { connections in
-                    for try await connection in connections {
-                        guard open.value.add(1, ordering: .relaxed).newValue <= maxConnections else {
-                            open.value.subtract(1, ordering: .relaxed)
-                            ingest.logger.warning("StatsD connection refused: server.max_connections reached")
-                            try? await connection.channel.close()
-                            continue
-                        }
-                        group.addTask {
-                            defer { open.value.subtract(1, ordering: .relaxed) }
-                            await handle(connection)
-                        }
-                    }
-                }
-            }
-        } onGracefulShutdown: {
-            server.channel.close(promise: nil)
-        }
+        let listener = TCPListener(host: host, port: port, maxConnections: maxConnections, idleTimeout: idleTimeout, logger: ingest.logger, name: "StatsD over TCP")
+        try await listener.run(bound: bound) { connection in await handle(connection) }
     }
 
     private func handle(_ connection: NIOAsyncChannel<ByteBuffer, Never>) async {

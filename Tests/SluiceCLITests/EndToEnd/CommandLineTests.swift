@@ -149,7 +149,7 @@ struct ServeAndTailTests {
         serve.standardOutput = FileHandle.nullDevice
         let serveErr = Pipe()
         serve.standardError = serveErr
-        try serve.run()
+        try serve.spawn()
         defer { serve.terminate(); serve.waitUntilExit() }
         // Ready once it says where it serves.
         var started = ""
@@ -165,7 +165,7 @@ struct ServeAndTailTests {
         let out = Pipe()
         tail.standardOutput = out
         tail.standardError = FileHandle.nullDevice
-        try tail.run()
+        try tail.spawn()
         defer { tail.terminate(); tail.waitUntilExit() }
         // Tail shows windows that close after it subscribed; it may not have subscribed yet, so
         // each round closes one more minute until tail shows one (a minute of rounds at most).

@@ -54,7 +54,7 @@ struct HardeningEndToEndTests {
             let err = Pipe()
             process.standardError = err
             process.standardOutput = FileHandle.nullDevice
-            try process.run()
+            try process.spawn()
             var seen = ""
             while !seen.contains("serving on") {
                 let chunk = err.fileHandleForReading.availableData
@@ -133,14 +133,14 @@ struct HardeningEndToEndTests {
         let mount = Process()
         mount.executableURL = URL(fileURLWithPath: "/bin/mount")
         mount.arguments = ["-t", "tmpfs", "-o", "size=1m", "tmpfs", disk]
-        try mount.run()
+        try mount.spawn()
         mount.waitUntilExit()
         try #require(mount.terminationStatus == 0, "mounting a tmpfs needs root, as CI has")
         defer {
             let umount = Process()
             umount.executableURL = URL(fileURLWithPath: "/bin/umount")
             umount.arguments = ["-l", disk]
-            try? umount.run()
+            try? umount.spawn()
             umount.waitUntilExit()
         }
         try FileManager.default.createDirectory(atPath: disk + "/data", withIntermediateDirectories: true)
@@ -160,7 +160,7 @@ struct HardeningEndToEndTests {
         process.standardOutput = FileHandle.nullDevice
         let err = Pipe()
         process.standardError = err
-        try process.run()
+        try process.spawn()
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus != 124, "timed out: the run hung")

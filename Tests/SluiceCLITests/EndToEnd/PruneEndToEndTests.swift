@@ -147,7 +147,7 @@ struct PruneEndToEndTests {
             let data = handle.availableData
             if data.isEmpty { more.finish() } else { more.yield(String(decoding: data, as: UTF8.self)) }
         }
-        try process.run()
+        try process.spawn()
         var stderr = ""
         var said = false
         for await chunk in chunks {

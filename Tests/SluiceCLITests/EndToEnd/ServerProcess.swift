@@ -21,7 +21,7 @@ final class ServerProcess: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         let err = Pipe()
         process.standardError = err
-        try process.run()
+        try process.spawn()
         var started = ""
         while !started.contains("serving on") || !started.contains("\n") {
             let chunk = err.fileHandleForReading.availableData

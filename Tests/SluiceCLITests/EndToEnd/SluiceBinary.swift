@@ -46,7 +46,7 @@ enum SluiceBinary {
         } else {
             process.standardInput = FileHandle.nullDevice
         }
-        try process.run()
+        try process.spawn()
         // Read both pipes and write stdin at once, each on its own thread, so neither side can
         // fill a pipe and stall the other.
         let stdoutData = Mutexed(Data()), stderrData = Mutexed(Data())

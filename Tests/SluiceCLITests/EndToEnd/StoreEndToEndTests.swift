@@ -70,7 +70,7 @@ struct StoreEndToEndTests {
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try process.spawn()
         try await waitForBlocks(in: "\(dir)/data")
         kill(process.processIdentifier, SIGTERM)
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
@@ -98,7 +98,7 @@ struct StoreEndToEndTests {
         process.standardInput = FileHandle(forReadingAtPath: input)
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try process.spawn()
         try await waitForBlocks(in: "\(dir)/data")
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()

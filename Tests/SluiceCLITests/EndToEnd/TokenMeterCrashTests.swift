@@ -61,7 +61,7 @@ struct TokenMeterCrashTests {
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try process.spawn()
         // Killed mid-stream: once it has raised its second alert (a checkpoint is on disk by
         // then, since alerts are checkpointed before they are written).
         var firstOutput = ""

@@ -27,7 +27,7 @@ final class VictoriaMetrics: Sendable {
             process.standardOutput = FileHandle.nullDevice
             let log = Pipe()
             process.standardError = log
-            try process.run()
+            try process.spawn()
             let vm = VictoriaMetrics(process: process, url: "http://127.0.0.1:\(port)", dataDirectory: directory)
             let listening = try await offThePool { Self.waitForListening(log.fileHandleForReading) }
             // From here on its log is read and dropped, so it never blocks on a full pipe.

@@ -1,0 +1,51 @@
+import Foundation
+
+extension Process {
+    /// Starts the process with no other test starting one at the same moment.
+    ///
+    /// Suites run in parallel, and many start real peers (Python clients, Prometheus, the
+    /// `sluice` binary). Foundation's `Process.run()` on Linux walks `/proc/self/fd` and sets up
+    /// its child-watching run loop without guarding against a concurrent `run()`; launching one
+    /// at a time keeps the suite clear of that. Only the launch is serialised: the children run
+    /// side by side.
+    public func spawn() throws {
+        try ChildProcessLaunch.lock.withLock { try run() }
+    }
+}
+
+private enum ChildProcessLaunch {
+    static let lock = NSLock()
+}
+
+/// Python with the test peers `scripts/setup --tests` installs (client libraries, reference
+/// encoders): the independent oracle many protocol tests check against.
+public enum Python {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Runs `script` to its end and returns what it wrote to stdout. Fails, saying so, when a
+    /// peer is missing or the script fails.
+    public static func run(_ script: String) async throws -> Data {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script]
+        process.standardInput = FileHandle.nullDevice
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.spawn()
+        // Both pipes drained at once, so that neither fills while the other is read.
+        async let errors = offThePool { err.fileHandleForReading.readDataToEndOfFile() }
+        let stdout = try await offThePool { out.fileHandleForReading.readDataToEndOfFile() }
+        let stderr = String(decoding: try await errors, as: UTF8.self)
+        try await offThePool { process.waitUntilExit() }
+        guard process.terminationStatus == 0 else {
+            if stderr.contains("No module named") {
+                throw Failure(description: "a Python test peer is missing (\(stderr.split(separator: "\n").last ?? "")): run `scripts/setup --tests`")
+            }
+            throw Failure(description: "python3 exited with \(process.terminationStatus): \(stderr.suffix(2000))")
+        }
+        return stdout
+    }
+}

@@ -6,10 +6,6 @@ import SluiceTesting
 /// `prometheus-remote-writer` generated from Prometheus' own `remote.proto` and `types.proto`.
 /// `scripts/setup --tests` installs both; a test whose peer is missing fails and says so.
 enum RemoteWritePeer {
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-    }
-
     /// Runs a Python script to its end and returns what it wrote to stdout (binary).
     static func run(_ script: String) async throws -> Data {
         try await Python.run(script)

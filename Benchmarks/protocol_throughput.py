@@ -99,7 +99,7 @@ def otlp(batch):
 
 def otlp_json(batch):
     from google.protobuf.json_format import MessageToJson
-    return MessageToJson(otlp_request(batch)).encode()
+    return MessageToJson(otlp_request(batch), indent=None).encode()
 
 
 def statsd(batch):

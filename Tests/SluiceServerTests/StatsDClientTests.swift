@@ -178,10 +178,8 @@ struct StatsDClientTests {
             let lines = members[chunk..<min(chunk + 30, members.count)].map { "shutdown.set:\($0)|s|#tenant_id:site-a" }.joined(separator: "\n")
             LoopbackSockets.sendUDP(port: first.bound.statsdUDP!, Array(lines.utf8))
         }
-        // The members are taken once the listener counts them as requests.
-        while try await !first.request("GET", "/metrics").body.contains(#"sluice_protocol_requests_total{protocol="statsd"} 10"#) {
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        // The members are taken once the listener counts the ten datagrams.
+        await first.server.state.pipeline.counters.wait { $0.counters["protocol_requests.statsd", default: 0] >= 10 }
         try await first.stop()
         let second = try await LiveServer.start(yaml, dataDirectory: first.dataDirectory)
         try await second.serving { server in

@@ -126,8 +126,7 @@ public struct IngestEdge: Sendable {
     /// Takes one decoded datagram. UDP has no back-pressure: records that find the pipeline
     /// full are dropped and counted (`udp_dropped_records`), never silently. Returns how many
     /// records were taken (none when they were dropped), for a protocol's own counters.
-    @discardableResult
-    public func datagram(_ batch: DecodedBatch, report: (LineError) -> Void) async throws -> Int {
+    public func datagram(_ batch: DecodedBatch, report: (LineError) -> Void) async throws {
         batch.rejections.forEach(report)
         var counted = batch
         if !batch.records.isEmpty, limiter?.take(batch.records.count, tenant: "stream") != nil || !pipeline.input.trySend(RecordBatch(records: batch.records)) {
@@ -138,7 +137,6 @@ public struct IngestEdge: Sendable {
         counters.update { counted.count(into: &$0) }
         tap?(counted.records)
         if !counted.records.isEmpty { try await pipeline.storeInput?.send(StoreBatch(records: Self.raw(counted.records))) }
-        return counted.records.count
     }
 
     /// Takes one decoded message (an HTTP body): valid records go on even when others are bad.

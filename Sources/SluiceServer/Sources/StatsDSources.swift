@@ -30,9 +30,12 @@ final class StatsDIngest: Sendable {
     }
 
     /// Datagrams that arrived together, as one batch: StatsD clients send one metric per
-    /// datagram, and a batch per datagram would fill the pipeline's few slots at once. UDP has
-    /// no back-pressure, so what finds the pipeline full is dropped and counted
-    /// (`udp_dropped_records`, and `protocol_dropped` for StatsD).
+    /// datagram, and a batch per datagram would fill the pipeline's few slots at once. A batch
+    /// that finds the pipeline full waits for room up to `server.enqueue_timeout`, as an HTTP
+    /// body does; the socket is not read meanwhile, so its receive buffer holds what arrives.
+    /// Past the timeout (or over the rate limit, or while the store cannot write) the batch is
+    /// dropped and counted (`udp_dropped_records`, and `protocol_dropped` for StatsD): UDP
+    /// cannot tell the sender to slow down.
     func datagrams(_ datagrams: [AddressedEnvelope<ByteBuffer>]) async throws {
         let now = edge.now()
         var merged = StatsDState.Received()
@@ -49,11 +52,24 @@ final class StatsDIngest: Sendable {
             }
         }
         count("requests", datagrams.count)
-        let taken = try await edge.datagram(merged.batch) { error in report(error, peer: error.source ?? "?") }
-        count("samples", taken)
-        count("dropped", merged.batch.records.count - taken)
-        count("rejected", merged.batch.rejections.count)
         count("skipped", merged.skipped)
+        merged.batch.rejections.forEach { report($0, peer: $0.source ?? "?") }
+        count("rejected", merged.batch.rejections.count)
+        guard !merged.batch.isEmpty else { return }
+        do throws(IngestRefusal) {
+            let submission = try await edge.submit(merged.batch, tenancy: .any)
+            count("samples", submission.accepted)
+        } catch {
+            switch error {
+            case .notDurable, .storeUnwritable(_, held: true):
+                // Taken, and held until the store writes.
+                count("samples", merged.batch.records.count)
+            default:
+                count("dropped", merged.batch.records.count)
+                edge.counters.add("udp_dropped_records", UInt64(merged.batch.records.count))
+                logger.warning("StatsD datagrams dropped", metadata: ["records": "\(merged.batch.records.count)", "reason": "\(error)"])
+            }
+        }
     }
 
     /// Lines of a TCP stream (or the sets a flush closed): waits while the pipeline is full,

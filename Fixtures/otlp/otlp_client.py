@@ -58,7 +58,10 @@ def values(n, scale, offset):
 
 
 # Cumulative temporality through the protobuf exporter; collections only when flushed.
-proto_exporter = OTLPMetricExporter(endpoint=base + "/v1/metrics", headers=headers)
+# A busy machine (the whole test suite on two cores) can take longer than the exporters'
+# default 10 s to answer; a timed-out export would be a false failure.
+TIMEOUT = 120
+proto_exporter = OTLPMetricExporter(endpoint=base + "/v1/metrics", headers=headers, timeout=TIMEOUT)
 reader = PeriodicExportingMetricReader(proto_exporter, export_interval_millis=3_600_000)
 meters = MeterProvider(metric_readers=[reader], resource=resource,
                        views=[View(instrument_name="py.payload", aggregation=ExponentialBucketHistogramAggregation())])
@@ -80,11 +83,11 @@ for batch, (n, scale, offset) in enumerate([(120, 3, 1), (80, 7, 0.5)]):
     for v in payload_values:
         payload.record(v)
     account("py.payload", payload_values)
-    sent["exports"].append(["metrics proto", meters.force_flush(timeout_millis=30_000)])
-meters.shutdown()
+    sent["exports"].append(["metrics proto", meters.force_flush(timeout_millis=TIMEOUT * 1000)])
+meters.shutdown(timeout_millis=TIMEOUT * 1000)
 
 # Delta temporality through the JSON exporter.
-json_exporter = JSONMetricExporter(endpoint=base + "/v1/metrics", headers=headers,
+json_exporter = JSONMetricExporter(endpoint=base + "/v1/metrics", headers=headers, timeout=TIMEOUT,
                                    preferred_temporality={Counter: AggregationTemporality.DELTA, Histogram: AggregationTemporality.DELTA})
 reader = PeriodicExportingMetricReader(json_exporter, export_interval_millis=3_600_000)
 meters = MeterProvider(metric_readers=[reader], resource=resource)
@@ -99,8 +102,8 @@ for batch in range(2):
     for v in latency_values:
         latency.record(v)
     account("pyjson.latency", latency_values)
-    sent["exports"].append(["metrics json", meters.force_flush(timeout_millis=30_000)])
-meters.shutdown()
+    sent["exports"].append(["metrics json", meters.force_flush(timeout_millis=TIMEOUT * 1000)])
+meters.shutdown(timeout_millis=TIMEOUT * 1000)
 
 # Spans with known durations, ending now.
 memory = InMemorySpanExporter()
@@ -124,11 +127,11 @@ genai.end(end_time=now)
 sent["tokens"] = {"model": "gpt-4o-mini-2024-07-18", "prompt_tokens": 1500, "completion_tokens": 420, "cached_tokens": 1024,
                   "requests": 1, "skipped_spans": 1}
 finished = memory.get_finished_spans()
-proto_spans = OTLPSpanExporter(endpoint=base + "/v1/traces", headers=headers, compression=Compression.Gzip)
+proto_spans = OTLPSpanExporter(endpoint=base + "/v1/traces", headers=headers, compression=Compression.Gzip, timeout=TIMEOUT)
 sent["exports"].append(["traces proto", proto_spans.export(finished) == SpanExportResult.SUCCESS])
 # The GenAI span again (a retried export), this time as OTLP/JSON.
 again = [s for s in finished if s.name.startswith("chat")]
-sent["exports"].append(["traces json again", JSONSpanExporter(endpoint=base + "/v1/traces", headers=headers).export(again) == SpanExportResult.SUCCESS])
+sent["exports"].append(["traces json again", JSONSpanExporter(endpoint=base + "/v1/traces", headers=headers, timeout=TIMEOUT).export(again) == SpanExportResult.SUCCESS])
 tracing.shutdown()
 
 # partial_success, read back with the protobuf library.

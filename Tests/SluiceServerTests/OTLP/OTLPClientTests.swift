@@ -61,7 +61,7 @@ struct OTLPClientTests {
         let server = try await LiveServer.start()
         try await server.serving { server in
             let base = "http://127.0.0.1:\(server.bound.http!)"
-            let run = try await TestPeer.run(python, [FixtureLocator.fixtures() + "/otlp/otlp_client.py", base, Self.tenant])
+            let run = try await TestPeer.run(python, [FixtureLocator.fixtures() + "/otlp/otlp_client.py", base, Self.tenant], timeout: 600)
             if run.stderr.contains("No module named") {
                 Issue.record("the OpenTelemetry SDK or its exporters are not installed: run `scripts/setup --tests`: \(run.stderr)")
                 return

@@ -112,7 +112,10 @@ public struct Pipeline: Sendable {
             }
             group.addTask { try await sinkStage.run() }
             do {
-                try await group.waitForAll()
+                // `next()`, not `waitForAll()`: the latter rethrows only once every task has
+                // ended, and a stage blocked on a channel the failed one no longer drains never
+                // would (a full disk under `run` hung there).
+                while try await group.next() != nil {}
             } catch {
                 // Unblock everyone: producers waiting on a full channel fail instead of hanging.
                 input.close()

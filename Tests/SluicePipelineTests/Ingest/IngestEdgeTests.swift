@@ -48,6 +48,33 @@ struct IngestEdgeTests {
         #expect(counters.recordsByType[.tokenUsage] == 1)
     }
 
+    /// A store whose disk fails at its first batch: it stops reading its channel.
+    final class FailingStore: StoreStage {
+        struct DiskFailed: Error {}
+        func run(input: BoundedChannel<StoreBatch>) async throws {
+            for await _ in input { throw DiskFailed() }
+        }
+    }
+
+    @Test("a store that fails ends the run with its error, though the reader is blocked on the store's full channel")
+    func storeFailureEndsTheRun() async throws {
+        let pipeline = Pipeline(configuration: .init(channelCapacity: 1), sinks: [RecordingSink()], store: FailingStore())
+        let edge = IngestEdge(configuration: .init(), pipeline: pipeline, clock: ManualClock(), ingestTime: nil)
+        let running = Task { try await pipeline.run() }
+        var input = ""
+        for i in 0..<5_000 { input += #"{"metric_name":"m\#(i % 50)","value":\#(i),"timestamp":\#(60 + i / 100)}"# + "\n" }
+        // Small chunks: many store batches, far more than the channel holds.
+        let read: Result<IngestEdge.Outcome, any Error>
+        do {
+            read = .success(try await edge.stream(MemoryChunks(bytes: Array(input.utf8), chunkBytes: 64)) { _ in })
+        } catch {
+            read = .failure(error)
+        }
+        pipeline.finishInput(.flush)
+        await #expect(throws: FailingStore.DiskFailed.self) { try await running.value }
+        if case .success = read { Issue.record("the reader should stop when the pipeline failed, not take all 5,000 lines") }
+    }
+
     @Test("a tenant's message takes its tenant; one naming another tenant is refused whole and counts nothing")
     func tenancy() async throws {
         let pipeline = Pipeline(configuration: .init(), sinks: [])

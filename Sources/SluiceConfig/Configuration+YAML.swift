@@ -256,7 +256,8 @@ extension Configuration.Store {
 
 extension Configuration.Server {
     mutating func apply(_ node: ConfigNode) throws(ConfigurationError) {
-        let known = ["http", "tcp", "udp", "max_body_bytes", "max_connections", "idle_timeout", "enqueue_timeout", "tenant_records_per_second"]
+        let known = ["http", "tcp", "udp", "max_body_bytes", "max_connections", "idle_timeout", "enqueue_timeout", "tenant_records_per_second",
+                     "idempotency_window"]
         for (key, value) in try node.mapping(known: known) {
             switch key {
             case "http": http = value.isNull ? nil : try Self.address(value)
@@ -266,6 +267,7 @@ extension Configuration.Server {
             case "max_connections": maxConnections = try value.integer(atLeast: 1)
             case "idle_timeout": idleTimeout = try value.positiveDuration()
             case "enqueue_timeout": enqueueTimeout = try value.positiveDuration()
+            case "idempotency_window": idempotencyWindow = try value.positiveDuration()
             default: tenantRecordsPerSecond = try value.integer(atLeast: 0)
             }
         }

@@ -161,6 +161,8 @@ public struct Configuration: Sendable, Hashable {
         public var enqueueTimeout: WindowDuration = .seconds(2)
         /// Records per second each tenant may send (0: unlimited), with a burst of one second.
         public var tenantRecordsPerSecond = 0
+        /// How long an `Idempotency-Key` is remembered: a retry within it is answered, not ingested.
+        public var idempotencyWindow: WindowDuration = .hours(24)
         public init() {}
     }
 

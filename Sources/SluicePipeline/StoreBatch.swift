@@ -9,6 +9,8 @@ public struct StoreBatch: Sendable {
     public var acknowledgements: [Acknowledgement]
     /// The aggregator's open windows as of these outputs, to keep once they are durable.
     public var checkpoint: Checkpoint?
+    /// Answers to requests with an `Idempotency-Key`, stored in the same block as `records`.
+    public var receipts: [IngestReceipt]
 
     public enum Checkpoint: Sendable, Equatable {
         /// Replace the checkpoint with these bytes (`WindowCheckpoint.encoded()`).
@@ -17,10 +19,12 @@ public struct StoreBatch: Sendable {
         case clear
     }
 
-    public init(records: [Record] = [], outputs: [OutputRecord] = [], acknowledgements: [Acknowledgement] = [], checkpoint: Checkpoint? = nil) {
+    public init(records: [Record] = [], outputs: [OutputRecord] = [], acknowledgements: [Acknowledgement] = [], checkpoint: Checkpoint? = nil,
+                receipts: [IngestReceipt] = []) {
         self.records = records
         self.outputs = outputs
         self.acknowledgements = acknowledgements
         self.checkpoint = checkpoint
+        self.receipts = receipts
     }
 }

@@ -12,6 +12,7 @@ public enum SluiceRoutes {
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: MetricsMiddleware(metrics: state.metrics))
         router.add(middleware: AuthMiddleware(authenticator: authenticator))
+        router.add(middleware: IdempotencyMiddleware(edge: state.edge))
 
         let httpIngest = HTTPIngest(edge: state.edge, maxBodyBytes: maxBodyBytes)
         let query = QueryRoutes(state: state)

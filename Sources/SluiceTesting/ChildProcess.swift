@@ -27,9 +27,21 @@ public enum Python {
     /// Runs `script` to its end and returns what it wrote to stdout. Fails, saying so, when a
     /// peer is missing or the script fails.
     public static func run(_ script: String) async throws -> Data {
+        let result = try await execute(["-c", script])
+        guard result.status == 0 else {
+            if result.stderr.contains("No module named") {
+                throw Failure(description: "a Python test peer is missing (\(result.stderr.split(separator: "\n").last ?? "")): run `scripts/setup --tests`")
+            }
+            throw Failure(description: "python3 exited with \(result.status): \(result.stderr.suffix(2000))")
+        }
+        return result.stdout
+    }
+
+    /// Runs `python3 arguments…` to its end: its exit status, stdout and stderr.
+    public static func execute(_ arguments: [String]) async throws -> (status: Int32, stdout: Data, stderr: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script]
+        process.arguments = ["python3"] + arguments
         process.standardInput = FileHandle.nullDevice
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -40,12 +52,6 @@ public enum Python {
         let stdout = try await offThePool { out.fileHandleForReading.readDataToEndOfFile() }
         let stderr = String(decoding: try await errors, as: UTF8.self)
         try await offThePool { process.waitUntilExit() }
-        guard process.terminationStatus == 0 else {
-            if stderr.contains("No module named") {
-                throw Failure(description: "a Python test peer is missing (\(stderr.split(separator: "\n").last ?? "")): run `scripts/setup --tests`")
-            }
-            throw Failure(description: "python3 exited with \(process.terminationStatus): \(stderr.suffix(2000))")
-        }
-        return stdout
+        return (process.terminationStatus, stdout, stderr)
     }
 }

@@ -18,6 +18,9 @@ public struct IngestEdge: Sendable {
         public var enqueueTimeout: Duration = .seconds(2)
         /// Answer a message only once its records are durable (`store.fsync: always`).
         public var waitForDurability = false
+        /// How long an `Idempotency-Key` is remembered (`server.idempotency_window`); `nil`
+        /// ignores the header (the stream commands, which have no requests).
+        public var idempotencyWindow: Duration?
         public init() {}
     }
 
@@ -52,6 +55,8 @@ public struct IngestEdge: Sendable {
     let sleep: @Sendable (Duration) async throws -> Void
     /// Sees every batch of records taken (`tail`'s rolling windows).
     let tap: (@Sendable ([Record]) -> Void)?
+    /// The `Idempotency-Key`s within the window, when the configuration has one.
+    public let keys: IdempotencyKeys?
 
     public init<C: Clock>(
         configuration: Configuration, pipeline: Pipeline, health: StoreHealth? = nil, clock: C,
@@ -64,6 +69,9 @@ public struct IngestEdge: Sendable {
         self.ingestTime = ingestTime
         limiter = configuration.recordsPerSecond > 0 ? RateLimiter(perSecond: configuration.recordsPerSecond, clock: clock) : nil
         sleep = { try await clock.sleep(for: $0) }
+        keys = configuration.idempotencyWindow.map {
+            IdempotencyKeys(window: $0.components.seconds * 1_000_000 + $0.components.attoseconds / 1_000_000_000_000)
+        }
     }
 
     public var counters: PipelineCounters { pipeline.counters }
@@ -142,7 +150,12 @@ public struct IngestEdge: Sendable {
     /// Takes one decoded message (an HTTP body): valid records go on even when others are bad.
     /// Refused whole, with nothing taken, when it names a foreign tenant, is over the rate
     /// limit, finds the store unwritable or the pipeline full past the enqueue timeout.
-    public func submit(_ batch: DecodedBatch, tenancy: Tenancy) async throws(IngestRefusal) -> Submission {
+    ///
+    /// With a `ticket` (a request's claim on its `Idempotency-Key`), `receipt` is its answer:
+    /// once the records are taken it is left with the ticket for retries, and it goes to the
+    /// store in the same block as the records.
+    public func submit(_ batch: DecodedBatch, tenancy: Tenancy, ticket: IdempotencyKeys.Ticket? = nil,
+                       receipt: IngestReceipt? = nil) async throws(IngestRefusal) -> Submission {
         if let failure = health?.failure { throw .storeUnwritable(failure, held: false) }
         if case .tenant(let own) = tenancy, let other = batch.records.first(where: { $0.tenantID != own }) {
             throw .foreignTenant(other.tenantID, own: own)
@@ -161,20 +174,29 @@ public struct IngestEdge: Sendable {
         // The aggregator has the records: from here on they are taken, so the store gets them
         // whatever the client does, and only the durability wait has a deadline.
         let acknowledgement = configuration.waitForDurability && pipeline.storeInput != nil ? Acknowledgement() : nil
-        let stored = StoreBatch(records: Self.raw(batch.records), acknowledgements: acknowledgement.map { [$0] } ?? [])
+        let receipt = ticket == nil ? nil : receipt
+        if let ticket, let receipt { ticket.taken(receipt, acknowledgement: acknowledgement) }
+        let stored = StoreBatch(records: Self.raw(batch.records), acknowledgements: acknowledgement.map { [$0] } ?? [],
+                                receipts: receipt.map { [$0] } ?? [])
         do {
             try await pipeline.storeInput?.send(stored)
         } catch {
             throw .notDurable
         }
         if let acknowledgement {
-            switch await deadline(configuration.enqueueTimeout * 5, { await acknowledgement.wait() }) {
+            switch await wait(for: acknowledgement) {
             case .stored: break
             case .failed(let reason): throw .storeUnwritable(reason, held: true)
             case .cancelled, nil: throw .notDurable
             }
         }
         return Submission(accepted: batch.records.count, rejections: batch.rejections)
+    }
+
+    /// Waits for records to be durable, as long as a request does (five enqueue timeouts);
+    /// `nil` past that.
+    public func wait(for acknowledgement: Acknowledgement) async -> Acknowledgement.Outcome? {
+        await deadline(configuration.enqueueTimeout * 5, { await acknowledgement.wait() })
     }
 
     /// The records the store keeps raw: all but histogram points, which a raw metric sample

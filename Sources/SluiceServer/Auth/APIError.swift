@@ -17,16 +17,21 @@ public struct APIError: HTTPResponseError {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        if request.uri.path.hasPrefix("/api/v1/") { return PromResponse.error(self) }
+        var headers = self.headers
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body(path: request.uri.path))))
+    }
+
+    /// The JSON body for a request to `path` (Prometheus' envelope under `/api/v1/`).
+    func body(path: String) -> [UInt8] {
+        if path.hasPrefix("/api/v1/") { return PromResponse.errorBody(self) }
         var json = JSONWriter()
         json.beginObject()
         json.key("error"); json.string(error)
         json.key("detail"); json.string(detail)
         json.endObject()
         json.newline()
-        var headers = self.headers
-        headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+        return json.bytes
     }
 
     static func unauthorized() -> APIError {

@@ -1,9 +1,12 @@
 import Hummingbird
+import SluicePipeline
 
 /// The request context: Hummingbird's core plus who the request speaks for.
 public struct SluiceRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var identity: Identity = .admin
+    /// The request's hold on its `Idempotency-Key`, when it sent one (`IdempotencyMiddleware`).
+    public var idempotency: IdempotencyKeys.Ticket?
 
     public init(source: Source) {
         coreContext = .init(source: source)

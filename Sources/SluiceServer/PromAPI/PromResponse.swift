@@ -20,6 +20,13 @@ enum PromResponse {
 
     /// An error in the envelope; Sluice's own codes mapped to Prometheus' error types.
     static func error(_ error: APIError) -> Response {
+        var headers = error.headers
+        headers[.contentType] = "application/json"
+        return Response(status: error.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: errorBody(error))))
+    }
+
+    /// `{"status":"error","errorType":…,"error":…}`.
+    static func errorBody(_ error: APIError) -> [UInt8] {
         let type = switch error.error {
         case "bad_request": "bad_data"
         case "internal_error", "store_error": "internal"
@@ -33,9 +40,7 @@ enum PromResponse {
         json.key("error"); json.string(error.detail)
         json.endObject()
         json.newline()
-        var headers = error.headers
-        headers[.contentType] = "application/json"
-        return Response(status: error.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+        return json.bytes
     }
 
     /// `{"resultType":…,"result":…}` for a query's value at `time` (instant queries).

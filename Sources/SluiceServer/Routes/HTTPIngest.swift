@@ -34,7 +34,7 @@ struct HTTPIngest: Sendable {
         let inflated = try ProtocolIngest.decoded(body, request, limit: maxBodyBytes)
         let tenancy: IngestEdge.Tenancy = if case .tenant(let own) = context.identity { .tenant(own) } else { .any }
         let arrays = mediaType.map { $0 == "application/json" } ?? true
-        let submission: IngestEdge.Submission
+        let answer: IngestAnswer
         do throws(IngestRefusal) {
             // Decoded straight from the request's buffer (no copy), or from the inflated body.
             let batch = if let inflated {
@@ -46,35 +46,37 @@ struct HTTPIngest: Sendable {
                     try edge.decode(message: bytes.assumingMemoryBound(to: UInt8.self), arrays: arrays, tenancy: tenancy, defaultKind: defaultKind)
                 }
             }
-            submission = try await edge.submit(batch, tenancy: tenancy)
+            // The answer is known before the records are handed over: they are taken whole or
+            // not at all, and a keyed request's answer goes to the store with them.
+            answer = Self.answer(accepted: batch.records.count, rejections: batch.rejections)
+            _ = try await edge.submit(batch, tenancy: tenancy, ticket: context.idempotency,
+                                      receipt: answer.receipt(context.idempotency, at: edge.now().microseconds))
         } catch {
             throw Self.refusal(error)
         }
-        let rejected = submission.rejections.map { Rejection(line: $0.line, reason: $0.error.message) }
+        return answer.response
+    }
+
+    /// `202 {"accepted": n}`, or `400` with the rejected lines (the first 100) and their reasons.
+    static func answer(accepted: Int, rejections: [LineError]) -> IngestAnswer {
         var json = JSONWriter()
         json.beginObject()
-        json.key("accepted"); json.integer(submission.accepted)
-        if !rejected.isEmpty {
+        json.key("accepted"); json.integer(accepted)
+        if !rejections.isEmpty {
             json.key("rejected")
             json.beginArray()
-            for r in rejected.prefix(100) {
+            for r in rejections.prefix(100) {
                 json.beginObject()
                 json.key("line"); json.integer(r.line)
-                json.key("reason"); json.string(r.reason)
+                json.key("reason"); json.string(r.error.message)
                 json.endObject()
             }
             json.endArray()
-            if rejected.count > 100 { json.key("rejected_total"); json.integer(rejected.count) }
+            if rejections.count > 100 { json.key("rejected_total"); json.integer(rejections.count) }
         }
         json.endObject()
         json.newline()
-        return Response(status: rejected.isEmpty ? .accepted : .badRequest, headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
-    }
-
-    struct Rejection {
-        var line: Int
-        var reason: String
+        return IngestAnswer(status: rejections.isEmpty ? .accepted : .badRequest, contentType: "application/json", body: json.bytes)
     }
 
     /// The answer to a message the edge refused whole.

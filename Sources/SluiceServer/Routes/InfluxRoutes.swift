@@ -47,23 +47,25 @@ struct InfluxRoutes: Sendable {
             if decoded.batch.isEmpty, decoded.skippedStrings == 0 {
                 throw ingest.refused(name, APIError.badRequest("writing requires points: the body holds no lines"))
             }
-            let outcome = try await ingest.submit(decoded.batch, tenancy: tenancy, protocol: name)
+            let answer = try await ingest.submit(decoded.batch, tenancy: tenancy, protocol: name, context: context) { outcome in
+                guard let summary = outcome.summary() else { return IngestAnswer(status: .noContent) }
+                let message = outcome.accepted > 0
+                    ? "partial write: the valid lines were written (\(outcome.accepted) sample\(outcome.accepted == 1 ? "" : "s")), but \(summary)"
+                    : "no line was written: \(summary)"
+                return Self.answer(.badRequest, message, api: api)
+            }
             ingest.skipped(decoded.skippedStrings, protocol: name)
-            guard let summary = outcome.summary() else { return Response(status: .noContent) }
-            let message = outcome.accepted > 0
-                ? "partial write: the valid lines were written (\(outcome.accepted) sample\(outcome.accepted == 1 ? "" : "s")), but \(summary)"
-                : "no line was written: \(summary)"
-            return Self.answer(.badRequest, message, api: api)
+            return answer.response
         } catch let error as APIError {
-            return Self.answer(error.status, error.detail, api: api, headers: error.headers)
+            return Self.answer(error.status, error.detail, api: api, headers: error.headers).response
         } catch {
-            return Self.answer(.internalServerError, "\(error)", api: api)
+            return Self.answer(.internalServerError, "\(error)", api: api).response
         }
     }
 
     /// An error as InfluxDB writes it: `{"code":…,"message":…}`, and for v1 clients, which read
     /// `error`, the message again under that name.
-    static func answer(_ status: HTTPResponse.Status, _ message: String, api: API, headers: HTTPFields = [:]) -> Response {
+    static func answer(_ status: HTTPResponse.Status, _ message: String, api: API, headers: HTTPFields = [:]) -> IngestAnswer {
         var json = JSONWriter()
         json.beginObject()
         json.key("code"); json.string(code(status))
@@ -71,9 +73,7 @@ struct InfluxRoutes: Sendable {
         if api == .v1 { json.key("error"); json.string(message) }
         json.endObject()
         json.newline()
-        var headers = headers
-        headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+        return IngestAnswer(status: status, contentType: "application/json; charset=utf-8", body: json.bytes, headers: headers)
     }
 
     /// InfluxDB's error code for a status.

@@ -53,9 +53,13 @@ struct OTLPRoutes: Sendable {
         } catch {
             throw ingest.invalid(name, error)
         }
-        let outcome: ProtocolIngest.Outcome
+        let answer: IngestAnswer
         do {
-            outcome = try await ingest.submit(decoded.batch, tenancy: tenancy, protocol: name)
+            answer = try await ingest.submit(decoded.batch, tenancy: tenancy, protocol: name, context: context) { outcome in
+                let message = outcome.rejections.isEmpty ? nil : Self.message(outcome.rejections)
+                let body = OTLPResponse.encode(signal, rejected: outcome.rejections.count, message: message, encoding: encoding)
+                return IngestAnswer(status: .ok, contentType: encoding.contentType, body: body)
+            }
         } catch let error as APIError {
             // Nothing was taken: the sender retries, and its cumulative points must then be
             // deltas against what came before them. Records already in the pipeline (not yet
@@ -64,9 +68,7 @@ struct OTLPRoutes: Sendable {
             throw error
         }
         ingest.skipped(decoded.skipped, protocol: name)
-        let message = outcome.rejections.isEmpty ? nil : Self.message(outcome.rejections)
-        let answer = OTLPResponse.encode(signal, rejected: outcome.rejections.count, message: message, encoding: encoding)
-        return Response(status: .ok, headers: [.contentType: encoding.contentType], body: .init(byteBuffer: ByteBuffer(bytes: answer)))
+        return answer.response
     }
 
     /// `partial_success.error_message`: the first refusals, each naming its point or span.

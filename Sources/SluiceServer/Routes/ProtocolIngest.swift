@@ -103,15 +103,21 @@ struct ProtocolIngest: Sendable {
     }
 
     /// Hands a decoded batch to the edge and counts it under the protocol's name. A batch of
-    /// refusals only is taken too (nothing to enqueue), so its reasons are counted.
-    func submit(_ batch: DecodedBatch, tenancy: IngestEdge.Tenancy, protocol name: String) async throws -> Outcome {
+    /// refusals only is taken too (nothing to enqueue), so its reasons are counted. `answer`
+    /// turns what is taken into the protocol's reply; it is made before the records are handed
+    /// over, so that a request with an `Idempotency-Key` stores it with them.
+    func submit(_ batch: DecodedBatch, tenancy: IngestEdge.Tenancy, protocol name: String, context: SluiceRequestContext,
+                answer: (Outcome) -> IngestAnswer) async throws -> IngestAnswer {
         let counters = edge.counters
         counters.add(Self.counter("requests", name), 1)
+        let outcome = Outcome(accepted: batch.records.count, rejections: batch.rejections)
+        let reply = answer(outcome)
         do throws(IngestRefusal) {
-            let submission = try await edge.submit(batch, tenancy: tenancy)
-            counters.add(Self.counter("samples", name), UInt64(submission.accepted))
-            counters.add(Self.counter("rejected", name), UInt64(submission.rejections.count))
-            return Outcome(accepted: submission.accepted, rejections: submission.rejections)
+            _ = try await edge.submit(batch, tenancy: tenancy, ticket: context.idempotency,
+                                      receipt: reply.receipt(context.idempotency, at: edge.now().microseconds))
+            counters.add(Self.counter("samples", name), UInt64(outcome.accepted))
+            counters.add(Self.counter("rejected", name), UInt64(outcome.rejections.count))
+            return reply
         } catch {
             counters.add(Self.counter("refused", name), 1)
             throw HTTPIngest.refusal(error)

@@ -33,14 +33,16 @@ struct RemoteWriteRoute: Sendable {
         } catch {
             throw ingest.invalid(Self.name, error)
         }
-        let outcome = try await ingest.submit(decoded.batch, tenancy: tenancy, protocol: Self.name)
-        ingest.skipped(decoded.notANumber, protocol: Self.name)
-        guard outcome.rejections.isEmpty else {
+        let path = request.uri.path
+        let answer = try await ingest.submit(decoded.batch, tenancy: tenancy, protocol: Self.name, context: context) { outcome in
+            guard !outcome.rejections.isEmpty else { return IngestAnswer(status: .noContent) }
             let shown = outcome.rejections.prefix(5).map(\.error.message).joined(separator: "; ")
             let more = outcome.rejections.count > 5 ? "; and \(outcome.rejections.count - 5) more" : ""
-            throw APIError.badRequest("\(outcome.rejections.count) rejected: \(shown)\(more); the other \(outcome.accepted) samples were taken")
+            return IngestAnswer(APIError.badRequest("\(outcome.rejections.count) rejected: \(shown)\(more); the other \(outcome.accepted) samples were taken"),
+                                path: path)
         }
-        return Response(status: .noContent)
+        ingest.skipped(decoded.notANumber, protocol: Self.name)
+        return answer.response
     }
 
     /// Remote write 1.0 only: its body is snappy (the specification says must), and a 2.0

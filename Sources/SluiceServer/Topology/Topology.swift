@@ -75,6 +75,13 @@ public struct Topology: Sendable {
             stages: stages, sinks: options.sinks, store: store?.writer, counters: counters, resuming: resumption)
         edge = IngestEdge(configuration: options.edge, pipeline: pipeline, health: store?.health, clock: ContinuousClock(),
                           ingestTime: options.ingestTime, tap: options.recordTap)
+        if let keys = edge.keys, let store {
+            // The keys whose records survived, from the receipts stored beside them.
+            let now = edge.now().microseconds
+            let receipts = try store.directory.receipts(since: now - keys.window)
+            keys.restore(receipts, now: now)
+            if !receipts.isEmpty { options.report("restored \(receipts.count) idempotency keys") }
+        }
         var services: [any Service] = [PipelineService(pipeline: pipeline, store: store, live: live)]
         if let store, live {
             services.append(RetentionService(store: store, interval: .microseconds(store.retention.interval.microseconds), clock: ContinuousClock(), report: options.pruned))
@@ -145,6 +152,7 @@ extension IngestEdge.Configuration {
         edge.recordsPerSecond = configuration.server.tenantRecordsPerSecond
         edge.enqueueTimeout = .microseconds(configuration.server.enqueueTimeout.microseconds)
         edge.waitForDurability = waitForDurability
+        edge.idempotencyWindow = .microseconds(configuration.server.idempotencyWindow.microseconds)
         return edge
     }
 

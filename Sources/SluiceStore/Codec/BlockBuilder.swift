@@ -1,4 +1,5 @@
 import SluiceModel
+import SluicePipeline
 
 /// Builds one block's columns as records arrive, so that flushing only has to serialise them:
 /// no record is copied, and a metric record whose series the aggregator has already numbered
@@ -39,8 +40,12 @@ struct BlockBuilder {
     private var bySeriesID: [Int32] = []
     private var touchedSeriesIDs: [Int32] = []
     private(set) var count = 0
+    /// Answers to keyed requests whose records are in this block (FORMAT.md, "Receipts").
+    var receipts: [IngestReceipt] = []
 
-    var isEmpty: Bool { count == 0 }
+    /// Nothing to write: no record and no receipt (a receipt's records may all be histogram
+    /// points, which are not kept raw, and its block still has to carry it).
+    var isEmpty: Bool { count == 0 && receipts.isEmpty }
 
     private mutating func group(for record: StoredRecord) -> Int {
         let key = BlockCodec.GroupKey(record)
@@ -244,7 +249,7 @@ struct BlockBuilder {
                 names.append(name)
             }
         }
-        return BlockSummary(entries: entries, names: names)
+        return BlockSummary(entries: entries, names: names, receipts: receipts)
     }
 
     /// Empties the builder for the next block, keeping its capacity.
@@ -254,5 +259,6 @@ struct BlockBuilder {
         for id in touchedSeriesIDs { bySeriesID[Int(id)] = -1 }
         touchedSeriesIDs.removeAll(keepingCapacity: true)
         count = 0
+        receipts.removeAll()
     }
 }

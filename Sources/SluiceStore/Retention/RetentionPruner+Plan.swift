@@ -135,7 +135,7 @@ extension RetentionPruner {
                 if current {
                     outcome.blocks.append(.unchanged(block))
                 } else {
-                    outcome.blocks.append(.rebuilt(try BlockFrame.build(kept, level: compressionLevel).bytes))
+                    outcome.blocks.append(.rebuilt(try BlockFrame.build(kept, receipts: block.summary.receipts, level: compressionLevel).bytes))
                 }
                 continue
             }
@@ -150,7 +150,11 @@ extension RetentionPruner {
                 let old = outcome.removed[key] ?? (0, 0)
                 outcome.removed[key] = (old.records + n, old.bytes + Int((perRecord * Double(n)).rounded()))
             }
-            if !kept.isEmpty { outcome.blocks.append(.rebuilt(try BlockFrame.build(kept, level: compressionLevel).bytes)) }
+            // A receipt goes with the block that held its records; when retention removes all
+            // of them, a retry of that request would be ingested again (and be as expired).
+            if !kept.isEmpty {
+                outcome.blocks.append(.rebuilt(try BlockFrame.build(kept, receipts: block.summary.receipts, level: compressionLevel).bytes))
+            }
         }
         return outcome
     }

@@ -1,4 +1,5 @@
 import SluiceModel
+import SluicePipeline
 
 /// What a block holds, readable without decompressing it: per (kind, tenant) the record count
 /// and time range, and a small filter of the series names inside. Retention, `stats` and query
@@ -15,16 +16,20 @@ public struct BlockSummary: Sendable, Hashable {
     public var entries: [Entry]
     /// A 256-bit Bloom filter (two probes) of the names in the block.
     var nameFilter: [UInt64]
+    /// Answers to keyed requests whose records are in the block: written in the same frame,
+    /// so a crash keeps a receipt exactly when it keeps the records.
+    public var receipts: [IngestReceipt]
 
-    init(entries: [Entry], nameFilter: [UInt64]) {
+    init(entries: [Entry], nameFilter: [UInt64], receipts: [IngestReceipt] = []) {
         self.entries = entries
         self.nameFilter = nameFilter
+        self.receipts = receipts
     }
 
-    init(entries: [Entry], names: [String]) {
+    init(entries: [Entry], names: [String], receipts: [IngestReceipt] = []) {
         var filter = [UInt64](repeating: 0, count: 4)
         for name in names { Self.insert(name, &filter) }
-        self.init(entries: entries, nameFilter: filter)
+        self.init(entries: entries, nameFilter: filter, receipts: receipts)
     }
 
     private static func probes(_ name: String) -> (Int, Int) {
@@ -57,6 +62,20 @@ public struct BlockSummary: Sendable, Hashable {
             w.signed(e.maxTime)
         }
         for word in nameFilter { w.u64(word) }
+        // Receipts follow the filter only when there are any: a block without them is
+        // byte-for-byte what readers before receipts wrote and read.
+        if !receipts.isEmpty {
+            w.varint(receipts.count)
+            for r in receipts {
+                w.string(r.scope)
+                w.string(r.key)
+                w.signed(r.time)
+                w.varint(r.status)
+                w.string(r.contentType)
+                w.varint(r.body.count)
+                w.raw(r.body)
+            }
+        }
         return w.bytes
     }
 
@@ -71,7 +90,21 @@ public struct BlockSummary: Sendable, Hashable {
         }
         var filter: [UInt64] = []
         for _ in 0..<4 { filter.append(try r.u64()) }
-        return BlockSummary(entries: entries, nameFilter: filter)
+        var receipts: [IngestReceipt] = []
+        if !r.isAtEnd {
+            let count = try r.count(max: 1 << 20)
+            for _ in 0..<count {
+                let scope = try r.string(), key = try r.string(), time = try r.signed()
+                let status = try r.count(max: 999), contentType = try r.string()
+                let length = try r.count()
+                guard r.remaining >= length else { throw .corrupt("receipt body runs past the summary") }
+                receipts.append(IngestReceipt(scope: scope, key: key, time: time, status: status, contentType: contentType,
+                                              body: Array(r.bytes[r.offset..<(r.offset + length)])))
+                r.offset += length
+            }
+            guard r.isAtEnd else { throw .corrupt("\(r.remaining) bytes after the block summary's receipts") }
+        }
+        return BlockSummary(entries: entries, nameFilter: filter, receipts: receipts)
     }
 }
 
@@ -96,10 +129,11 @@ struct BlockFrame {
         var frameLength: Int { BlockFrame.headerBytes + summaryLength + payloadLength }
     }
 
-    /// Encodes, compresses and frames `records`.
-    static func build(_ records: [StoredRecord], level: Int32) throws(StoreError) -> (bytes: [UInt8], summary: BlockSummary) {
+    /// Encodes, compresses and frames `records` (and the receipts of the requests they came in).
+    static func build(_ records: [StoredRecord], receipts: [IngestReceipt] = [], level: Int32) throws(StoreError) -> (bytes: [UInt8], summary: BlockSummary) {
         var builder = BlockBuilder()
         for r in records { builder.add(r) }
+        builder.receipts = receipts
         return try build(&builder, level: level)
     }
 

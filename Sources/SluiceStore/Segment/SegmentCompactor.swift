@@ -19,6 +19,7 @@ struct SegmentCompactor {
                 throw .corrupt("\(segment.path): block at offset \(block.offset) fails its checksum")
             }
             for group in try BlockFrame.groups(frame, block.header, version: block.version) { builder.append(group) }
+            builder.receipts += block.summary.receipts
             if builder.count >= maximumRecords {
                 frames.append(try BlockFrame.build(&builder, level: level).bytes)
                 builder.reset()

@@ -48,6 +48,8 @@ final class ServerProcess: @unchecked Sendable {
     struct Answer {
         var status: Int
         var body: String
+        /// The response's headers, by lower-cased name.
+        var headers: [String: String] = [:]
         /// The `line` of each rejection in the body.
         var rejectedLines: [Int] {
             guard let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
@@ -56,14 +58,18 @@ final class ServerProcess: @unchecked Sendable {
         }
     }
 
-    func post(_ body: String, path: String = "/api/v2/analytics/metrics", contentType: String) async throws -> Answer {
+    func post(_ body: String, path: String = "/api/v2/analytics/metrics", contentType: String, headers: [String: String] = [:]) async throws -> Answer {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(http)\(path)")!)
         request.httpMethod = "POST"
         request.setValue(contentType, forHTTPHeaderField: "Content-Type")
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         request.httpBody = Data(body.utf8)
         request.timeoutInterval = 120
         let (data, response) = try await URLSession.shared.data(for: request)
-        return Answer(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: String(decoding: data, as: UTF8.self))
+        let http = response as? HTTPURLResponse
+        var fields: [String: String] = [:]
+        for (name, value) in http?.allHeaderFields ?? [:] { fields["\(name)".lowercased()] = "\(value)" }
+        return Answer(status: http?.statusCode ?? 0, body: String(decoding: data, as: UTF8.self), headers: fields)
     }
 
     func get(_ path: String) async throws -> String {

@@ -35,6 +35,8 @@ extension SegmentWriter {
         mutating func batch(_ batch: StoreBatch) -> Action {
             for record in batch.records { block.add(record) }
             for output in batch.outputs { block.add(output) }
+            // A whole batch goes into one block, so its receipts share its records' frame.
+            block.receipts += batch.receipts
             waiting += batch.acknowledgements
             if let checkpoint = batch.checkpoint { return .checkpoint(checkpoint, sync: configuration.fsync != .never) }
             // Someone waits for these records to be durable: flush and sync now.

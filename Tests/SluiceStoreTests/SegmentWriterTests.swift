@@ -1,5 +1,6 @@
 import Testing
 import Synchronization
+import SluiceConfig
 import SluiceModel
 import SluicePipeline
 import SluiceTesting
@@ -87,5 +88,48 @@ struct SegmentWriterTests {
             (error as? StoreError)?.isLocked == true && "\(error)".contains("in use by another Sluice process")
         }
         withExtendedLifetime(held) {}
+    }
+}
+
+/// What `store.fsync` promises (README, "Retries and durability"): the bound on what a crash
+/// can take from acknowledged records.
+@Suite("fsync policy bounds")
+struct FsyncPolicyTests {
+    static func machine(_ policy: Configuration.FsyncPolicy) -> SegmentWriter<ManualClock>.StateMachine {
+        var configuration = SegmentWriter<ManualClock>.Configuration()
+        configuration.fsync = policy
+        configuration.flushRecords = 1_000
+        return SegmentWriter<ManualClock>.StateMachine(configuration: configuration)
+    }
+
+    static let batch = StoreBatch(records: [StoreTestSupport.metric(1)])
+
+    @Test("always: a batch someone waits on is written and synced before it is acknowledged")
+    func always() {
+        var m = Self.machine(.always)
+        #expect(m.batch(StoreBatch(records: [StoreTestSupport.metric(1)], acknowledgements: [Acknowledgement()])) == .flush(sync: true))
+    }
+
+    @Test("interval: everything taken is written and synced at the next flush tick, so at most one flush_interval is at risk")
+    func interval() {
+        var m = Self.machine(.interval)
+        #expect(m.batch(Self.batch) == .none, "below flush_records the block waits for the tick")
+        #expect(m.batch(Self.batch) == .none)
+        #expect(m.tick() == .flush(sync: true))
+        #expect(m.takeBlock()?.count == 2)
+        // A full block is written at once, synced at once too.
+        // A full block is written at once and synced at the next tick, idle or not.
+        #expect(m.batch(StoreBatch(records: (0..<1_000).map { StoreTestSupport.metric($0) })) == .flush(sync: false))
+        #expect(m.takeBlock()?.count == 1_000)
+        #expect(m.tick() == .sync, "the block written without a sync is synced at the next tick")
+    }
+
+    @Test("never: blocks are written at each tick (kill -9 safe once written), never synced")
+    func never() {
+        var m = Self.machine(.never)
+        _ = m.batch(Self.batch)
+        #expect(m.tick() == .flush(sync: false))
+        _ = m.takeBlock()
+        #expect(m.tick() == .none)
     }
 }

@@ -91,7 +91,7 @@ struct HTTPIngest: Sendable {
         case .pipelineFull(let timeout):
             return APIError(.serviceUnavailable, "pipeline_full", "the pipeline stayed full for \(timeout); nothing was accepted; retry", headers: [.retryAfter: "1"])
         case .notDurable:
-            return APIError(.serviceUnavailable, "not_durable", "the records are in the pipeline but were not confirmed durable in time; retry (token usage is deduplicated by request_id)",
+            return APIError(.serviceUnavailable, "not_durable", "the records are in the pipeline but were not confirmed durable in time; retry with the same Idempotency-Key so that they are counted once",
                             headers: [.retryAfter: "1"])
         case .storeUnwritable(let reason, let held):
             // `held`: the records were taken before the failure and are held in memory until

@@ -13,7 +13,7 @@ import SluiceTesting
 /// command exits non-zero; a server reports it and tries again at its next run) and leaves the
 /// store whole and readable, nothing half-written beside it; once the fault clears, the next
 /// run does the work.
-@Suite("Injected I/O errors: retention, tiers, token checkpoint", .timeLimit(.minutes(2)))
+@Suite("Injected I/O errors: retention, tiers, token checkpoint", .serialized, .timeLimit(.minutes(2)))
 struct FaultInjectionMaintenanceTests {
     typealias Step = (FileFault.Operation, FileFault.Files)
 
@@ -164,6 +164,35 @@ struct FaultInjectionMaintenanceTests {
         #expect(try requests() == 3, "the next batch's checkpoint holds everything")
         input.finish()
         try await task.value
+    }
+
+    static let recoverySteps: [Step] = [(.truncate, .openSegment), (.rename, .openSegment), (.directorySync, .segmentsDirectory)]
+
+    @Test("recovery at start that cannot write throws (the command exits non-zero) and changes nothing it has not finished; the next start makes the store whole",
+          arguments: recoverySteps.indices, errors)
+    func recovery(step index: Int, error code: Int32) throws {
+        let (directory, segment, ends) = try StoreTestSupport.openSegment(blocks: 3, perBlock: 10)
+        defer { FileFaults.clear(under: directory.path) }
+        // A crash in the middle of the fourth block.
+        let fd = open(segment.path, O_WRONLY | O_APPEND)
+        _ = [UInt8](repeating: 7, count: 40).withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+        close(fd)
+
+        let (operation, files) = Self.recoverySteps[index]
+        let fault = FileFaults.arm(FileFault(operation, files, errno: code, under: directory.path))
+        #expect {
+            try directory.recoverOpenSegments()
+        } throws: { error in
+            "\(error)".contains(Self.reason(code)) && "\(error)".contains(directory.segmentsPath)
+        }
+        #expect(fault.fired > 0)
+        #expect(try StoreReader(directory: directory).records(StoreQuery()).count == 30, "the whole blocks read as before")
+
+        fault.clear()
+        let cuts = try directory.recoverOpenSegments()
+        #expect(cuts.map(\.offset) == (operation == .truncate ? [ends[2]] : []), "a cut made before the failure is not made twice")
+        try Self.expectWhole(directory)
+        #expect(try StoreReader(directory: directory).records(StoreQuery()).count == 30)
     }
 
     /// Every segment of `directory` sealed and whole, nothing temporary beside them.

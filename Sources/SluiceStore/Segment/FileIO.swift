@@ -7,7 +7,7 @@ import Darwin
 /// Thin, checked wrappers over the system calls the store uses; every failure names the file.
 ///
 /// Every call that writes asks `FileFaults` first, so tests can fail any step (FORMAT.md,
-/// "Injected I/O errors").
+/// "Write failures and injected I/O errors").
 enum FileIO {
     static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0o644) throws(StoreError) -> Int32 {
         if FileFaults.isArmed, flags & (O_WRONLY | O_RDWR | O_CREAT) != 0 { try inject(.open, "open", path) }

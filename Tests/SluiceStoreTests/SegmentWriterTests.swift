@@ -14,6 +14,9 @@ struct SegmentWriterTests {
         var configuration = SegmentWriter<ManualClock>.Configuration()
         configuration.flushRecords = 100
         configuration.flushInterval = .seconds(1)
+        // The loop below advances the clock until the writer has flushed, which on a busy machine
+        // can pass the default hour: the segment must still be sealed only at the end.
+        configuration.segmentAge = .seconds(1 << 40)
         let clock = ManualClock()
         let statistics = StoreStatistics()
         let writer = SegmentWriter(configuration: configuration, directory: directory, clock: clock, statistics: statistics) { _ in }

@@ -183,6 +183,7 @@ final class SegmentAppender {
     private(set) var size: Int
     private(set) var blocks = 0
     private(set) var unsynced = false
+    private var closed = false
 
     /// Creates the file with its header, durably; on failure nothing is left behind.
     init(file: SegmentFile) throws(StoreError) {
@@ -216,26 +217,31 @@ final class SegmentAppender {
 
     /// Cuts the file back to `length` (what is known written) and makes the cut durable.
     func truncate(to length: Int) throws(StoreError) {
-        guard ftruncate(fd, off_t(length)) == 0 else { throw FileIO.failure("truncate", file.path) }
-        try FileIO.fsync(fd, file.path)
+        try FileIO.truncate(fd, file.path, to: length)
         size = length
         if length <= SegmentFile.headerBytes { blocks = 0 }
         unsynced = false
     }
 
-    /// Gives the file up as it is, for recovery at the next start.
-    func abandon() {
+    private func closeFile() {
+        guard !closed else { return }
         close(fd)
+        closed = true
     }
 
     /// Syncs, closes and renames `.open` to `.seg`. With a compactor, the sealed file is the
     /// compacted copy: written beside, synced, renamed into place, and only then is the open
     /// file removed (recovery removes an open file whose sealed copy exists).
+    ///
+    /// A failed seal may be called again: it carries on from the step that failed (the open
+    /// file gone means it was renamed or replaced; the directory fsync is always made again).
     func seal(compactor: SegmentCompactor? = nil) throws(StoreError) -> SegmentFile {
-        try sync()
-        close(fd)
+        if !closed { try sync() }
+        closeFile()
         let sealed = SegmentFile(id: file.id, sealed: true, directory: file.directory)
-        if blocks == 0 {
+        if FileIO.size(path: file.path) == nil {
+            // An earlier attempt got past the rename (or the removal of an empty segment).
+        } else if blocks == 0 {
             try FileIO.remove(file.path)
         } else if let compactor, let frames = try compactor.compactedFrames(file) {
             try FileIO.writeAtomically(sealed.path, [SegmentFile.header()] + frames, temporary: sealed.path + ".compact.tmp")
@@ -247,5 +253,5 @@ final class SegmentAppender {
         return sealed
     }
 
-    deinit {}
+    deinit { closeFile() }
 }

@@ -5,11 +5,23 @@ import Darwin
 #endif
 
 /// Thin, checked wrappers over the system calls the store uses; every failure names the file.
+///
+/// Every call that writes asks `FileFaults` first, so tests can fail any step (FORMAT.md,
+/// "Write failures and injected I/O errors").
 enum FileIO {
     static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0o644) throws(StoreError) -> Int32 {
+        if FileFaults.isArmed, flags & (O_WRONLY | O_RDWR | O_CREAT) != 0 { try inject(.open, "open", path) }
         let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
         guard fd >= 0 else { throw failure("open", path) }
+        if FileFaults.isArmed { FileFaults.synced(fd) }
         return fd
+    }
+
+    /// Fails with the injected `errno` when a fault is armed for this call.
+    private static func inject(_ operation: FileFault.Operation, _ verb: String, _ paths: String...) throws(StoreError) {
+        guard let code = FileFaults.failure(operation, paths) else { return }
+        errno = code
+        throw failure(verb, paths[0])
     }
 
     /// Like `open`, but `nil` when there is no such file.
@@ -67,6 +79,11 @@ enum FileIO {
     }
 
     static func writeAll(_ fd: Int32, _ path: String, _ bytes: [UInt8]) throws(StoreError) {
+        if FileFaults.isArmed {
+            let offset = Int(lseek(fd, 0, SEEK_CUR))
+            try injectWrite(bytes, path) { part throws(StoreError) in try writeUnchecked(fd, path, part, at: offset) }
+            FileFaults.wrote(fd, at: offset)
+        }
         var done = 0
         while done < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
@@ -80,6 +97,23 @@ enum FileIO {
 
     /// Writes all of `bytes` at `offset` (no shared file position).
     static func writeAll(_ fd: Int32, _ path: String, _ bytes: [UInt8], at offset: Int) throws(StoreError) {
+        if FileFaults.isArmed {
+            try injectWrite(bytes, path) { part throws(StoreError) in try writeUnchecked(fd, path, part, at: offset) }
+            FileFaults.wrote(fd, at: offset)
+        }
+        try writeUnchecked(fd, path, bytes, at: offset)
+    }
+
+    /// A write or short write the faults say fails: a short one writes half the bytes first.
+    private static func injectWrite(_ bytes: [UInt8], _ path: String, writing: ([UInt8]) throws(StoreError) -> Void) throws(StoreError) {
+        try inject(.write, "write", path)
+        guard let code = FileFaults.failure(.shortWrite, [path]) else { return }
+        try writing(Array(bytes.prefix(bytes.count / 2)))
+        errno = code
+        throw failure("write", path)
+    }
+
+    private static func writeUnchecked(_ fd: Int32, _ path: String, _ bytes: [UInt8], at offset: Int) throws(StoreError) {
         var done = 0
         while done < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
@@ -92,14 +126,24 @@ enum FileIO {
     }
 
     static func fsync(_ fd: Int32, _ path: String) throws(StoreError) {
+        if FileFaults.isArmed {
+            if let code = FileFaults.failure(.fsync, [path]) {
+                FileFaults.dropUnsynced(fd)
+                errno = code
+                throw failure("fsync", path)
+            }
+            FileFaults.synced(fd)
+        }
         guard Glibc.fsync(fd) == 0 else { throw failure("fsync", path) }
     }
 
     /// Makes a rename or a new file in `directory` durable.
     static func syncDirectory(_ directory: String) throws(StoreError) {
-        let fd = try open(directory, O_RDONLY | O_DIRECTORY)
+        if FileFaults.isArmed { try inject(.directorySync, "fsync", directory) }
+        let fd = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw failure("open", directory) }
         defer { close(fd) }
-        try fsync(fd, directory)
+        guard Glibc.fsync(fd) == 0 else { throw failure("fsync", directory) }
     }
 
     static func readFile(_ path: String) throws(StoreError) -> [UInt8] {
@@ -122,7 +166,12 @@ enum FileIO {
             throw error
         }
         close(fd)
-        try rename(temporary, path)
+        do {
+            try rename(temporary, path)
+        } catch {
+            try? remove(temporary)
+            throw error
+        }
         try syncDirectory(String(path[..<path.lastIndex(of: "/")!]))
     }
 
@@ -146,16 +195,24 @@ enum FileIO {
     }
 
     static func rename(_ from: String, _ to: String) throws(StoreError) {
+        if FileFaults.isArmed { try inject(.rename, "rename", from, to) }
         guard Glibc.rename(from, to) == 0 else { throw failure("rename", from) }
     }
 
     static func remove(_ path: String) throws(StoreError) {
+        if FileFaults.isArmed { try inject(.unlink, "delete", path) }
         guard unlink(path) == 0 || errno == ENOENT else { throw failure("delete", path) }
     }
 
     static func truncate(_ path: String, to length: Int) throws(StoreError) {
         let fd = try open(path, O_WRONLY)
         defer { close(fd) }
+        try truncate(fd, path, to: length)
+    }
+
+    /// Cuts the file open on `fd` to `length` and makes the cut durable.
+    static func truncate(_ fd: Int32, _ path: String, to length: Int) throws(StoreError) {
+        if FileFaults.isArmed { try inject(.truncate, "truncate", path) }
         guard ftruncate(fd, off_t(length)) == 0 else { throw failure("truncate", path) }
         try fsync(fd, path)
     }

@@ -30,6 +30,8 @@ extension SegmentWriter {
             var unsynced: [Block] = []
             var segment: SegmentAppender?
             var syncedSize = 0
+            /// A failed write or sync could not be cut back: the cut comes before the next write.
+            var cutPending = false
         }
 
         private let directory: DataDirectory
@@ -102,10 +104,16 @@ extension SegmentWriter {
             for a in held { a.resolve(.failed(reason)) }
         }
 
-        /// Seals the open segment (it has been synced). Compaction needs room for a copy: when
-        /// it fails, the segment is sealed as written instead.
+        /// Syncs and seals the open segment. Compaction needs room for a copy: when it fails,
+        /// the segment is sealed as written instead. A sync that fails is repaired as a flush's
+        /// is (the blocks are written again), and a seal that fails is carried on by the next call.
         func seal() async throws(StoreError) {
-            try await BlockingWork.run { () throws(StoreError) in try self.sealOpenSegment() }
+            let durable = try await BlockingWork.run { () throws(StoreError) -> [Acknowledgement] in
+                let durable = try self.writeWaiting(sync: true).durable
+                try self.sealOpenSegment()
+                return durable
+            }
+            for a in durable { a.resolve(.stored) }
         }
 
         /// `flush`'s work, on a pool thread: returns the bytes written and the acknowledgements
@@ -114,6 +122,10 @@ extension SegmentWriter {
             try state.withLock { s throws(StoreError) -> (bytes: Int, durable: [Acknowledgement]) in
                 var bytes = 0
                 do throws(StoreError) {
+                    if s.cutPending, let open = s.segment {
+                        try open.truncate(to: s.syncedSize)
+                        s.cutPending = false
+                    }
                     while let block = s.waiting.first {
                         if s.segment == nil {
                             s.segment = try directory.createSegment()
@@ -139,33 +151,34 @@ extension SegmentWriter {
             }
         }
 
-        /// `seal`'s work, on a pool thread.
+        /// `seal`'s work, on a pool thread, after a sync: the segment is let go only once sealed,
+        /// so a seal that fails midway (a rename, a directory fsync) is finished by the next call.
         private func sealOpenSegment() throws(StoreError) {
             try state.withLock { s throws(StoreError) in
                 guard let open = s.segment else { return }
-                try open.sync()
-                s.segment = nil
-                s.unsynced = []
                 do throws(StoreError) {
                     _ = try open.seal(compactor: compactor)
                 } catch where compactor != nil {
                     report("could not compact \(open.file.path) (\(error)); sealed it uncompacted")
                     _ = try open.seal(compactor: nil)
                 }
+                s.segment = nil
+                s.unsynced = []
             }
         }
 
         /// After a failed write or sync: cut the segment back to what is known durable and queue
-        /// the blocks since then again. If even the cut fails, leave that segment for recovery
-        /// (its tail is checked at the next start) and write the blocks to a new one.
+        /// the blocks since then again. If even the cut fails, it is made again before the next
+        /// write: writing the blocks to a new segment instead would leave the whole ones in the
+        /// old one too, and a restart would find them twice.
         private func repair(_ s: inout State) {
             guard let open = s.segment else { return }
             do {
                 try open.truncate(to: s.syncedSize)
+                s.cutPending = false
             } catch {
-                report("could not cut \(open.file.path) back to \(s.syncedSize) bytes (\(error)); it is left for recovery, and the blocks go to a new segment")
-                open.abandon()
-                s.segment = nil
+                report("could not cut \(open.file.path) back to \(s.syncedSize) bytes (\(error)); cutting it again before the next write")
+                s.cutPending = true
             }
             statistics.forget(records: s.unsynced.reduce(0) { $0 + $1.records }, bytes: s.unsynced.reduce(0) { $0 + $1.frame.count }, blocks: s.unsynced.count)
             s.waiting.insert(contentsOf: s.unsynced, at: 0)

@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 import SluiceConfig
 import SluiceModel
@@ -125,6 +128,20 @@ struct FsyncPolicyTests {
         #expect(m.batch(StoreBatch(records: (0..<1_000).map { StoreTestSupport.metric($0) })) == .flush(sync: false))
         #expect(m.takeBlock()?.count == 1_000)
         #expect(m.tick() == .sync, "the block written without a sync is synced at the next tick")
+    }
+
+    @Test("a directory the store creates is fsynced into its parent, so what is synced inside it survives a power cut")
+    func newDirectoriesAreSynced() throws {
+        let root = TestFiles.temporaryDirectory()
+        let directory = try DataDirectory(path: root + "/data", create: true)
+        defer { FileFaults.clear(under: root) }
+        let dataDirectory = FileFault.Files("the data directory") { $0 == directory.path }
+        let fault = FileFaults.arm(FileFault(.directorySync, dataDirectory, errno: EIO, under: root))
+        #expect(throws: StoreError.self) { try directory.writeFile("tokens/meter.state", [1, 2, 3]) }
+        #expect(fault.fired == 1, "creating tokens/ syncs the data directory")
+        fault.clear()
+        try directory.writeFile("tokens/meter.state", [1, 2, 3])
+        #expect(try directory.readFile("tokens/meter.state") == [1, 2, 3])
     }
 
     @Test("never: blocks are written at each tick (kill -9 safe once written), never synced")

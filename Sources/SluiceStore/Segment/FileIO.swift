@@ -175,11 +175,18 @@ enum FileIO {
         try syncDirectory(String(path[..<path.lastIndex(of: "/")!]))
     }
 
+    /// Creates `path` and any missing parents; each directory it creates is made durable in
+    /// its parent (an fsync of the parent), so files synced inside it survive a power cut.
     static func makeDirectory(_ path: String) throws(StoreError) {
         var partial = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
+            let parent = partial.isEmpty ? "/" : partial
             partial += "/" + component
-            if mkdir(partial, 0o755) != 0 && errno != EEXIST { throw failure("create directory", partial) }
+            if mkdir(partial, 0o755) == 0 {
+                try syncDirectory(parent)
+            } else if errno != EEXIST {
+                throw failure("create directory", partial)
+            }
         }
     }
 

@@ -166,6 +166,35 @@ struct FaultInjectionMaintenanceTests {
         try await task.value
     }
 
+    @Test("a checkpoint an alert asked for that fails is tried again with the very next batch, not only after checkpoint_every records")
+    func alertCheckpointRetried() async throws {
+        let directory = try DataDirectory(path: TestFiles.temporaryDirectory("sluice-faults"), create: true)
+        defer { FileFaults.clear(under: directory.path) }
+        let file = try TokenMeterStateFile(directory: directory)
+        var configuration = TokenMeter.Configuration()
+        configuration.budgets["t"] = .init(monthlyTokens: 20, monthlyMicroUSD: nil, thresholds: [0.5])
+        let meter = try TokenMeter(configuration: configuration, persistence: file, counters: PipelineCounters(), checkpointEvery: 1_000) { _ in }
+        let input = BoundedChannel<[StageEvent]>(capacity: 4)
+        let output = BoundedChannel<[StageEvent]>(capacity: 4)
+        let task = Task { try await meter.run(input: input, output: output) }
+        var metered = output.makeAsyncIterator()
+        func count(_ i: Int) async throws {
+            let record = TokenUsageRecord(timestamp: Timestamp(microseconds: StoreTestSupport.t0 + Int64(i) * 1_000_000), tenantID: "t",
+                                          model: "m", promptTokens: 10, completionTokens: 5, requestID: "r\(i)")
+            try await input.send([.tokenUsage(record)])
+            _ = await metered.next()
+        }
+        let fault = FileFaults.arm(FileFault(.write, .tokenCheckpoint, errno: EIO, under: directory.path))
+        try await count(0)  // 15 of 20 tokens: the 50% alert, whose checkpoint fails
+        #expect(fault.fired > 0)
+        #expect(try file.load() == nil)
+        fault.clear()
+        try await count(1)  // no alert, far below checkpoint_every
+        #expect(try file.load()?.firedAlerts.count == 1, "the alert is on disk before another batch goes by")
+        input.finish()
+        try await task.value
+    }
+
     static let recoverySteps: [Step] = [(.truncate, .openSegment), (.rename, .openSegment), (.directorySync, .segmentsDirectory)]
 
     @Test("recovery at start that cannot write throws (the command exits non-zero) and changes nothing it has not finished; the next start makes the store whole",

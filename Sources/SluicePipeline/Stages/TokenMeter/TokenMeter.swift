@@ -24,6 +24,8 @@ public actor TokenMeter: EventStage {
     /// Checkpoint at least every this many counted records (and before every alert).
     private let checkpointEvery: Int
     private var sinceCheckpoint = 0
+    /// The last checkpoint failed: try again with every batch until one is written.
+    private var checkpointFailed = false
     /// Alerts raised while rebuilding from the store at start, sent before anything else.
     private var pending: [StageEvent] = []
     /// Records the rebuild at start counted (`token_recovered` in this run's summary).
@@ -86,7 +88,7 @@ public actor TokenMeter: EventStage {
             addCounters(since: before)
             // An alert is remembered on disk before anyone sees it: after a crash and a replay
             // of the same input it is not raised again.
-            if alerted || sinceCheckpoint >= checkpointEvery { checkpoint() }
+            if alerted || checkpointFailed || sinceCheckpoint >= checkpointEvery { checkpoint() }
             try await output.send(out)
         }
         var out: [StageEvent] = []
@@ -102,8 +104,11 @@ public actor TokenMeter: EventStage {
         do {
             try persistence.save(machine.state)
             sinceCheckpoint = 0
+            if checkpointFailed { report("token meter checkpoint written again") }
+            checkpointFailed = false
         } catch {
-            report("token meter checkpoint not written (\(error)); trying again with the next batch")
+            if !checkpointFailed { report("token meter checkpoint not written (\(error)); trying again with every batch until it is") }
+            checkpointFailed = true
         }
     }
 

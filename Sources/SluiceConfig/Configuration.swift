@@ -161,6 +161,15 @@ public struct Configuration: Sendable, Hashable {
         public var enqueueTimeout: WindowDuration = .seconds(2)
         /// Records per second each tenant may send (0: unlimited), with a burst of one second.
         public var tenantRecordsPerSecond = 0
+        /// Most bytes of a request head (request line and header fields) before `431`.
+        public var maxHeaderBytes = 32 << 10
+        /// Most header fields in a request before `431`.
+        public var maxHeaders = 100
+        /// How long a request head may take to arrive, from its first byte; the body gets as
+        /// long again, plus a second for every `minBodyRate` bytes it brings. Past it: `408`.
+        public var requestTimeout: WindowDuration = .seconds(10)
+        /// Bytes per second a slow body must keep up (see `requestTimeout`).
+        public var minBodyRate = 1 << 10
         public init() {}
     }
 

@@ -25,26 +25,28 @@ extension BlockingPoolSuites {
             // so the aggregator (which stores each window as it closes) stops too, and its
             // input fills up to the ingest edge.
             let pool = await HeldPool()
-            let refusals = Watched(0)
-            let replies = (0..<Self.requests).map { minute in
-                Task {
-                    // A minute each: every request closes the window of the one before.
-                    let body = #"{"metric_name":"m","value":1,"tenant_id":"t","timestamp":"2030-01-01T00:\#(minute < 10 ? "0" : "")\#(minute):00Z"}"#
-                    let connection = try Connection(port: port, receiveTimeout: 100)
-                    connection.send("POST /api/v2/analytics/metrics HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body)
-                    let reply = try await connection.readToEnd()
-                    if reply.status == 503 { refusals.update { $0 += 1 } }
-                    return reply
-                }
+            // A minute each: every request closes the window of the one before.
+            let connections = try (0..<Self.requests).map { minute in
+                let body = #"{"metric_name":"m","value":1,"tenant_id":"t","timestamp":"2030-01-01T00:\#(minute < 10 ? "0" : "")\#(minute):00Z"}"#
+                let connection = try Connection(port: port)
+                connection.send("POST /api/v2/analytics/metrics HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body)
+                return connection
             }
             // While the pool is held, some requests are refused (the rest wait their turn).
-            await refusals.wait { $0 >= 1 }
+            var replies: [Int: RawReply] = [:]
+            while !replies.values.contains(where: { $0.status == 503 }) {
+                let pending = connections.indices.filter { replies[$0] == nil }
+                let ready = try await Connection.readable(pending.map { connections[$0] }).map { pending[$0] }
+                #expect(!ready.isEmpty, "no answer in 100 s")
+                guard !ready.isEmpty else { break }
+                for i in ready { replies[i] = try await connections[i].readToEnd() }
+            }
             #expect(try await server.request("GET", "/healthz").status == 200, "other routes answer while it is full")
 
             await pool.release()
             var accepted = 0
-            for reply in replies {
-                let reply = try await reply.value
+            for (i, connection) in connections.enumerated() {
+                let reply = if let early = replies[i] { early } else { try await connection.readToEnd() }
                 switch reply.status {
                 case 202:
                     accepted += 1

@@ -62,3 +62,16 @@ extension ConnectionLimitTests.Connection {
         _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 }
+
+extension ConnectionLimitTests.Connection {
+    /// Waits on one thread until any of `connections` has bytes to read or was closed (or 100 s
+    /// pass: none); their indices. Many blocking receives at once would each hold a thread.
+    static func readable(_ connections: [ConnectionLimitTests.Connection]) async throws -> [Int] {
+        let fds = connections.map(\.fd)
+        return try await offThePool {
+            var polled = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            guard poll(&polled, nfds_t(polled.count), 100_000) > 0 else { return [] }
+            return polled.indices.filter { polled[$0].revents != 0 }
+        }
+    }
+}

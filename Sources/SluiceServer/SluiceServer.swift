@@ -121,12 +121,12 @@ public struct SluiceServer: Sendable {
             let router = SluiceRoutes.router(state: state, authenticator: authenticator, maxBodyBytes: configuration.server.maxBodyBytes) { router in
                 DashboardRoutes(state: state).register(router)
             }
+            routes = router.routes.map { "\($0.method) \($0.path)" }
             // The same limits as the TCP source: past `max_connections` the server stops
             // accepting (new connections wait in the backlog) until one closes, and a connection
             // with no request for `idle_timeout` is closed (a response in progress, such as the
             // live stream, is never idle). Then HTTP's own: the head's size and field count
             // (431), and how long a request may take to arrive (408).
-            routes = router.routes.map { "\($0.method) \($0.path)" }
             let app = Application(
                 router: router,
                 server: HTTPLimits(configuration.server).serverBuilder,

@@ -257,7 +257,7 @@ extension Configuration.Store {
 extension Configuration.Server {
     mutating func apply(_ node: ConfigNode) throws(ConfigurationError) {
         let known = ["http", "tcp", "udp", "max_body_bytes", "max_connections", "idle_timeout", "enqueue_timeout", "tenant_records_per_second",
-                     "idempotency_window"]
+                     "idempotency_window", "max_header_bytes", "max_headers", "request_timeout", "min_body_rate"]
         for (key, value) in try node.mapping(known: known) {
             switch key {
             case "http": http = value.isNull ? nil : try Self.address(value)
@@ -268,6 +268,16 @@ extension Configuration.Server {
             case "idle_timeout": idleTimeout = try value.positiveDuration()
             case "enqueue_timeout": enqueueTimeout = try value.positiveDuration()
             case "idempotency_window": idempotencyWindow = try value.positiveDuration()
+            case "max_header_bytes":
+                let n = try value.byteSize()
+                guard n >= 1 << 10, n <= 1 << 20 else { throw value.bad("a size from 1KiB to 1MiB") }
+                maxHeaderBytes = Int(n)
+            case "max_headers": maxHeaders = try value.integer(atLeast: 1)
+            case "request_timeout": requestTimeout = try value.positiveDuration()
+            case "min_body_rate":
+                let n = try value.byteSize()
+                guard n >= 1 else { throw value.bad("a size of at least 1B (bytes per second)") }
+                minBodyRate = Int(n)
             default: tenantRecordsPerSecond = try value.integer(atLeast: 0)
             }
         }

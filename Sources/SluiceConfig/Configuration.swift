@@ -163,6 +163,15 @@ public struct Configuration: Sendable, Hashable {
         public var tenantRecordsPerSecond = 0
         /// How long an `Idempotency-Key` is remembered: a retry within it is answered, not ingested.
         public var idempotencyWindow: WindowDuration = .hours(24)
+        /// Most bytes of a request head (request line and header fields) before `431`.
+        public var maxHeaderBytes = 32 << 10
+        /// Most header fields in a request before `431`.
+        public var maxHeaders = 100
+        /// How long a request head may take to arrive, from its first byte; the body gets as
+        /// long again, plus a second for every `minBodyRate` bytes it brings. Past it: `408`.
+        public var requestTimeout: WindowDuration = .seconds(10)
+        /// Bytes per second a slow body must keep up (see `requestTimeout`).
+        public var minBodyRate = 1 << 10
         public init() {}
     }
 

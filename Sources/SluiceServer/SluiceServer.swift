@@ -40,6 +40,8 @@ public struct SluiceServer: Sendable {
     }
 
     public let state: ServerState
+    /// Every HTTP route, as `METHOD /path` (`{name}` for a path parameter); none without HTTP.
+    public private(set) var routes: [String] = []
     let topology: Topology
     let group: ServiceGroup
 
@@ -119,13 +121,15 @@ public struct SluiceServer: Sendable {
             let router = SluiceRoutes.router(state: state, authenticator: authenticator, maxBodyBytes: configuration.server.maxBodyBytes) { router in
                 DashboardRoutes(state: state).register(router)
             }
+            routes = router.routes.map { "\($0.method) \($0.path)" }
             // The same limits as the TCP source: past `max_connections` the server stops
             // accepting (new connections wait in the backlog) until one closes, and a connection
             // with no request for `idle_timeout` is closed (a response in progress, such as the
-            // live stream, is never idle).
+            // live stream, is never idle). Then HTTP's own: the head's size and field count
+            // (431), and how long a request may take to arrive (408).
             let app = Application(
                 router: router,
-                server: .http1(configuration: .init(idleTimeout: .microseconds(configuration.server.idleTimeout.microseconds))),
+                server: HTTPLimits(configuration.server).serverBuilder,
                 configuration: .init(address: .hostname(http.host, port: http.port), serverName: "sluice",
                                      availableConnectionsDelegate: MaximumAvailableConnections(configuration.server.maxConnections, logger: logger)),
                 onServerRunning: { channel in

@@ -78,6 +78,10 @@ struct ConfigurationTests {
         ("tokens:\n  pricing:\n    m: {prompt_per_million_usd: 1.1234567, completion_per_million_usd: 1}\n", "tokens.pricing.m.prompt_per_million_usd"),
         ("tokens:\n  budgets:\n    site-a: {thresholds: [0.5]}\n", "tokens.budgets.site-a"),
         ("server:\n  http: localhost\n", "server.http"),
+        ("server:\n  max_header_bytes: 100\n", "server.max_header_bytes"),
+        ("server:\n  max_headers: 0\n", "server.max_headers"),
+        ("server:\n  request_timeout: 0s\n", "server.request_timeout"),
+        ("server:\n  min_body_rate: 0\n", "server.min_body_rate"),
         ("auth:\n  tokens:\n    \"long-enough-token\": \"not a tenant\"\n", "auth.tokens.long-enough-token"),
     ])
     func badValue(yaml: String, key: String) {
@@ -87,6 +91,15 @@ struct ConfigurationTests {
             guard let e = error as? ConfigurationError else { return false }
             return e.isBadValue && e.key == key
         }
+    }
+
+    @Test("the HTTP limits load from server:")
+    func httpLimits() throws {
+        let c = try Configuration.parse(yaml: "server:\n  max_header_bytes: 8KiB\n  max_headers: 50\n  request_timeout: 3s\n  min_body_rate: 10KiB\n")
+        #expect(c.server.maxHeaderBytes == 8 << 10)
+        #expect(c.server.maxHeaders == 50)
+        #expect(c.server.requestTimeout == .seconds(3))
+        #expect(c.server.minBodyRate == 10 << 10)
     }
 
     @Test("retention.tiers: steps in any order come back ascending, {} turns them off, bad steps name the key")

@@ -9,7 +9,8 @@ struct ConnectionLimitTests {
     final class Connection: Sendable {
         let fd: Int32
 
-        init(port: Int) throws {
+        /// `receiveTimeout`: seconds a `receive()` waits before it gives up with `-1`.
+        init(port: Int, receiveTimeout: Int = 60) throws {
             fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
@@ -19,7 +20,7 @@ struct ConnectionLimitTests {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
             guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
-            var timeout = timeval(tv_sec: 60, tv_usec: 0)
+            var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         }
 
@@ -27,7 +28,7 @@ struct ConnectionLimitTests {
             _ = Array(text.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
         }
 
-        /// Waits until bytes arrive (`> 0`), the server closes (`0`) or 60 s pass (`-1`).
+        /// Waits until bytes arrive (`> 0`), the server closes (`0`) or the receive timeout passes (`-1`).
         func receive() async throws -> (Int, String) {
             try await offThePool { self.blockingReceive() }
         }

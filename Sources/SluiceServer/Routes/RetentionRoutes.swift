@@ -86,9 +86,26 @@ struct RetentionRoutes: Sendable {
         } catch {
             throw APIError.badRequest("\(error)")
         }
+        let confirmed = try Self.flag("confirm", request)
+        // A policy that would delete more than half the store at once is a mistake more often
+        // than not: it takes ?confirm=true, even when it also turns allow_mass_delete on.
+        var planned = RetentionPolicy(policy)
+        planned.allowMassDelete = false
+        let plan = RetentionPruner(directory: directory, policy: planned, segmentBytes: state.segmentBytes)
+        let now = Timestamp.now()
+        let report = try await BlockingWork.run { () throws(StoreError) in try plan.prune(now: now, dryRun: true) }
+        if let refusal = report.refusal, !confirmed {
+            throw APIError(.conflict, "mass_delete", "under this policy \(refusal); nothing was changed. To go ahead, PUT it again with ?confirm=true: it is saved and the prune runs at once")
+        }
         let bytes = Self.render(policy)
         try await BlockingWork.run { () throws(StoreError) in try directory.writeFile(Self.fileName, bytes) }
         state.setRetention(policy)
+        if report.refusal != nil, let pruner = state.pruner {
+            // Confirmed: what the confirmation was for happens now, not at the next periodic
+            // run (which would refuse it again).
+            let done = try await BlockingWork.run { () throws(StoreError) in try pruner.prune(now: now, confirmed: true) }
+            state.metrics.pruned(done)
+        }
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 

@@ -38,9 +38,15 @@ public struct StreamSource: Service {
     public func run() async throws {
         try await withGracefulShutdownHandler {
             var ended = IngestEdge.Outcome.completed
-            for (reader, name) in readers {
-                ended = try await edge.stream(reader, source: name, report: report)
-                if case .stopped = ended { break }
+            do {
+                for (reader, name) in readers {
+                    ended = try await edge.stream(reader, source: name, report: report)
+                    if case .stopped = ended { break }
+                }
+            } catch is ChannelClosedError {
+                // The pipeline failed (a store that cannot write) and stopped taking input: its
+                // own error is the one to report, not that the reading had to stop.
+                return
             }
             outcome.update { $0 = ended }
         } onGracefulShutdown: {

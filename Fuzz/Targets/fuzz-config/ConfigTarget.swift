@@ -5,6 +5,10 @@ import SluiceConfig
 ///
 /// Property, besides not crashing: loading is deterministic, so the same text is either
 /// refused with the same message or gives an equal configuration twice.
+///
+/// Tolerated: Yams lists the keys of a mapping with duplicated keys in an order that changes
+/// from one parse to the next ("found the following duplicated key(s): 'a', 'b'"), so two such
+/// refusals are compared without that list.
 @main
 enum ConfigFuzz {
     static func main() { runFuzzer(fuzzConfig) }
@@ -21,9 +25,15 @@ public func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     case (.success(let a), .success(let b)):
         guard String(describing: a) == String(describing: b) else { violated("the same text gave two configurations", bytes) }
     case (.failure(let a), .failure(let b)):
-        guard a.description == b.description else { violated("the same text was refused twice differently: \(a) / \(b)", bytes) }
+        guard stable(a.description) == stable(b.description) else { violated("the same text was refused twice differently: \(a) / \(b)", bytes) }
     default:
         violated("the same text was accepted once and refused once", bytes)
     }
     return 0
+}
+
+/// A refusal's message without Yams' unordered list of duplicated keys.
+private func stable(_ message: String) -> String {
+    guard let range = message.range(of: "duplicated key(s):") else { return message }
+    return String(message[..<range.upperBound])
 }

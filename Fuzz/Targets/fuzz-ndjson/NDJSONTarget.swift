@@ -14,8 +14,10 @@ import SluicePipeline
 ///   message.
 ///
 /// Tolerated: `JSONSerialization` refuses numbers too large for a `Double` (`1e999`) that the
-/// grammar allows, so a line it cannot read is compared with `StrictJSON` alone; and labels are
-/// matched by `String`'s `==` (Unicode canonical equivalence), the rule `Labels` keys follow.
+/// grammar allows, so a line it cannot read is compared with `StrictJSON` alone; it drops a
+/// U+FEFF that opens a string value (`"\u{FEFF}cpu"` reads as `"cpu"`), which JSON keeps, so
+/// strings are compared without one; and labels are matched by `String`'s `==` (Unicode
+/// canonical equivalence), the rule `Labels` keys follow.
 @main
 enum NDJSONFuzz {
     static func main() { runFuzzer(fuzzNDJSON) }
@@ -69,11 +71,11 @@ private func checkLine(_ line: UnsafeBufferPointer<UInt8>, _ decoder: NDJSONDeco
 
 /// What Foundation reads from the same line must be what the decoder read.
 private func compare(_ record: Record, _ object: [String: Any], _ line: UnsafeBufferPointer<UInt8>) {
-    if let tenant = object["tenant_id"] as? String, tenant != record.tenantID {
+    if let tenant = object["tenant_id"] as? String, tenant != record.tenantID.map(withoutMark) {
         violated("tenant_id is \(tenant.debugDescription) to Foundation, \(String(describing: record.tenantID)) to the decoder", line)
     }
     guard case .metric(let metric) = record else { return }
-    if let name = object["metric_name"] as? String, Array(name.utf8) != Array(metric.name.utf8) {
+    if let name = object["metric_name"] as? String, Array(name.utf8) != Array(withoutMark(metric.name).utf8) {
         violated("metric_name is \(name.debugDescription) to Foundation, \(metric.name.debugDescription) to the decoder", line)
     }
     if let labels = object["labels"] as? [String: String] {
@@ -110,4 +112,9 @@ private func checkChunking(_ input: UnsafeBufferPointer<UInt8>, cut: Int, _ conf
             violated("in \(how), the input decodes to \(streamed.records.count) records and \(streamed.rejections.map(\.description)); whole, to \(whole.records.count) and \(whole.rejections.map(\.description))", input)
         }
     }
+}
+
+/// The text without a U+FEFF at its start, as Foundation reads it.
+private func withoutMark(_ text: String) -> String {
+    text.unicodeScalars.first == "\u{FEFF}" ? String(text.unicodeScalars.dropFirst()) : text
 }

@@ -92,4 +92,38 @@ struct BlockCodecTests {
             }
         }
     }
+
+    /// Found by the `block` fuzz target (Fuzz/Corpus/block/regression-string-count): a damaged
+    /// count made `verify` reserve gigabytes before finding that the block ends.
+    @Test("a count larger than the bytes left in a block is refused before memory is reserved for it", arguments: [
+        // 220,298,484 strings in a 4-byte payload.
+        ([0xF4, 0xF9, 0x85, 0x69], "count 220298484 out of range"),
+        // One metric group of 2^28 records, its string "m" its only other content.
+        ([0x01, 0x01, 0x6D, 0x01, 0x01, 0x00, 0x01, 0x00, 0x00, 0x80, 0x80, 0x80, 0x80, 0x01], "count 268435456 out of range"),
+    ] as [([UInt8], String)])
+    func countsBeyondThePayload(payload: [UInt8], message: String) {
+        #expect(throws: StoreError.corrupt(message)) { try BlockCodec.decode(payload) }
+    }
+
+    /// Found by the `segment` fuzz target (Fuzz/Corpus/segment/regression-header-raw-length): a
+    /// header whose checksums match but whose raw length is wrong made the reader allocate and
+    /// clear 592 MB for a block of a few hundred bytes, for long enough to stall `verify`.
+    @Test("a block whose header states another raw length than its zstd frame is refused before it is allocated")
+    func rawLengthDisagreesWithFrame() throws {
+        var (frame, _) = try BlockFrame.build(Array(Self.sample().prefix(3)), level: 3)
+        let lying: UInt32 = 620_765_440
+        withUnsafeBytes(of: lying.littleEndian) { frame.replaceSubrange(16..<20, with: $0) }
+        // Checksums recomputed as the writer computes them, so only the length is wrong.
+        let summaryLength = Int(UInt32(frame[8]) | UInt32(frame[9]) << 8 | UInt32(frame[10]) << 16 | UInt32(frame[11]) << 24)
+        let summaryEnd = BlockFrame.headerBytes + summaryLength
+        let summaryCRC = CRC32C.checksum(Array(frame[BlockFrame.headerBytes..<summaryEnd]), seed: CRC32C.checksum(Array(frame[0..<36])))
+        let crc = CRC32C.checksum(Array(frame[summaryEnd...]), seed: summaryCRC)
+        withUnsafeBytes(of: crc.littleEndian) { frame.replaceSubrange(36..<40, with: $0) }
+        withUnsafeBytes(of: summaryCRC.littleEndian) { frame.replaceSubrange(40..<44, with: $0) }
+        let header = try #require(BlockFrame.header(frame))
+        #expect(BlockFrame.checksumMatches(frame, header))
+        #expect(throws: StoreError.corrupt("zstd frame does not state the 620765440 bytes the block header says it holds")) {
+            try BlockFrame.records(frame, header, version: SegmentFile.version)
+        }
+    }
 }

@@ -64,7 +64,9 @@ enum BlockCodec {
     /// Reads a payload of segment format `version` back into its groups' columns.
     static func decodeGroups(_ payload: [UInt8], version: UInt8 = SegmentFile.version) throws(StoreError) -> [BlockBuilder.Group] {
         var r = ByteReader(payload)
-        let stringCount = try r.count()
+        // Counts are bounded by the bytes left (each string and each record takes at least one),
+        // so a damaged count is refused before it reserves memory for what cannot be there.
+        let stringCount = try r.count(max: r.remaining)
         var strings: [String] = []
         strings.reserveCapacity(stringCount)
         for _ in 0..<stringCount { strings.append(try r.string()) }
@@ -93,7 +95,7 @@ enum BlockCodec {
             default: break
             }
             var g = BlockBuilder.Group(key: key)
-            let n = try r.count()
+            let n = try r.count(max: r.remaining)
             g.times = try TimeColumn.decode(n, from: &r)
             switch kind {
             case .metric:

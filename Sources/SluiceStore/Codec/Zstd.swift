@@ -21,6 +21,12 @@ enum Zstd {
 
     /// Decompresses a frame whose content size is `expected` bytes.
     static func decompress(_ input: ArraySlice<UInt8>, expected: Int) throws(StoreError) -> [UInt8] {
+        // The writer's frames state their size; a frame that states another (or none) is refused
+        // before a damaged block header makes the reader allocate up to its 1 GiB limit.
+        let stated = input.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
+        guard stated == UInt64(expected) else {
+            throw .corrupt("zstd frame does not state the \(expected) bytes the block header says it holds")
+        }
         var output = [UInt8](repeating: 0, count: expected)
         let written = output.withUnsafeMutableBytes { out in
             input.withUnsafeBytes { inp in

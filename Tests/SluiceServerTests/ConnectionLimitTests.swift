@@ -5,49 +5,6 @@ import SluiceTesting
 /// `server.max_connections` and `server.idle_timeout` hold for HTTP as for TCP.
 @Suite("HTTP connection limits", .serialized)
 struct ConnectionLimitTests {
-    /// A plain TCP connection to the server, with a receive timeout so no test can hang.
-    final class Connection: Sendable {
-        let fd: Int32
-
-        /// `receiveTimeout`: seconds a `receive()` waits before it gives up with `-1`.
-        init(port: Int, receiveTimeout: Int = 60) throws {
-            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
-            var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        }
-
-        func send(_ text: String) {
-            _ = Array(text.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
-        }
-
-        /// Waits until bytes arrive (`> 0`), the server closes (`0`) or the receive timeout passes (`-1`).
-        func receive() async throws -> (Int, String) {
-            try await offThePool { self.blockingReceive() }
-        }
-
-        private func blockingReceive() -> (Int, String) {
-            var buffer = [UInt8](repeating: 0, count: 4_096)
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
-            return (n, n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : "")
-        }
-
-        /// Whether the server has closed this connection, without waiting.
-        var isClosedByServer: Bool {
-            var byte: UInt8 = 0
-            return recv(fd, &byte, 1, Int32(MSG_DONTWAIT)) == 0
-        }
-
-        deinit { close(fd) }
-    }
-
     @Test("a connection that sends nothing is closed after idle_timeout")
     func idleTimeout() async throws {
         let server = try await LiveServer.start("server:\n  idle_timeout: 500ms\n")

@@ -25,13 +25,7 @@ public struct APIError: HTTPResponseError {
     /// The JSON body for a request to `path` (Prometheus' envelope under `/api/v1/`).
     func body(path: String) -> [UInt8] {
         if path.hasPrefix("/api/v1/") { return PromResponse.errorBody(self) }
-        var json = JSONWriter()
-        json.beginObject()
-        json.key("error"); json.string(error)
-        json.key("detail"); json.string(detail)
-        json.endObject()
-        json.newline()
-        return json.bytes
+        return HTTPLimits.errorBody(error: error, detail: detail)
     }
 
     static func unauthorized() -> APIError {

@@ -109,7 +109,9 @@ package enum FileFaults {
         var nextID = 0
         /// While faults are armed: per descriptor, the lowest offset written since its last
         /// good fsync (what a failed fsync drops).
-        var unsynced: [Int32: Int] = [:]
+        /// Keyed by descriptor and checked against the file's inode: a descriptor number is
+        /// reused once closed, and a file closed unsynced must not speak for the next one.
+        var unsynced: [Int32: (inode: UInt64, offset: Int)] = [:]
     }
 
     private static let armedCount = Atomic<Int>(0)
@@ -169,7 +171,19 @@ package enum FileFaults {
 
     /// Notes bytes written through `fd` at `offset`. Call only when `isArmed`.
     static func wrote(_ fd: Int32, at offset: Int) {
-        state.withLock { s in s.unsynced[fd] = min(s.unsynced[fd] ?? offset, offset) }
+        guard let inode = inode(fd) else { return }
+        state.withLock { s in
+            if let known = s.unsynced[fd], known.inode == inode {
+                s.unsynced[fd] = (inode, min(known.offset, offset))
+            } else {
+                s.unsynced[fd] = (inode, offset)
+            }
+        }
+    }
+
+    private static func inode(_ fd: Int32) -> UInt64? {
+        var st = stat()
+        return fstat(fd, &st) == 0 ? UInt64(st.st_ino) : nil
     }
 
     /// `fd` was opened afresh, or synced: nothing written through it is at risk.
@@ -180,9 +194,10 @@ package enum FileFaults {
     /// What the kernel may do after a failed writeback: the bytes written through `fd` since
     /// its last good fsync are gone (zeroed here, so a later read or checksum sees it).
     static func dropUnsynced(_ fd: Int32) {
-        guard let from = state.withLock({ s in s.unsynced.removeValue(forKey: fd) }) else { return }
+        guard let known = state.withLock({ s in s.unsynced.removeValue(forKey: fd) }) else { return }
+        let from = known.offset
         var st = stat()
-        guard fstat(fd, &st) == 0, Int(st.st_size) > from else { return }
+        guard fstat(fd, &st) == 0, UInt64(st.st_ino) == known.inode, Int(st.st_size) > from else { return }
         let zeros = [UInt8](repeating: 0, count: Int(st.st_size) - from)
         _ = zeros.withUnsafeBytes { Glibc.pwrite(fd, $0.baseAddress!, $0.count, off_t(from)) }
     }

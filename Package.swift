@@ -6,6 +6,10 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "sluice", targets: ["sluice"]),
+        // What host applications embed to report to `sluice serve` (design §11).
+        .library(name: "SluiceClient", targets: ["SluiceClient"]),
+        // A Hummingbird app wired to Sluice through the library: cache, queries, LLM calls.
+        .executable(name: "sluice-example-app", targets: ["SluiceExampleApp"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -18,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // Sendable value types, the NDJSON codec and the sketches. No dependencies on purpose:
@@ -87,6 +93,34 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"]),
+        // The client library: batching, back-pressure, retries with idempotency keys, graceful
+        // flush; a swift-metrics backend; cache, query, token and per-request recorders. It
+        // bootstraps nothing for its host.
+        .target(
+            name: "SluiceClient",
+            dependencies: [
+                "SluiceModel", "CZlib",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "SluiceExampleApp",
+            dependencies: [
+                "SluiceClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Test kit: manual clock, fixture locator, golden files, recording sinks.
         .target(name: "SluiceTesting", dependencies: ["SluiceModel", "SluicePipeline"]),
 
@@ -95,11 +129,24 @@ let package = Package(
         .testTarget(name: "SluicePipelineTests", dependencies: ["SluicePipeline", "SluiceTesting"]),
         .testTarget(name: "SluiceStoreTests", dependencies: ["SluiceStore", "SluiceTesting"]),
         .testTarget(name: "SluiceProtocolsTests", dependencies: ["SluiceProtocols", "SluiceTesting"]),
+        // Test kit for the server: a real `sluice serve` in-process on loopback.
+        .target(
+            name: "SluiceServerTesting",
+            dependencies: ["SluiceServer", "SluiceConfig", "SluiceTesting", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "SluiceServerTests",
-            dependencies: ["SluiceServer", "SluiceTesting"]
+            dependencies: ["SluiceServer", "SluiceTesting", "SluiceServerTesting"]
         ),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluicePipeline", "SluiceTesting"]),
+        .testTarget(
+            name: "SluiceClientTests",
+            dependencies: [
+                "SluiceClient", "SluiceServer", "SluiceTesting", "SluiceServerTesting",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

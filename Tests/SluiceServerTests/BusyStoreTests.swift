@@ -1,5 +1,6 @@
 import Testing
 import SluicePipeline
+import SluiceServerTesting
 import SluiceTesting
 
 /// Store work (scans, retention plans, fsyncs) runs on the blocking pool: however long it

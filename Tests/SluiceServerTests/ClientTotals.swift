@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import SluiceServerTesting
 
 /// What a real client sent to one series, and what Sluice's windows of one length add up to
 /// for it: count, sum, minimum and maximum. The clients' scripts print their side (floats in

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SluiceServerTesting
 import SluiceTesting
 
 /// `server.max_connections` and `server.idle_timeout` hold for HTTP as for TCP.

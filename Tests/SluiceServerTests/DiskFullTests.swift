@@ -3,6 +3,7 @@ import Testing
 import SluiceModel
 import SluicePipeline
 import SluiceStore
+import SluiceServerTesting
 import SluiceTesting
 
 /// A full disk under `sluice serve`: on a small tmpfs the test mounts (CI runs as root).

@@ -6,6 +6,7 @@ import Testing
 import SluiceModel
 import SluicePipeline
 import SluiceStore
+import SluiceServerTesting
 import SluiceTesting
 
 /// Injected I/O errors (`FileFaults`) under `sluice serve`, as a client sees them: the full-disk

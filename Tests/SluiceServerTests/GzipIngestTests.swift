@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SluiceServerTesting
 import SluiceTesting
 
 /// Every ingest route takes `Content-Encoding: gzip`, as OTLP exporters, Influx clients and

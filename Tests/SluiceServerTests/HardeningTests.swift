@@ -5,6 +5,7 @@ import FoundationNetworking
 import Testing
 import SluiceModel
 import SluiceStore
+import SluiceServerTesting
 import SluiceTesting
 
 /// What an adversarial client tried against `sluice serve`, each answered without harm.

@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import Testing
+import SluiceServerTesting
 import SluiceTesting
 
 /// The real InfluxDB client (PyPI `influxdb-client`, installed by `scripts/setup --tests`)

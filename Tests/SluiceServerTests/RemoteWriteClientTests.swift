@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import Testing
+import SluiceServerTesting
 import SluiceTesting
 
 /// Real remote-write senders write to a live Sluice: Prometheus itself, scraping an exporter,

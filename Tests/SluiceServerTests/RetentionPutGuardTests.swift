@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SluiceServerTesting
 import SluiceTesting
 
 /// Changing retention is the admin's alone, and a new policy that would delete more than

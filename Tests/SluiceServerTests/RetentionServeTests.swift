@@ -5,6 +5,7 @@ import Testing
 import SluiceConfig
 import SluicePipeline
 import SluiceServer
+import SluiceServerTesting
 import SluiceTesting
 
 /// Retention over HTTP and in the server's periodic run: harmful policies refused, a mass delete

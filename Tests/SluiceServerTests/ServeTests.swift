@@ -6,6 +6,7 @@ import Testing
 import SluiceConfig
 import SluiceServer
 import SluiceStore
+import SluiceServerTesting
 import SluiceTesting
 
 @Suite("sluice serve", .serialized)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SluiceServerTesting
 import SluiceTesting
 
 /// Real StatsD clients send to Sluice's StatsD listeners: PyPI `statsd` (`StatsClient` over UDP,

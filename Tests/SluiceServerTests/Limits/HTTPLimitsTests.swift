@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SluiceServerTesting
 import SluiceTesting
 
 /// Each limit of the HTTP listener answers its status (README, "Limits").

@@ -1,6 +1,7 @@
 import Testing
 import SluicePipeline
 import SluiceStore
+import SluiceServerTesting
 import SluiceTesting
 
 extension BlockingPoolSuites {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import SluicePipeline
+import SluiceServerTesting
 import SluiceTesting
 
 /// Every route the server registers × {own tenant, other tenant, admin, no token, bad token}.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SluiceServerTesting
 import SluiceTesting
 
 /// The real OpenTelemetry SDK (PyPI `opentelemetry-sdk`) exports to a live Sluice through its

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SluiceServerTesting
 import SluiceTesting
 
 /// The read API on a real `sluice serve` (in-process), with records ingested over HTTP.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SluiceServerTesting
 import SluiceTesting
 
 /// Real Prometheus clients read Sluice: promtool (Go, Prometheus' own client library) and

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SluiceServerTesting
 import SluiceTesting
 
 /// `quantile_over_time` on a live server: the sketches of an hour of one-minute windows merged,

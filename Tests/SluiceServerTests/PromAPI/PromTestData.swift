@@ -1,5 +1,6 @@
 import Foundation
 import SluiceModel
+import SluiceServerTesting
 
 /// Raw samples that the read API tests load into Sluice (as `metric` records) and into
 /// VictoriaMetrics (as JSON lines): counters and gauges of two tenants, every 15 s for 30

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SluiceServerTesting
 import SluiceTesting
 
 /// The same raw samples in VictoriaMetrics and in Sluice: the same queries answer the same

@@ -8,15 +8,15 @@ import SluiceServer
 import SluiceTesting
 
 /// A real `sluice serve` in-process on free loopback ports, and a small HTTP client for it.
-final class LiveServer: Sendable {
-    let server: SluiceServer
-    let task: Task<Void, any Error>
-    let bound: SluiceServer.Bound
-    let dataDirectory: String
+public final class LiveServer: Sendable {
+    public let server: SluiceServer
+    public let task: Task<Void, any Error>
+    public let bound: SluiceServer.Bound
+    public let dataDirectory: String
 
     /// Starts a server on `dataDirectory` (a new temporary one by default), logging to `logger`
     /// (nowhere by default).
-    static func start(_ yaml: String = "", tcp: Bool = false, udp: Bool = false, statsdUDP: Bool = false, statsdTCP: Bool = false,
+    public static func start(_ yaml: String = "", tcp: Bool = false, udp: Bool = false, statsdUDP: Bool = false, statsdTCP: Bool = false,
                       dataDirectory: String? = nil, logger: Logger? = nil) async throws -> LiveServer {
         let configuration = try Configuration.parse(yaml: yaml)
         let directory = dataDirectory ?? TestFiles.temporaryDirectory("sluice-serve")
@@ -41,14 +41,14 @@ final class LiveServer: Sendable {
         self.dataDirectory = dataDirectory
     }
 
-    struct Reply {
-        var status: Int
-        var body: String
-        var headers: [String: String]
-        var json: Any? { try? JSONSerialization.jsonObject(with: Data(body.utf8), options: [.fragmentsAllowed]) }
+    public struct Reply {
+        public var status: Int
+        public var body: String
+        public var headers: [String: String]
+        public var json: Any? { try? JSONSerialization.jsonObject(with: Data(body.utf8), options: [.fragmentsAllowed]) }
     }
 
-    func request(_ method: String, _ path: String, body: String? = nil, token: String? = nil, contentType: String? = nil) async throws -> Reply {
+    public func request(_ method: String, _ path: String, body: String? = nil, token: String? = nil, contentType: String? = nil) async throws -> Reply {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(bound.http!)\(path)")!)
         request.httpMethod = method
         // A server that hangs fails the test instead of holding it.
@@ -64,7 +64,7 @@ final class LiveServer: Sendable {
         return Reply(status: http.statusCode, body: String(decoding: data, as: UTF8.self), headers: headers)
     }
 
-    func stop() async throws {
+    public func stop() async throws {
         await server.shutdown()
         try await task.value
     }

@@ -1,0 +1,84 @@
+import SluiceModel
+import Synchronization
+
+/// The state machine under a lock, and the async glue: producers suspend on a continuation when
+/// `.wait` finds no room, and the flusher is woken through `wakeups` when a batch is full.
+final class RecordBuffer: Sendable {
+    private let state: Mutex<(machine: RecordBufferStateMachine<CheckedContinuation<Void, Never>>, nextID: UInt64)>
+    private let wake: AsyncStream<Void>.Continuation
+    /// One element per full batch (coalesced): the flusher merges it with its timer.
+    let wakeups: AsyncStream<Void>
+
+    init(capacity: Int, batchSize: Int, policy: SluiceClient.BufferPolicy) {
+        state = Mutex((RecordBufferStateMachine(capacity: capacity, batchSize: batchSize, policy: policy), 0))
+        (wakeups, wake) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Queues `records`, suspending under `.wait` until they fit; under `.dropOldest` the
+    /// oldest queued records make room. A producer cancelled while it waits drops its records.
+    func append(_ records: [Record]) async {
+        let id = state.withLock { s -> UInt64 in s.nextID += 1; return s.nextID }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let action = state.withLock { s in
+                    let action = s.machine.append(records, mayWait: !Task.isCancelled)
+                    if case .suspend = action { s.machine.suspend(id: id, records: records, waiter: continuation) }
+                    return action
+                }
+                switch action {
+                case .appended(let wakeFlusher, _):
+                    if wakeFlusher { wake.yield() }
+                    continuation.resume()
+                case .closed:
+                    continuation.resume()
+                case .suspend:
+                    break
+                }
+            }
+        } onCancel: {
+            state.withLock { $0.machine.cancel(id: id) }?.resume()
+        }
+    }
+
+    /// Queues `records` without suspending: when there is no room the oldest are dropped,
+    /// whatever the policy (for callers that must not block, such as swift-metrics handlers).
+    func appendNow(_ records: [Record]) {
+        let action = state.withLock { $0.machine.append(records, mayWait: false) }
+        if case .appended(true, _) = action { wake.yield() }
+    }
+
+    /// Queues what the flusher pulled from reporters: never suspends, never drops.
+    func appendPulled(_ records: [Record]) {
+        _ = state.withLock { $0.machine.force(records) }
+    }
+
+    /// Wakes the flusher (its timer does this each interval).
+    func poke() { wake.yield() }
+
+    /// Ends `wakeups` once the flusher has taken what is in it: graceful shutdown.
+    func stopWakeups() { wake.finish() }
+
+    /// The next batch to send; producers admitted into the room it leaves are resumed.
+    func takeBatch(wholeOnly: Bool = false) -> [Record] {
+        let (batch, resume) = state.withLock { $0.machine.takeBatch(wholeOnly: wholeOnly) }
+        for waiter in resume { waiter.resume() }
+        return batch
+    }
+
+    /// Everything still held; records offered from now on are dropped and counted.
+    func close() -> [Record] {
+        let (records, resume) = state.withLock { $0.machine.close() }
+        for waiter in resume { waiter.resume() }
+        wake.finish()
+        return records
+    }
+
+    func countDropped(_ count: Int) { state.withLock { $0.machine.countDropped(count) } }
+
+    var dropped: Int { state.withLock { $0.machine.dropped } }
+    var pending: Int { state.withLock { $0.machine.pending } }
+    /// Room for `count` more records without dropping or suspending anyone.
+    func hasRoom(for count: Int) -> Bool {
+        state.withLock { $0.machine.suspendedCount == 0 && $0.machine.queued.count + count <= $0.machine.capacity }
+    }
+}

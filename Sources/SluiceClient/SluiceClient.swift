@@ -96,7 +96,7 @@ public final class SluiceClient: Service, Sendable {
     private let transport: any SluiceTransport
     private let clock: ClientClock
     private let logger: Logger
-    private let buffer: RecordBuffer
+    let buffer: RecordBuffer
     private let state = Mutex(State())
     /// Distinguishes this process's keys from every other's: keys are `{instance}-{sequence}`.
     private let instance: String
@@ -176,7 +176,8 @@ public final class SluiceClient: Service, Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
                 while !Task.isCancelled {
-                    try await self.clock.sleep(self.configuration.flushInterval)
+                    // Cancelled when the flusher is done: the timer just stops.
+                    do { try await self.clock.sleep(self.configuration.flushInterval) } catch { return }
                     self.state.withLock { $0.tickDue = true }
                     self.buffer.poke()
                 }

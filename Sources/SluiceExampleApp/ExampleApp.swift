@@ -78,8 +78,6 @@ struct ExampleApp: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // One line at a time, so that a supervisor reading the address sees it at once.
-        setvbuf(stdout, nil, _IOLBF, 0)
         var logger = Logger(label: "sluice-example-app")
         logger.logLevel = .info
         let interval = Duration.microseconds(WindowDuration(parsing: flushInterval)!.microseconds)
@@ -97,7 +95,9 @@ struct ExampleApp: AsyncParsableCommand {
             configuration: .init(address: .hostname(host, port: port), serverName: "sluice-example-app"),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
-                print("sluice-example-app listening on \(host):\(bound)")
+                // Written at once (not through stdout's buffer), for a supervisor reading it.
+                var line = "sluice-example-app listening on \(host):\(bound)\n"
+                line.withUTF8 { _ = write(1, $0.baseAddress, $0.count) }
             },
             logger: logger)
         // Shut down in reverse: the server stops taking requests first, then the client sends

@@ -17,7 +17,8 @@ public final class ManualClock: Clock, Sendable {
         var continuation: CheckedContinuation<Void, any Error>
     }
 
-    private let state = Mutex<(now: Instant, sleepers: [Sleeper], nextID: UInt64)>((Instant(offset: .zero), [], 0))
+    private let state = Mutex<(now: Instant, sleepers: [Sleeper], nextID: UInt64, watchers: [(count: Int, continuation: CheckedContinuation<Void, Never>)])>(
+        (Instant(offset: .zero), [], 0, []))
 
     public init() {}
 
@@ -27,6 +28,19 @@ public final class ManualClock: Clock, Sendable {
     /// Sleepers currently waiting (a test waits for the code under test to reach its sleep).
     public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
 
+    /// Returns once at least `count` sleepers are waiting: a test waits for the code under test
+    /// to reach its sleep before it advances time.
+    public func sleepers(atLeast count: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if s.sleepers.count >= count { return true }
+                s.watchers.append((count, continuation))
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+
     public func sleep(until deadline: Instant, tolerance: Duration? = nil) async throws {
         let id = state.withLock { s -> UInt64 in
             s.nextID += 1
@@ -34,12 +48,20 @@ public final class ManualClock: Clock, Sendable {
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let resumeNow = state.withLock { s -> Bool in
-                    if deadline <= s.now { return true }
+                // Checked under the lock: a task cancelled before its sleeper is listed would
+                // otherwise find nothing to cancel and sleep for ever.
+                let (resumeNow, watchers) = state.withLock { s -> (Bool, [CheckedContinuation<Void, Never>]) in
+                    if deadline <= s.now || Task.isCancelled { return (true, []) }
                     s.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
-                    return false
+                    let count = s.sleepers.count
+                    let ready = s.watchers.filter { $0.count <= count }.map(\.continuation)
+                    s.watchers.removeAll { $0.count <= count }
+                    return (false, ready)
                 }
-                if resumeNow { continuation.resume() }
+                for watcher in watchers { watcher.resume() }
+                if resumeNow {
+                    if Task.isCancelled { continuation.resume(throwing: CancellationError()) } else { continuation.resume() }
+                }
             }
         } onCancel: {
             let sleeper = state.withLock { s -> Sleeper? in

@@ -4,13 +4,14 @@ import Synchronization
 /// The state machine under a lock, and the async glue: producers suspend on a continuation when
 /// `.wait` finds no room, and the flusher is woken through `wakeups` when a batch is full.
 final class RecordBuffer: Sendable {
-    private let state: Mutex<(machine: RecordBufferStateMachine<CheckedContinuation<Void, Never>>, nextID: UInt64)>
+    private let state: Mutex<(machine: RecordBufferStateMachine<CheckedContinuation<Void, Never>>, nextID: UInt64,
+                              watchers: [(count: Int, continuation: CheckedContinuation<Void, Never>)])>
     private let wake: AsyncStream<Void>.Continuation
     /// One element per full batch (coalesced): the flusher merges it with its timer.
     let wakeups: AsyncStream<Void>
 
     init(capacity: Int, batchSize: Int, policy: SluiceClient.BufferPolicy) {
-        state = Mutex((RecordBufferStateMachine(capacity: capacity, batchSize: batchSize, policy: policy), 0))
+        state = Mutex((RecordBufferStateMachine(capacity: capacity, batchSize: batchSize, policy: policy), 0, []))
         (wakeups, wake) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -20,11 +21,15 @@ final class RecordBuffer: Sendable {
         let id = state.withLock { s -> UInt64 in s.nextID += 1; return s.nextID }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let action = state.withLock { s in
+                let (action, watchers) = state.withLock { s in
                     let action = s.machine.append(records, mayWait: !Task.isCancelled)
-                    if case .suspend = action { s.machine.suspend(id: id, records: records, waiter: continuation) }
-                    return action
+                    guard case .suspend = action else { return (action, [CheckedContinuation<Void, Never>]()) }
+                    s.machine.suspend(id: id, records: records, waiter: continuation)
+                    let count = s.machine.suspendedCount
+                    defer { s.watchers.removeAll { $0.count <= count } }
+                    return (action, s.watchers.filter { $0.count <= count }.map(\.continuation))
                 }
+                for watcher in watchers { watcher.resume() }
                 switch action {
                 case .appended(let wakeFlusher, _):
                     if wakeFlusher { wake.yield() }
@@ -71,6 +76,18 @@ final class RecordBuffer: Sendable {
         for waiter in resume { waiter.resume() }
         wake.finish()
         return records
+    }
+
+    /// Returns once at least `count` producers are suspended for room (for tests).
+    func suspended(atLeast count: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if s.machine.suspendedCount >= count { return true }
+                s.watchers.append((count, continuation))
+                return false
+            }
+            if now { continuation.resume() }
+        }
     }
 
     func countDropped(_ count: Int) { state.withLock { $0.machine.countDropped(count) } }

@@ -142,7 +142,7 @@ let package = Package(
         .testTarget(
             name: "SluiceClientTests",
             dependencies: [
-                "SluiceClient", "SluiceServer", "SluiceTesting", "SluiceServerTesting",
+                "SluiceClient", "SluiceServer", "SluiceStore", "SluiceTesting", "SluiceServerTesting",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

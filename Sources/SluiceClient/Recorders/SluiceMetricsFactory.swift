@@ -14,8 +14,10 @@ import Synchronization
 ///
 /// Counters and gauges are aggregated here and pulled by the client each interval, so they
 /// cost nothing per increment beyond an atomic add, and keep counting while Sluice is away.
-/// Timer and histogram samples are queued as they come, without ever blocking the caller: when
-/// the buffer is full the oldest queued records are dropped and counted.
+/// Timer and histogram samples are queued as they come, without ever blocking the caller (a
+/// swift-metrics handler is synchronous, and may run on an event loop): when the buffer is full
+/// the oldest queued records are dropped and counted, whatever the buffer policy. Size
+/// `bufferCapacity` for the bursts of timings between two flushes.
 public final class SluiceMetricsFactory: MetricsFactory, Sendable {
     private let client: SluiceClient
     private let tenant: String?
@@ -67,11 +69,11 @@ public final class SluiceMetricsFactory: MetricsFactory, Sendable {
     public func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
         let key = Self.key(label, dimensions)
         if !aggregate { return gauge(key) }
-        return sampler(key, scale: 1)
+        return sampler(key, divisor: 1)
     }
 
     public func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
-        sampler(Self.key(label, dimensions), scale: 1e-6)
+        sampler(Self.key(label, dimensions), divisor: 1e6)
     }
 
     public func destroyCounter(_ handler: any CounterHandler) {
@@ -106,10 +108,10 @@ public final class SluiceMetricsFactory: MetricsFactory, Sendable {
         }
     }
 
-    private func sampler(_ key: Key, scale: Double) -> SampleBox {
+    private func sampler(_ key: Key, divisor: Double) -> SampleBox {
         registry.withLock { r in
             if let existing = r.samplers[key] { return existing }
-            let box = SampleBox(client: client, tenant: tenant, name: key.label, labels: key.labels, scale: scale)
+            let box = SampleBox(client: client, tenant: tenant, name: key.label, labels: key.labels, divisor: divisor)
             r.samplers[key] = box
             return box
         }
@@ -174,20 +176,22 @@ private final class SampleBox: TimerHandler, RecorderHandler, Sendable {
     let tenant: String?
     let name: String
     let labels: Labels
-    let scale: Double
+    /// 1e6 for a timer's nanoseconds: divided rather than multiplied by 1e-6, so that a whole
+    /// number of microseconds becomes the nearest double to its milliseconds.
+    let divisor: Double
 
-    init(client: SluiceClient, tenant: String?, name: String, labels: Labels, scale: Double) {
+    init(client: SluiceClient, tenant: String?, name: String, labels: Labels, divisor: Double) {
         self.client = client
         self.tenant = tenant
         self.name = name
         self.labels = labels
-        self.scale = scale
+        self.divisor = divisor
     }
 
     func recordNanoseconds(_ duration: Int64) { record(Double(duration)) }
     func record(_ value: Int64) { record(Double(value)) }
     func record(_ value: Double) {
-        let sample = value * scale
+        let sample = value / divisor
         guard sample.isFinite else { return }
         client.recordNow([.metric(MetricRecord(timestamp: .now(), tenantID: tenant, labels: labels, name: name, value: sample))])
     }

@@ -79,7 +79,8 @@ public final class SluiceClient: Service, Sendable {
     public struct Statistics: Sendable, Equatable {
         /// Records the server accepted.
         public var sent = 0
-        /// Records the server refused for good (400 names them; other 4xx refuse the batch).
+        /// Records the server refused for good (400 names them; other 4xx refuse the batch), or
+        /// that could not be sent at all because the URL is wrong.
         public var rejected = 0
         /// Records dropped by `.dropOldest`, by cancelled producers, or left undelivered when
         /// shutdown gave up.
@@ -289,6 +290,10 @@ public final class SluiceClient: Service, Sendable {
                     retryAfter = response.retryAfter
                     logger.debug("sluice is busy; retrying", metadata: ["status": "\(response.status)", "attempt": "\(attempt)"])
                 }
+            } catch let error as SluiceTransportMisconfigured {
+                state.withLock { $0.statistics.rejected += batch.count }
+                logger.error("cannot send to sluice", metadata: ["error": "\(error)", "refused": "\(batch.count)"])
+                return true
             } catch {
                 logger.debug("sending to sluice failed; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
             }

@@ -18,22 +18,25 @@ struct ExampleApp: AsyncParsableCommand {
         abstract: "A Hummingbird app that reports its requests, cache, queries and LLM token usage to Sluice.",
         discussion: """
             Routes:
-              GET  /items/{id}   from an in-memory LRU cache named "items" (100 entries); a miss
-                                 costs a 1-3 ms fake query
-              GET  /search?q=    a 2-5 ms fake query
-              POST /chat         {"model": M, "prompt": TEXT}, optional X-Request-Id: a simulated
-                                 LLM call; a repeated X-Request-Id is answered again, counted once
-              GET  /stats        the app's own counts, to compare with Sluice's windows
+              GET  /items/{id}  from an LRU cache named "items" (100 entries);
+                                a miss costs a 1-3 ms fake query
+              GET  /search?q=   a 2-5 ms fake query
+              POST /chat        {"model": M, "prompt": TEXT}, optional
+                                X-Request-Id: a simulated LLM call; a repeated
+                                id is answered again and counted once
+              GET  /stats       the app's own counts, to compare with Sluice's
 
-            Every request becomes a performance sample (route pattern, response time, DB time,
-            resident memory) for tenant --tenant; cache counts and swift-metrics counters and
-            timers are reported each --flush-interval; token usage once per request id.
-            SIGTERM or SIGINT sends what is buffered and exits 0.
+            Each request becomes a performance sample (route pattern, response
+            time, DB time, resident memory) for tenant --tenant. Cache counts and
+            swift-metrics counters, gauges and timers are reported every
+            --flush-interval, token usage once per request id. SIGTERM or SIGINT
+            sends what is buffered, then exits 0.
 
             Beside a local server:
-              sluice serve --data-dir /tmp/sluice-data &
-              sluice-example-app --sluice http://127.0.0.1:8080 &
-              curl -s 127.0.0.1:8081/items/7; curl -s 127.0.0.1:8081/stats
+              swift run sluice serve --data-dir /tmp/sluice-data &
+              swift run sluice-example-app &
+              curl -s 127.0.0.1:8081/items/7
+              curl -s 127.0.0.1:8081/stats
             """
     )
 
@@ -69,6 +72,9 @@ struct ExampleApp: AsyncParsableCommand {
             throw ValidationError("--buffer-policy must be wait or drop-oldest, not \(bufferPolicy)")
         }
         guard bufferCapacity >= 1 else { throw ValidationError("--buffer-capacity must be at least 1") }
+        guard sluiceURL.hasPrefix("http://") || sluiceURL.hasPrefix("https://"), sluiceURL.split(separator: "/").count >= 2 else {
+            throw ValidationError("--sluice \(sluiceURL) is not an http:// or https:// URL")
+        }
         guard address != nil else { throw ValidationError("--http \(http) is not HOST:PORT") }
     }
 

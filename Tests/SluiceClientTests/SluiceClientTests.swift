@@ -149,6 +149,18 @@ struct SluiceClientTests {
         #expect(stats.retries >= 2, "it kept trying before it gave up")
     }
 
+    @Test("a URL Sluice cannot be reached at is reported and counted, not retried for ever")
+    func misconfiguredURL() async throws {
+        for url in ["ftp://127.0.0.1:1", "not a url"] {
+            let client = SluiceClient(configuration: .init(url: url, flushInterval: .seconds(3600)))
+            let running = Task { try await client.run() }
+            await client.record([Self.metric(1), Self.metric(2)])
+            client.shutdown()
+            try await running.value
+            #expect(client.statistics.rejected == 2 && client.statistics.retries == 0, "\(url): \(client.statistics)")
+        }
+    }
+
     @Test("bodies of 1 KiB or more are gzip; smaller ones are sent as they are")
     func gzipBodies() async throws {
         let transport = ScriptedTransport()

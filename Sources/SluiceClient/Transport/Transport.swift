@@ -7,6 +7,13 @@ public protocol SluiceTransport: Sendable {
     func send(_ request: SluiceRequest) async throws -> SluiceResponse
 }
 
+/// A transport failure that retrying cannot cure (a malformed URL, an unsupported scheme): the
+/// client counts the batch as rejected and logs the reason instead of retrying for ever.
+public struct SluiceTransportMisconfigured: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
 /// An ingest request as the client builds it: the same bytes and key on every attempt.
 public struct SluiceRequest: Sendable {
     /// The NDJSON body, gzip-compressed when `isGzip`.
@@ -54,7 +61,14 @@ public struct HTTPTransport: SluiceTransport {
         if request.isGzip { http.headers.add(name: "Content-Encoding", value: "gzip") }
         if let token { http.headers.add(name: "Authorization", value: "Bearer \(token)") }
         http.body = .bytes(ByteBuffer(bytes: request.body))
-        let response = try await client.execute(http, timeout: timeout)
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(http, timeout: timeout)
+        } catch let error as HTTPClientError where error == .invalidURL || error == .emptyHost || error == .emptyScheme {
+            throw SluiceTransportMisconfigured("\(endpoint) is not a URL Sluice can be reached at (\(error))")
+        } catch let error as HTTPClientError where "\(error)".contains("unsupportedScheme") {
+            throw SluiceTransportMisconfigured("\(endpoint): use http:// or https:// (\(error))")
+        }
         let body = try await response.body.collect(upTo: 1 << 20)
         return SluiceResponse(status: Int(response.status.code),
                               retryAfter: response.headers.first(name: "Retry-After").flatMap { Int($0) },

@@ -43,23 +43,11 @@ public final class SluiceMetricsFactory: MetricsFactory, Sendable {
     }
 
     public func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
-        let key = Self.key(label, dimensions)
-        return registry.withLock { r in
-            if let existing = r.counters[key] { return existing }
-            let box = CounterBox()
-            r.counters[key] = box
-            return box
-        }
+        handler(Self.key(label, dimensions), \.counters) { CounterBox() }
     }
 
     public func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
-        let key = Self.key(label, dimensions)
-        return registry.withLock { r in
-            if let existing = r.floatingCounters[key] { return existing }
-            let box = FloatingCounterBox()
-            r.floatingCounters[key] = box
-            return box
-        }
+        handler(Self.key(label, dimensions), \.floatingCounters) { FloatingCounterBox() }
     }
 
     public func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
@@ -100,19 +88,20 @@ public final class SluiceMetricsFactory: MetricsFactory, Sendable {
     }
 
     private func gauge(_ key: Key) -> GaugeBox {
-        registry.withLock { r in
-            if let existing = r.gauges[key] { return existing }
-            let box = GaugeBox()
-            r.gauges[key] = box
-            return box
-        }
+        handler(key, \.gauges) { GaugeBox() }
     }
 
     private func sampler(_ key: Key, divisor: Double) -> SampleBox {
+        handler(key, \.samplers) { SampleBox(client: client, tenant: tenant, name: key.label, labels: key.labels, divisor: divisor) }
+    }
+
+    /// The handler registered for `key`, made on first use: swift-metrics users (Hummingbird's
+    /// middleware among them) make a new `Counter` per use and expect the same series.
+    private func handler<Box>(_ key: Key, _ table: WritableKeyPath<Registry, [Key: Box]> & Sendable, _ make: () -> Box) -> Box {
         registry.withLock { r in
-            if let existing = r.samplers[key] { return existing }
-            let box = SampleBox(client: client, tenant: tenant, name: key.label, labels: key.labels, divisor: divisor)
-            r.samplers[key] = box
+            if let existing = r[keyPath: table][key] { return existing }
+            let box = make()
+            r[keyPath: table][key] = box
             return box
         }
     }

@@ -174,6 +174,24 @@ public final class SluiceClient: Service, Sendable {
     /// Flushes on the interval and on full batches until graceful shutdown, then sends
     /// everything still held.
     public func run() async throws {
+        // Shut down before it ran: straight to the final flush.
+        if state.withLock({ $0.giveUpAt == nil }) {
+            try await flushUntilShutdown()
+        }
+        // Graceful shutdown: what the reporters hold, then everything queued or waiting.
+        state.withLock { s in if s.giveUpAt == nil { s.giveUpAt = clock.elapsed() + configuration.shutdownTimeout } }
+        await send(buffer.close() + pullReporters(force: true))
+        let statistics = statistics
+        if statistics.dropped > 0 || statistics.rejected > 0 {
+            logger.warning("sluice client stopped", metadata: [
+                "sent": "\(statistics.sent)", "dropped": "\(statistics.dropped)", "rejected": "\(statistics.rejected)",
+            ])
+        }
+    }
+
+    /// The flusher: a timer child task pokes it every interval, producers poke it when a batch
+    /// is full; graceful shutdown ends the wake-ups.
+    private func flushUntilShutdown() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
                 while !Task.isCancelled {
@@ -192,18 +210,6 @@ public final class SluiceClient: Service, Sendable {
                 self.shutdown()
             }
             group.cancelAll()
-        }
-        // Graceful shutdown: what the reporters hold, then everything queued or waiting.
-        if state.withLock({ $0.giveUpAt }) == nil {
-            state.withLock { $0.giveUpAt = clock.elapsed() + configuration.shutdownTimeout }
-        }
-        let final = buffer.close() + pullReporters(force: true)
-        await send(final)
-        let statistics = statistics
-        if statistics.dropped > 0 || statistics.rejected > 0 {
-            logger.warning("sluice client stopped", metadata: [
-                "sent": "\(statistics.sent)", "dropped": "\(statistics.dropped)", "rejected": "\(statistics.rejected)",
-            ])
         }
     }
 

@@ -17,7 +17,7 @@ public final class ManualClock: Clock, Sendable {
         var continuation: CheckedContinuation<Void, any Error>
     }
 
-    private let state = Mutex<(now: Instant, sleepers: [Sleeper], nextID: UInt64, watchers: [(count: Int, continuation: CheckedContinuation<Void, Never>)])>(
+    private let state = Mutex<(now: Instant, sleepers: [Sleeper], nextID: UInt64, watchers: [(id: UInt64, count: Int, continuation: CheckedContinuation<Void, Never>)])>(
         (Instant(offset: .zero), [], 0, []))
 
     public init() {}
@@ -29,15 +29,27 @@ public final class ManualClock: Clock, Sendable {
     public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
 
     /// Returns once at least `count` sleepers are waiting: a test waits for the code under test
-    /// to reach its sleep before it advances time.
+    /// to reach its sleep before it advances time. A cancelled wait returns at once.
     public func sleepers(atLeast count: Int) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { s -> Bool in
-                if s.sleepers.count >= count { return true }
-                s.watchers.append((count, continuation))
-                return false
+        let id = state.withLock { s -> UInt64 in
+            s.nextID += 1
+            return s.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { s -> Bool in
+                    if s.sleepers.count >= count || Task.isCancelled { return true }
+                    s.watchers.append((id, count, continuation))
+                    return false
+                }
+                if now { continuation.resume() }
             }
-            if now { continuation.resume() }
+        } onCancel: {
+            let watcher = state.withLock { s -> CheckedContinuation<Void, Never>? in
+                guard let i = s.watchers.firstIndex(where: { $0.id == id }) else { return nil }
+                return s.watchers.remove(at: i).continuation
+            }
+            watcher?.resume()
         }
     }
 

@@ -24,7 +24,7 @@ extension SluiceClient {
     static func live(_ server: LiveServer, tenant: String = "shop", batchSize: Int = 200, capacity: Int = 2_000,
                      transport: (any SluiceTransport)? = nil) -> SluiceClient {
         SluiceClient(configuration: .init(url: server.url, tenant: tenant, flushInterval: .milliseconds(20), batchSize: batchSize,
-                                          bufferCapacity: capacity),
+                                          bufferCapacity: capacity, shutdownTimeout: .seconds(600)),
                      transport: transport)
     }
 
@@ -41,5 +41,12 @@ extension SluiceClient {
         }
         shutdown()
         try await task.value
+        let statistics = statistics
+        if statistics.dropped > 0 || statistics.rejected > 0 { throw ClientLost(statistics: statistics) }
+    }
+
+    struct ClientLost: Error, CustomStringConvertible {
+        var statistics: Statistics
+        var description: String { "the client did not deliver everything: \(statistics)" }
     }
 }

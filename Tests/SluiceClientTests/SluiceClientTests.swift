@@ -133,20 +133,25 @@ struct SluiceClientTests {
     @Test("graceful shutdown keeps trying for shutdownTimeout, then counts what it could not send")
     func shutdownGivesUp() async throws {
         let transport = ScriptedTransport([], then: .unreachable)
-        // Real time, scaled down: back-off of 5-20 ms, a 200 ms shutdown timeout.
-        let client = SluiceClient(configuration: .init(flushInterval: .seconds(3600), batchSize: 2, bufferCapacity: 10,
-                                                       retry: RetryPolicy(initialBackoff: .milliseconds(5), maxBackoff: .milliseconds(20)),
-                                                       gzip: false, shutdownTimeout: .milliseconds(200)),
-                                  transport: transport)
-        let running = Task { try await client.run() }
+        let clock = ManualClock()
+        let client = Self.client(transport, clock, batchSize: 2, capacity: 10)
         await client.record((1...5).map(Self.metric))
+        // Shut down before running: the flusher goes straight to the final flush, so every
+        // sleep is a back-off (at most 5 s each; the timeout is 30 s). Time moves 5 s whenever
+        // the client sleeps, until it gives up.
         client.shutdown()
-        try await running.value
+        let ticker = Task {
+            while !Task.isCancelled {
+                await clock.sleepers(atLeast: 1)
+                if !Task.isCancelled { clock.advance(by: .seconds(5)) }
+            }
+        }
+        try await client.run()
+        ticker.cancel()
         let stats = client.statistics
-        // Five records, and the report of the first drops when they came before the final flush:
-        // it could not be sent either.
-        #expect(stats.sent == 0 && (5...6).contains(stats.dropped) && stats.pending == 0, "\(stats)")
-        #expect(stats.retries >= 2, "it kept trying before it gave up")
+        #expect(stats.sent == 0 && stats.dropped == 5 && stats.pending == 0, "\(stats)")
+        #expect(stats.retries >= 5, "it kept trying for the whole timeout: \(stats)")
+        #expect(clock.now.offset <= .seconds(35))
     }
 
     @Test("a URL Sluice cannot be reached at is reported and counted, not retried for ever")

@@ -78,8 +78,6 @@ struct ExampleApp: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // One line at a time, so that a supervisor reading the address sees it at once.
-        setvbuf(stdout, nil, _IOLBF, 0)
         var logger = Logger(label: "sluice-example-app")
         logger.logLevel = .info
         let interval = Duration.microseconds(WindowDuration(parsing: flushInterval)!.microseconds)
@@ -97,7 +95,10 @@ struct ExampleApp: AsyncParsableCommand {
             configuration: .init(address: .hostname(host, port: port), serverName: "sluice-example-app"),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
-                print("sluice-example-app listening on \(host):\(bound)")
+                // Written straight to the descriptor, unbuffered: a supervisor reading the
+                // address from a pipe sees it at once.
+                let line = Array("sluice-example-app listening on \(host):\(bound)\n".utf8)
+                _ = line.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
             },
             logger: logger)
         // Shut down in reverse: the server stops taking requests first, then the client sends

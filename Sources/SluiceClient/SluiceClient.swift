@@ -146,9 +146,10 @@ public final class SluiceClient: Service, Sendable {
         await buffer.append(records)
     }
 
-    /// Queues records without ever suspending: when the buffer is full the oldest queued records
-    /// are dropped (and counted), whatever the policy. For synchronous callers, such as
-    /// swift-metrics handlers, that must not block a thread.
+    /// Queues records without ever suspending, for synchronous callers, such as swift-metrics
+    /// handlers, that must not block a thread. When the buffer is full, what is dropped (and
+    /// counted) follows the policy: under `.wait` these records, so that nothing recorded with
+    /// `record` is lost; under `.dropOldest` the oldest queued records.
     public func recordNow(_ records: [Record]) {
         guard !records.isEmpty else { return }
         buffer.appendNow(records)
@@ -175,8 +176,9 @@ public final class SluiceClient: Service, Sendable {
     public func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
-                while !Task.isCancelled {
-                    try await self.clock.sleep(self.configuration.flushInterval)
+                // Cancelled when the flusher ends: the sleep's CancellationError is the timer's
+                // end, not a failure of the client, and must not skip the final flush below.
+                while (try? await self.clock.sleep(self.configuration.flushInterval)) != nil {
                     self.state.withLock { $0.tickDue = true }
                     self.buffer.poke()
                 }

@@ -15,7 +15,8 @@ import Synchronization
 /// Counters and gauges are aggregated here and pulled by the client each interval, so they
 /// cost nothing per increment beyond an atomic add, and keep counting while Sluice is away.
 /// Timer and histogram samples are queued as they come, without ever blocking the caller: when
-/// the buffer is full the oldest queued records are dropped and counted.
+/// the buffer is full they are dropped and counted under `.wait` (which keeps everything else),
+/// and the oldest queued records are under `.dropOldest`.
 public final class SluiceMetricsFactory: MetricsFactory, Sendable {
     private let client: SluiceClient
     private let tenant: String?

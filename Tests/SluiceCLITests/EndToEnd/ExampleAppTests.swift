@@ -239,8 +239,15 @@ struct ExampleAppTests {
         // reached Sluice or is among the records the client counted as dropped.
         let lost = (servedTotal - samples) + (servedTotal - sluice.timerSamples) + (tally.chatCalls - sluice.tokenRecords)
         #expect(samples + dropped >= servedTotal)
-        #expect(lost == dropped, "lost: \(servedTotal - samples) performance, \(servedTotal - sluice.timerSamples) timer, \(tally.chatCalls - sluice.tokenRecords) token usage; \(client)")
-        #expect(sluice.clientDropped == Double(dropped), "sluice_client_dropped_records \(sluice.clientDropped), \(client)")
+        // The client's drop count travels as a record too (`sluice_client_dropped_records`), and
+        // under drop-oldest that record can itself be dropped: then Sluice lacks its value, and
+        // the client's count includes the record. So what holds is
+        //     reported drops <= records Sluice lacks <= the client's count,
+        // all three equal when the drop metric arrived whole (as it does unless the buffer
+        // overflows again right after Sluice is back).
+        let described = "lost: \(servedTotal - samples) performance, \(servedTotal - sluice.timerSamples) timer, \(tally.chatCalls - sluice.tokenRecords) token usage; sluice_client_dropped_records \(sluice.clientDropped); \(client)"
+        #expect(sluice.clientDropped > 0, "\(described)")
+        #expect(sluice.clientDropped <= Double(lost) && lost <= dropped, "\(described)")
         // Cache counts are pulled, not queued: they arrive whole once Sluice is back.
         #expect(sluice.hits == stats.hits && sluice.misses == stats.misses, "cache: Sluice \(sluice.hits)/\(sluice.misses), /stats \(stats.hits)/\(stats.misses)")
         // Dropped usage is missing, never counted twice.

@@ -110,7 +110,7 @@ struct ExampleAppTests {
         defer { close(connection) }
         var head: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4_096)
-        while !head.isEmpty ? !String(decoding: head, as: UTF8.self).contains("\r\n\r\n") : true {
+        while !String(decoding: head, as: UTF8.self).contains("\r\n\r\n") {
             let count = read(connection, &chunk, chunk.count)
             guard count > 0 else { break }
             head += chunk[0..<count]

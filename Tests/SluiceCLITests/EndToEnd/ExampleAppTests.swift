@@ -17,6 +17,11 @@ struct ExampleAppTests {
         }
     }
 
+    /// A test that failed part-way leaves no server behind.
+    static func stopIfRunning(_ server: ServerProcess) {
+        if server.process.isRunning { server.process.terminate() }
+    }
+
     static func app(_ serve: ServerProcess, _ flags: [String]) async throws -> ExampleAppProcess {
         try await ExampleAppProcess.start(["--sluice", "http://127.0.0.1:\(serve.http)"] + flags)
     }
@@ -48,6 +53,7 @@ struct ExampleAppTests {
     static func finalCounts(_ dir: String, stopping serve: ServerProcess) async throws -> SluiceCounts {
         #expect(try await serve.terminate() == 0, "\(serve.stderr)")
         let reader = try await Self.serve(dir)
+        defer { Self.stopIfRunning(reader) }
         var counts = SluiceCounts()
         for window in try await json(reader.get("/api/v2/analytics/aggregate?tenant=example&metric=response_time&window=1m&stat=count")) {
             let route = (window["labels"] as? [String: String])?["route"] ?? "-"
@@ -150,6 +156,7 @@ struct ExampleAppTests {
         let dir = TestFiles.temporaryDirectory("sluice-example-app")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let serve = try await Self.serve(dir)
+        defer { Self.stopIfRunning(serve) }
         let app = try await Self.app(serve, ["--flush-interval", "200ms"])
         let calls = ExampleAppLoad.calls(3_000, seed: 1)
         let tally = try await ExampleAppLoad.run(calls, against: app, workers: 8)
@@ -170,6 +177,7 @@ struct ExampleAppTests {
         let dir = TestFiles.temporaryDirectory("sluice-example-app")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var serve = try await Self.serve(dir)
+        defer { Self.stopIfRunning(serve) }
         let port = serve.http
         // A buffer of 200 records fills within a hundred requests of Sluice going away: from
         // then on requests are held until it is back.
@@ -205,6 +213,7 @@ struct ExampleAppTests {
         let dir = TestFiles.temporaryDirectory("sluice-example-app")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var serve = try await Self.serve(dir)
+        defer { Self.stopIfRunning(serve) }
         let port = serve.http
         let app = try await Self.app(serve, ["--flush-interval", "100ms", "--buffer-policy", "drop-oldest", "--buffer-capacity", "50"])
         let calls = ExampleAppLoad.calls(2_000, seed: 3)

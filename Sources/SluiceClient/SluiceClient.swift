@@ -110,6 +110,7 @@ public final class SluiceClient: Service, Sendable {
         var tickDue = false
         /// Set when graceful shutdown begins: retries stop at this elapsed time.
         var giveUpAt: Duration?
+        /// Drops that reached Sluice as `sluice_client_dropped_records`.
         var droppedReported = 0
     }
 
@@ -147,9 +148,10 @@ public final class SluiceClient: Service, Sendable {
         await buffer.append(records)
     }
 
-    /// Queues records without ever suspending: when the buffer is full the oldest queued records
-    /// are dropped (and counted), whatever the policy. For synchronous callers, such as
-    /// swift-metrics handlers, that must not block a thread.
+    /// Queues records without ever suspending, for synchronous callers, such as swift-metrics
+    /// handlers, that must not block a thread. When the buffer is full, what is dropped (and
+    /// counted) follows the policy: under `.wait` these records, so that nothing recorded with
+    /// `record` is lost; under `.dropOldest` the oldest queued records.
     public func recordNow(_ records: [Record]) {
         guard !records.isEmpty else { return }
         buffer.appendNow(records)
@@ -256,19 +258,23 @@ public final class SluiceClient: Service, Sendable {
             guard force || buffer.hasRoom(for: configuration.batchSize) else { break }
             out += report(now)
         }
-        // The client's own losses, so that they are visible where the host's data is.
-        let dropped = buffer.dropped
-        let newly = state.withLock { s in defer { s.droppedReported = dropped }; return dropped - s.droppedReported }
-        if newly > 0 {
-            out.append(.metric(MetricRecord(timestamp: now, tenantID: configuration.tenant, name: "sluice_client_dropped_records", value: Double(newly))))
-        }
         return out
     }
 
     /// Sends one batch until it is delivered or refused. Returns false when it gave up (shutdown
     /// time ran out, or the task was cancelled), having counted the batch as dropped.
     private func deliver(_ batch: [Record]) async -> Bool {
-        let request = encode(batch)
+        // The client's own losses travel with the next batch, so that they are visible where the
+        // host's data is; they count as reported only once that batch is delivered, so a report
+        // is never itself lost to a full buffer.
+        let dropped = buffer.dropped
+        let unreported = dropped - state.withLock { $0.droppedReported }
+        var body = batch
+        if unreported > 0 {
+            body.append(.metric(MetricRecord(timestamp: .now(), tenantID: configuration.tenant, name: "sluice_client_dropped_records",
+                                             value: Double(unreported))))
+        }
+        let request = encode(body)
         state.withLock { $0.inFlight = batch.count }
         defer { state.withLock { $0.inFlight = 0 } }
         var attempt = 0
@@ -280,13 +286,20 @@ public final class SluiceClient: Service, Sendable {
                 let response = try await transport.send(request)
                 switch RetryPolicy.decide(status: response.status) {
                 case .delivered:
-                    state.withLock { $0.statistics.sent += batch.count }
+                    state.withLock {
+                        $0.statistics.sent += batch.count
+                        $0.droppedReported += unreported
+                    }
                     return true
                 case .reject:
-                    let accepted = response.status == 400 ? Self.acceptedCount(response.body) ?? 0 : 0
+                    // A 400 takes the valid records, the drop report (always valid) among them.
+                    let taken = response.status == 400 ? Self.acceptedCount(response.body) ?? 0 : 0
+                    let report = taken > 0 && unreported > 0 ? 1 : 0
+                    let accepted = Swift.min(taken - report, batch.count)
                     state.withLock {
                         $0.statistics.sent += accepted
                         $0.statistics.rejected += batch.count - accepted
+                        if report > 0 { $0.droppedReported += unreported }
                     }
                     logger.error("sluice refused records", metadata: [
                         "status": "\(response.status)", "refused": "\(batch.count - accepted)", "answer": "\(response.body.prefix(500))",

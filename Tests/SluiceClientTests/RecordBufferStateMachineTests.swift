@@ -58,14 +58,6 @@ struct RecordBufferStateMachineTests {
         #expect(machine.dropped == 8)
     }
 
-    @Test("a caller that cannot wait drops the oldest even under wait")
-    func nonBlockingCallerUnderWait() {
-        var machine = Machine(capacity: 2, batchSize: 2, policy: .wait)
-        _ = machine.append(Self.records(1...2), mayWait: true)
-        guard case .appended(_, 1) = machine.append(Self.records(3...3), mayWait: false) else { Issue.record("expected one dropped"); return }
-        #expect(Self.values(Array(machine.queued)) == [2, 3])
-    }
-
     @Test("a cancelled producer's records are dropped and counted; others keep their place")
     func cancelledProducer() {
         var machine = Machine(capacity: 1, batchSize: 1, policy: .wait)

@@ -47,8 +47,9 @@ struct RecordBufferStateMachine<Waiter> {
     var suspendedCount: Int { suspended.count }
 
     /// Offers `records`. `mayWait` is false for callers that cannot suspend (swift-metrics
-    /// handlers): under `.wait` they drop the oldest, as `.dropOldest` always does, rather than
-    /// block a thread the flusher may need.
+    /// handlers, cancelled producers): rather than block a thread the flusher may need, under
+    /// `.wait` they give up those of their own records that find no room (queued records and
+    /// waiting producers were promised delivery), and under `.dropOldest` the oldest make room.
     mutating func append(_ records: [Record], mayWait: Bool) -> AppendAction {
         if isClosed {
             dropped += records.count
@@ -58,9 +59,12 @@ struct RecordBufferStateMachine<Waiter> {
         if records.count <= room && suspended.isEmpty {
             return .appended(wakeFlusher: enqueue(records), dropped: 0)
         }
-        if policy == .wait && mayWait {
+        if policy == .wait {
             // Behind those already waiting, so producers keep their order.
-            return .suspend
+            if mayWait { return .suspend }
+            let taken = Swift.max(0, Swift.min(room, records.count))
+            dropped += records.count - taken
+            return .appended(wakeFlusher: enqueue(records.prefix(taken)), dropped: records.count - taken)
         }
         // Drop the oldest queued records, and if the offer alone is larger than the buffer,
         // its own oldest too.

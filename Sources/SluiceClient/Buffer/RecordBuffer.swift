@@ -45,8 +45,9 @@ final class RecordBuffer: Sendable {
         }
     }
 
-    /// Queues `records` without suspending: when there is no room the oldest are dropped,
-    /// whatever the policy (for callers that must not block, such as swift-metrics handlers).
+    /// Queues `records` without suspending (for callers that must not block, such as
+    /// swift-metrics handlers): when there is no room, under `.wait` those of `records` that do
+    /// not fit are dropped, under `.dropOldest` the oldest queued records.
     func appendNow(_ records: [Record]) {
         let action = state.withLock { $0.machine.append(records, mayWait: false) }
         if case .appended(true, _) = action { wake.yield() }

@@ -16,8 +16,9 @@ import Synchronization
 /// cost nothing per increment beyond an atomic add, and keep counting while Sluice is away.
 /// Timer and histogram samples are queued as they come, without ever blocking the caller (a
 /// swift-metrics handler is synchronous, and may run on an event loop): when the buffer is full
-/// the oldest queued records are dropped and counted, whatever the buffer policy. Size
-/// `bufferCapacity` for the bursts of timings between two flushes.
+/// they are dropped and counted under `.wait` (which keeps everything else queued), and the
+/// oldest queued records make room under `.dropOldest`. Size `bufferCapacity` for the bursts of
+/// timings between two flushes.
 public final class SluiceMetricsFactory: MetricsFactory, Sendable {
     private let client: SluiceClient
     private let tenant: String?

@@ -10,16 +10,22 @@ enum SluiceBinary {
     }
 
     /// The `sluice` built beside the test bundle.
-    static var path: String {
+    static var path: String { built("sluice") }
+
+    /// The `sluice-example-app` built beside the test bundle.
+    static var exampleAppPath: String { built("sluice-example-app") }
+
+    /// The executable `name` of this package, built beside the test bundle.
+    static func built(_ name: String) -> String {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
         // swift-testing on Linux may run from inside the .xctest bundle directory.
         for _ in 0..<3 {
-            let candidate = dir.appendingPathComponent("sluice").path
+            let candidate = dir.appendingPathComponent(name).path
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
             dir = dir.deletingLastPathComponent()
         }
-        return FixtureLocator.repositoryRoot() + "/.build/debug/sluice"
+        return FixtureLocator.repositoryRoot() + "/.build/debug/" + name
     }
 
     /// Runs `sluice` to its end, waiting on a Dispatch thread: a child process can take a

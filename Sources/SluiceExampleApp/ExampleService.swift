@@ -23,9 +23,11 @@ struct ExampleService: Sendable {
         let router = Router()
         // The app's own count first: it sees every request, as Sluice's samples do.
         router.add(middleware: CountingMiddleware(stats: stats))
+        // The app's own swift-metrics instrumentation: reported through SluiceMetricsFactory
+        // when Sluice is on, and to swift-metrics' no-op backend when it is off.
+        router.add(middleware: MetricsMiddleware())
         if let sluice {
             router.add(middleware: SluicePerformanceMiddleware(client: sluice))
-            router.add(middleware: MetricsMiddleware())
         }
         router.get("items/{id}") { _, context in try await item(context.parameters.require("id")) }
         router.get("search") { request, _ in await search(request.uri.queryParameters.get("q") ?? "") }

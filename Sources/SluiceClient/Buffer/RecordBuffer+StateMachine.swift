@@ -46,6 +46,12 @@ struct RecordBufferStateMachine<Waiter> {
     /// Producers suspended for room.
     var suspendedCount: Int { suspended.count }
 
+    /// Whether `count` records fit now without dropping, and without overtaking a producer
+    /// that waits (a closed buffer "has room": its refusal is the append's answer).
+    func hasRoom(for count: Int) -> Bool {
+        isClosed || (suspended.isEmpty && queued.count + count <= capacity)
+    }
+
     /// Offers `records`. `mayWait` is false for callers that cannot suspend (swift-metrics
     /// handlers, cancelled producers): rather than block a thread the flusher may need, under
     /// `.wait` they give up those of their own records that find no room (queued records and

@@ -18,6 +18,17 @@ final class RecordBuffer: Sendable {
     /// Queues `records`, suspending under `.wait` until they fit; under `.dropOldest` the
     /// oldest queued records make room. A producer cancelled while it waits drops its records.
     func append(_ records: [Record]) async {
+        // The common case, room in the buffer, takes one lock and no continuation.
+        let fast = state.withLock { s -> AppendResult in
+            guard s.machine.hasRoom(for: records.count) else { return .full }
+            guard case .appended(let wake, _) = s.machine.append(records, mayWait: false) else { return .closed }
+            return wake ? .wake : .queued
+        }
+        switch fast {
+        case .queued, .closed: return
+        case .wake: wake.yield(); return
+        case .full: break
+        }
         let id = state.withLock { s -> UInt64 in s.nextID += 1; return s.nextID }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -44,6 +55,8 @@ final class RecordBuffer: Sendable {
             state.withLock { $0.machine.cancel(id: id) }?.resume()
         }
     }
+
+    private enum AppendResult { case queued, wake, closed, full }
 
     /// Queues `records` without suspending (for callers that must not block, such as
     /// swift-metrics handlers): when there is no room, under `.wait` those of `records` that do
@@ -97,6 +110,6 @@ final class RecordBuffer: Sendable {
     var pending: Int { state.withLock { $0.machine.pending } }
     /// Room for `count` more records without dropping or suspending anyone.
     func hasRoom(for count: Int) -> Bool {
-        state.withLock { $0.machine.suspendedCount == 0 && $0.machine.queued.count + count <= $0.machine.capacity }
+        state.withLock { !$0.machine.isClosed && $0.machine.hasRoom(for: count) }
     }
 }

@@ -176,7 +176,9 @@ public final class SluiceClient: Service, Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
                 while !Task.isCancelled {
-                    try await self.clock.sleep(self.configuration.flushInterval)
+                    // Cancelled when the flusher below has finished: the timer ends quietly, so
+                    // that the group does not rethrow its CancellationError and skip the final send.
+                    do { try await self.clock.sleep(self.configuration.flushInterval) } catch { return }
                     self.state.withLock { $0.tickDue = true }
                     self.buffer.poke()
                 }

@@ -1,7 +1,5 @@
 import ArgumentParser
-#if canImport(Glibc)
-import Glibc
-#endif
+import Foundation
 import Hummingbird
 import Logging
 import Metrics
@@ -78,8 +76,6 @@ struct ExampleApp: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // One line at a time, so that a supervisor reading the address sees it at once.
-        setvbuf(stdout, nil, _IOLBF, 0)
         var logger = Logger(label: "sluice-example-app")
         logger.logLevel = .info
         let interval = Duration.microseconds(WindowDuration(parsing: flushInterval)!.microseconds)
@@ -97,7 +93,8 @@ struct ExampleApp: AsyncParsableCommand {
             configuration: .init(address: .hostname(host, port: port), serverName: "sluice-example-app"),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
-                print("sluice-example-app listening on \(host):\(bound)")
+                // Written at once (unbuffered), so that a supervisor reading the address sees it.
+                FileHandle.standardOutput.write(Data("sluice-example-app listening on \(host):\(bound)\n".utf8))
             },
             logger: logger)
         // Shut down in reverse: the server stops taking requests first, then the client sends

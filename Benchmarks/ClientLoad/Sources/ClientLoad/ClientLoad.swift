@@ -90,7 +90,8 @@ struct ClientLoad {
         }
         let elapsed = start.duration(to: .now)
 
-        var stats = SluiceClient.Statistics()
+        struct Sums { var sent = 0, rejected = 0, dropped = 0, requests = 0, retries = 0 }
+        var stats = Sums()
         for client in clients {
             let s = client.statistics
             stats.sent += s.sent

@@ -20,6 +20,14 @@ public enum LoopbackSockets {
         return address
     }
 
+    /// Calls `body` with 127.0.0.1:`port` as the socket calls take it (`bind`, `connect`).
+    public static func withAddress<T>(port: Int, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
+        var address = address(port: port)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+    }
+
     /// Connects to `port`, writes every byte, and closes the connection.
     public static func sendTCP(port: Int, _ bytes: [UInt8]) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -103,13 +103,7 @@ struct ExampleAppTests {
         defer { close(listener) }
         var one: Int32 = 1
         setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
+        let bound = LoopbackSockets.withAddress(port: port) { bind(listener, $0, $1) }
         guard bound == 0, listen(listener, 16) == 0 else { throw ServerProcessError(description: "cannot listen on \(port): errno \(errno)") }
         let connection = accept(listener, nil, nil)
         guard connection >= 0 else { throw ServerProcessError(description: "accept: errno \(errno)") }

@@ -124,6 +124,9 @@ package enum FileFaults {
     /// Arms `fault` until it has failed `count` calls or is cleared.
     package static func arm(_ fault: FileFault) -> Handle {
         let id = state.withLock { s -> Int in
+            // Writes and syncs are noted only while something is armed: what was noted before
+            // an idle spell may have been synced unseen since, and must not be dropped later.
+            if s.armed.isEmpty { s.unsynced.removeAll() }
             s.nextID += 1
             s.armed.append(Armed(id: s.nextID, fault: fault))
             s.fired[s.nextID] = 0

@@ -61,6 +61,8 @@ public struct Pipeline: Sendable {
     let store: (any StoreStage)?
     /// The aggregator's open windows, for live queries.
     public let live = LiveWindows()
+    /// Records aggregated and windows delivered so far, for queries that wait for them.
+    public let progress = Watched(PipelineProgress())
 
     public init(
         configuration: Configuration, stages: [any EventStage] = [], sinks: [any Sink],
@@ -94,9 +96,10 @@ public struct Pipeline: Sendable {
         let end = self.end
         let aggregator = WindowAggregator(
             configuration: configuration.aggregator, input: input, output: channels[0],
-            store: storeChannel, counters: counters, live: live, resumption: resumption, ending: { end.value }
+            store: storeChannel, counters: counters, live: live, progress: progress, resumption: resumption, ending: { end.value }
         )
-        let sinkStage = SinkStage(input: channels[stages.count], sinks: sinks, counters: counters, emitSummary: configuration.emitSummary)
+        let sinkStage = SinkStage(input: channels[stages.count], sinks: sinks, counters: counters, emitSummary: configuration.emitSummary,
+                                  progress: progress)
         let allChannels = channels
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await aggregator.run() }

@@ -15,7 +15,7 @@ public enum SluiceRoutes {
         router.add(middleware: IdempotencyMiddleware(edge: state.edge))
 
         let httpIngest = HTTPIngest(edge: state.edge, maxBodyBytes: maxBodyBytes)
-        let query = QueryRoutes(state: state)
+        let query = QueryRoutes(state: state, clock: ContinuousClock())
         let retention = RetentionRoutes(state: state)
         let stream = StreamRoute(state: state, clock: ContinuousClock())
 

@@ -68,4 +68,30 @@ public final class ServerState: Sendable {
 
     /// The pruner for the current policy; `nil` without a store.
     var pruner: RetentionPruner? { store?.pruner }
+
+    /// Waits until every record taken before the call has been through the window aggregator
+    /// and every window those records closed has reached the sinks queries read (the recent
+    /// windows; the store reads its own), or until `timeout` passes on `clock`. Returns whether
+    /// it settled. A `202` means the records are in the pipeline, not yet aggregated: a client
+    /// that queries right after posting waits here for its windows (`?settle=`).
+    public func settle<C: Clock>(within timeout: Duration, clock: C) async -> Bool where C.Duration == Duration {
+        let taken = pipeline.counters.snapshot.records
+        let progress = pipeline.progress
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await progress.wait { $0.recordsAggregated >= taken }
+                // The windows closed by then, by these records or by later ones.
+                let closed = progress.value.windowsClosed
+                await progress.wait { $0.windowsDelivered >= closed }
+                return !Task.isCancelled
+            }
+            group.addTask {
+                try? await clock.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }
 }

@@ -8,12 +8,16 @@ public struct SinkStage: Sendable {
     let counters: PipelineCounters
     /// Emit a `summary` record at the end (`run`, `replay`).
     let emitSummary: Bool
+    /// Where it counts the windows every sink has been handed.
+    let progress: Watched<PipelineProgress>?
 
-    public init(input: BoundedChannel<[StageEvent]>, sinks: [any Sink], counters: PipelineCounters, emitSummary: Bool) {
+    public init(input: BoundedChannel<[StageEvent]>, sinks: [any Sink], counters: PipelineCounters, emitSummary: Bool,
+                progress: Watched<PipelineProgress>? = nil) {
         self.input = input
         self.sinks = sinks
         self.counters = counters
         self.emitSummary = emitSummary
+        self.progress = progress
     }
 
     public func run() async throws {
@@ -30,6 +34,10 @@ public struct SinkStage: Sendable {
                 for (type, n) in emitted { summary.emitted[type, default: 0] += n }
             }
             for sink in sinks { try await sink.write(records) }
+            if let progress {
+                let windows = PipelineProgress.windows(in: records)
+                if windows > 0 { progress.update { $0.windowsDelivered += windows } }
+            }
         }
         if emitSummary {
             let summary = OutputRecord.summary(counters.snapshot)

@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import SluiceModel
 import SluicePipeline
@@ -6,6 +7,35 @@ import SluiceStore
 /// The read side of the API: stored records plus the pipeline's live state.
 struct QueryRoutes: Sendable {
     let state: ServerState
+    /// Paces `settle`'s timeout: the server passes `ContinuousClock()`.
+    let settleTimer: @Sendable (Duration) async -> Bool
+
+    init<C: Clock>(state: ServerState, clock: C) where C.Duration == Duration {
+        self.state = state
+        settleTimer = { timeout in await state.settle(within: timeout, clock: clock) }
+    }
+
+    /// The longest `settle=` a query may ask for.
+    static let longestSettle = WindowDuration.seconds(30)
+
+    /// Reads `settle=DURATION` and, when given, waits until what was taken before the request
+    /// has reached the windows it reads (`ServerState.settle`), at most that long. Returns the
+    /// `Sluice-Settled` header to answer with: `true`, or `false` when the time ran out first.
+    func settle(_ request: Request) async throws -> HTTPFields {
+        guard let text = request.uri.queryParameters.get("settle") else { return [:] }
+        let timeout: WindowDuration
+        switch WindowDuration.parseUserInput(text, name: "settle") {
+        case .success(let d): timeout = d
+        case .failure(let problem): throw APIError.badRequest(problem.description)
+        }
+        guard timeout <= Self.longestSettle else {
+            throw APIError.badRequest("settle=\(text): must be at most \(Self.longestSettle.humanDescription)")
+        }
+        let settled = await settleTimer(.microseconds(timeout.microseconds))
+        return [Self.settledField: settled ? "true" : "false"]
+    }
+
+    static let settledField = HTTPField.Name("Sluice-Settled")!
 
     /// The tenant a query may look at: its own for a tenant token; any (or all) for admin.
     static func tenant(_ request: Request, _ context: SluiceRequestContext) throws -> String? {
@@ -42,11 +72,13 @@ struct QueryRoutes: Sendable {
         }
     }
 
-    static func json(_ body: (inout JSONWriter) -> Void) -> Response {
+    static func json(headers extra: HTTPFields = [:], _ body: (inout JSONWriter) -> Void) -> Response {
         var json = JSONWriter(capacity: 4_096)
         body(&json)
         json.newline()
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+        var headers: HTTPFields = [.contentType: "application/json"]
+        headers.append(contentsOf: extra)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
     }
 
     static func step(_ request: Request) throws -> WindowDuration? {
@@ -67,13 +99,14 @@ struct QueryRoutes: Sendable {
                                         length: try Self.window(request), from: range.from, to: range.to)
         let stat = parameters.get("stat")
         let step = try Self.step(request)
+        let settled = try await settle(request)
         if filter.metric == "visits" || filter.metric == "unique_visitors" {
             if let stat { throw APIError.badRequest("stat=\(stat) applies to window records; metric=\(filter.metric!) answers visits_window records") }
             var all = filter
             all.metric = nil
             let query = WindowQuery(state: state)
             let visits = if let step { try await query.visits(all, step: step) } else { try await query.visits(all) }
-            return Self.json { json in
+            return Self.json(headers: settled) { json in
                 json.beginArray()
                 for v in visits { json.rawElement(Self.encoded(.visitsWindow(v))) }
                 json.endArray()
@@ -103,7 +136,9 @@ struct QueryRoutes: Sendable {
         }
         json.endArray()
         json.newline()
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+        var headers: HTTPFields = [.contentType: "application/json"]
+        headers.append(contentsOf: settled)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
     }
 
     /// One record as its NDJSON object, without the newline.
@@ -122,12 +157,13 @@ struct QueryRoutes: Sendable {
         let filter = WindowQuery.Filter(tenant: tenant, length: try Self.window(request), from: range.from, to: range.to)
         let names = ["response_time", "db_query_time", "memory_usage"]
         let step = try Self.step(request)
+        let settled = try await settle(request)
         let query = WindowQuery(state: state)
         let all = if let step { try await query.windows(filter, step: step) } else { try await query.windows(filter) }
         let windows = all.filter { names.contains($0.series.name) && (route == nil || $0.series.labels["route"] == route) }
         var groups: [WindowSpan: [String: [WindowSummary]]] = [:]
         for w in windows { groups[w.span, default: [:]][w.series.name, default: []].append(w) }
-        return Self.json { json in
+        return Self.json(headers: settled) { json in
             json.beginArray()
             for span in groups.keys.sorted() {
                 let byName = groups[span]!.mapValues { WindowSummary.merging($0, span: span, series: SeriesKey(tenantID: tenant, name: $0[0].series.name)) }
@@ -231,6 +267,7 @@ struct QueryRoutes: Sendable {
         let id = try context.parameters.require("id")
         guard context.identity.mayRead(id) else { throw APIError.forbidden("this token reads its own tenant only") }
         guard TenantID.problem(id) == nil else { throw APIError.badRequest("\(id) is not a valid tenant id") }
+        let settled = try await settle(request)
         var latest: [SeriesKey: WindowSummary] = [:]
         for w in try await WindowQuery(state: state).windows(.init(tenant: id)) {
             if let seen = latest[w.series], seen.span.end > w.span.end { continue }
@@ -252,7 +289,7 @@ struct QueryRoutes: Sendable {
         }
         if let v = recent.visits[id]?.last, visits.map({ $0.span.end <= v.span.end }) ?? true { visits = v }
         let usage = await state.tokenMeter.usage(tenantID: id).filter { $0.period == .month }
-        return Self.json { json in
+        return Self.json(headers: settled) { json in
             json.beginObject()
             json.key("tenant_id"); json.string(id)
             json.key("series")

@@ -11,6 +11,8 @@ public struct WindowAggregator: Sendable {
     let store: BoundedChannel<StoreBatch>?
     let counters: PipelineCounters
     let live: LiveWindows?
+    /// Where it counts the records it has taken and the windows it has closed.
+    let progress: Watched<PipelineProgress>?
     /// Where a restart picks up; `nil` starts empty.
     let resumption: Resumption?
     /// How the input ended (read once it has).
@@ -30,7 +32,7 @@ public struct WindowAggregator: Sendable {
     public init(
         configuration: Configuration, input: BoundedChannel<RecordBatch>, output: BoundedChannel<[StageEvent]>,
         store: BoundedChannel<StoreBatch>? = nil, counters: PipelineCounters, live: LiveWindows? = nil,
-        resumption: Resumption? = nil, ending: @escaping @Sendable () -> Pipeline.Ending = { .flush }
+        progress: Watched<PipelineProgress>? = nil, resumption: Resumption? = nil, ending: @escaping @Sendable () -> Pipeline.Ending = { .flush }
     ) {
         self.configuration = configuration
         self.input = input
@@ -38,6 +40,7 @@ public struct WindowAggregator: Sendable {
         self.store = store
         self.counters = counters
         self.live = live
+        self.progress = progress
         self.resumption = resumption
         self.ending = ending
     }
@@ -52,11 +55,13 @@ public struct WindowAggregator: Sendable {
             output.finish()
             store?.finish()
         }
+        count(records: 0, events: resumption?.events ?? [])
         try await emit(resumption?.events ?? [], checkpoint: nil)
         for await batch in input {
             var events: [StageEvent] = []
             for record in batch.records { machine.record(record, into: &events) }
             late.report(machine, counters: counters, windows: configuration.windows)
+            count(records: batch.records.count, events: events)
             if let live, live.isRequested { live.publish(machine.openSummaries()) }
             try await emit(events, checkpoint: batch.checkpoint ? .save(machine.checkpoint().encoded()) : nil)
         }
@@ -66,7 +71,18 @@ public struct WindowAggregator: Sendable {
             try await emit([], checkpoint: .save(machine.checkpoint().encoded()))
         case .flush, .suspend:
             machine.inputFinished(into: &events)
+            count(records: 0, events: events)
             try await emit(events, checkpoint: .clear)
+        }
+    }
+
+    /// Counted before the events are sent on, so a waiter never sees the sinks ahead of it.
+    private func count(records: Int, events: [StageEvent]) {
+        guard let progress, records > 0 || !events.isEmpty else { return }
+        let windows = PipelineProgress.windows(in: events.lazy.compactMap(\.output))
+        progress.update {
+            $0.recordsAggregated += UInt64(records)
+            $0.windowsClosed += windows
         }
     }
 

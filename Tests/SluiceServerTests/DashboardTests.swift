@@ -80,6 +80,9 @@ struct DashboardTests {
         #expect(labels == ["0 ms", "100 ms", "200 ms", "300 ms", "400 ms"])
         #expect(svg.contains("<td><i style=\"background:#222\"></i>p99</td><td>5 ms</td><td>332 ms</td><td>168.5 ms</td><td>332 ms</td>"))
         #expect(svg.contains("class=\"anomaly\""))
+        let memory = SVGChart(lines: [.init(name: "max", color: "#111", points: [(0, 900)])], unit: .megabytes).render(title: "memory")
+        #expect(memory.matches(of: /text-anchor="end">([^<]*)</).map { String($0.1) } == ["0 GB", "0.25 GB", "0.5 GB", "0.75 GB", "1 GB"],
+                "900 MB rounds up to a 1 GB top tick, and the axis counts in GB")
         #expect(svg.contains("p99 spike &lt;b&gt;"), "labels are escaped")
         #expect(SVGChart(lines: []).render(title: "x").contains("No data in this time range"))
         // Drawn over a range: points outside it are left out, and the axis spans the range.
@@ -108,7 +111,7 @@ struct DashboardTests {
         #expect(Number.grouped(0.000125, significant: 3) == "0.000125")
         #expect(Number.bytes(10_737_418_240) == "10 GiB")
         #expect(Number.bytes(28_467) == "27.8 KiB")
-        #expect(Number.bytes(512) == "512 B")
+        #expect(Number.bytes(512) == "512 B" && Number.bytes(48.84) == "49 B" && Number.bytes(2_093) == "2.04 KiB")
         #expect(ChartUnit.milliseconds.format(1_500) == "1.5 s")
         #expect(ChartUnit.tokens.format(2_500_000) == "2.5M tokens")
         #expect(DashboardWidget.sizeSpelling(10 << 30) == "10GiB" && DashboardWidget.sizeSpelling(1_000_001) == "1000001")

@@ -26,7 +26,7 @@ struct SVGChart {
     /// The time range drawn, in microseconds; the points' own span when nil.
     var domain: ClosedRange<Int64>?
 
-    static let left = 52.0, right = 10.0, top = 10.0, bottom = 22.0
+    static let left = 58.0, right = 10.0, top = 10.0, bottom = 22.0
 
     func render(title: String) -> String {
         let all = lines.flatMap(\.points)
@@ -37,9 +37,15 @@ struct SVGChart {
         let (left, right, top, bottom) = (Self.left, Self.right, Self.top, Self.bottom)
         let plotW = width - left - right, plotH = height - top - bottom
         let values = inDomain.map(\.y)
-        let scale = unit.scale(for: max(abs(values.max() ?? 0), abs(values.min() ?? 0)))
-        let ticks = yRange.map { r in Ticks.nice(lower: r.lowerBound, upper: r.upperBound) }
-            ?? Ticks.nice(lower: min(0, (values.min() ?? 0) / scale.divisor), upper: max((values.max() ?? 0) / scale.divisor, 1e-9)).map { $0 * scale.divisor }
+        // The axis' scale suits its top tick (900 MB rounds up to a 1 GB tick), so every label
+        // is short.
+        func ticks(_ scale: (divisor: Double, suffix: String)) -> [Double] {
+            yRange.map { r in Ticks.nice(lower: r.lowerBound, upper: r.upperBound) }
+                ?? Ticks.nice(lower: min(0, (values.min() ?? 0) / scale.divisor), upper: max((values.max() ?? 0) / scale.divisor, 1e-9)).map { $0 * scale.divisor }
+        }
+        let first = ticks(unit.scale(for: max(abs(values.max() ?? 0), abs(values.min() ?? 0))))
+        let scale = unit.scale(for: max(abs(first.first!), abs(first.last!)))
+        let ticks = ticks(scale)
         let (yMin, yMax) = (ticks.first!, ticks.last!)
         let spanX = Double(max(maxX - minX, 1))
         func px(_ x: Int64) -> Double { left + (maxX == minX ? plotW / 2 : Double(x - minX) / spanX * plotW) }
@@ -130,9 +136,10 @@ enum ChartUnit: Sendable {
         return Number.grouped(value / scale.divisor, significant: 3) + suffix
     }
 
-    /// One value, in the scale that suits it.
+    /// One value, in the scale that suits it; whole bytes below 1 KiB.
     func format(_ value: Double) -> String {
         let scale = scale(for: abs(value))
+        if self == .bytes { return Number.grouped(value / scale.divisor, significant: scale.divisor == 1 ? 1 : 3) + scale.suffix }
         return Number.grouped(value / scale.divisor, significant: 4) + scale.suffix
     }
 }

@@ -50,6 +50,9 @@ struct DashboardRoutes: Sendable {
             retention: RetentionRoutes.policy(state.retentionPolicy, seenBy: context.identity), stats: nil, dryRun: nil, viewer: viewer, tenant: asked,
             route: parameters.get("route").flatMap { $0.isEmpty ? nil : $0 }, series: parameters.get("series").flatMap { $0.isEmpty ? nil : $0 },
             range: range, query: request.uri.query ?? "")
+        if widgets.contains(where: { $0 != .tokenUsageMonitor && $0 != .retentionPolicyManager }) {
+            try await history(&data)
+        }
         if widgets.contains(.tokenUsageMonitor) {
             data.tokens = await state.tokenMeter.usage(tenantID: viewer)
         }
@@ -61,6 +64,55 @@ struct DashboardRoutes: Sendable {
             }
         }
         return data
+    }
+
+    /// Most points a chart line draws: a longer range is rolled up into steps.
+    static let maximumPoints = 240
+
+    /// When the range reaches back past what the dashboard sink holds (it keeps the newest
+    /// windows of each series; the rest went to the store, or went before a restart), or holds
+    /// more windows than a chart draws, the windows of the selected tenant and the sites' visits
+    /// come from the store instead, as the query API reads them: the base windows, or roll-ups
+    /// to a step of whole windows (1, 2, 5, 10, 15, 30 or 60 of them, then whole hours and days).
+    func history(_ data: inout DashboardData) async throws {
+        guard let base = state.windowLengths.first else { return }
+        let tenant = DashboardWidget.selectedTenant(data)
+        let held = data.snapshot.windows.filter { $0.key.tenantID == tenant }.values.compactMap { $0.first?.span.start.microseconds }
+        let sinkFull = data.snapshot.windows.values.contains { $0.count >= sink.windowsPerSeries }
+        let span = data.range.to - data.range.from
+        let reachesBack = held.isEmpty || data.range.from < held.max()!
+        guard (state.store != nil && reachesBack) || (sinkFull && reachesBack) || span / base.microseconds > Int64(Self.maximumPoints) else { return }
+        let multiples: [Int64] = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1_440, 2_880, 10_080]
+        let step = WindowDuration(microseconds: base.microseconds * (multiples.first { span / (base.microseconds * $0) <= Int64(Self.maximumPoints) } ?? 10_080))
+        // Whole steps that end inside the range.
+        let from = Timestamp(microseconds: data.range.from - step.microseconds)
+        let to = Timestamp(microseconds: data.range.to)
+        let query = WindowQuery(state: state)
+        var windows: [WindowSummary]
+        var visits: [VisitsWindowSummary]
+        if step == base {
+            let filter = WindowQuery.Filter(tenant: tenant, length: base, from: from, to: to)
+            windows = try await query.windows(filter)
+            visits = try await query.visits(WindowQuery.Filter(tenant: data.viewer, length: base, from: from, to: to))
+        } else {
+            windows = try await query.windows(WindowQuery.Filter(tenant: tenant, from: from, to: to), step: step)
+            visits = try await query.visits(WindowQuery.Filter(tenant: data.viewer, from: from, to: to), step: step)
+        }
+        windows.removeAll { $0.partial || $0.series.tenantID != tenant }
+        // Visits windows carry no open mark: those past the newest closed window are open.
+        let closed = data.snapshot.newestEnd ?? Int64.max
+        visits.removeAll { $0.span.end.microseconds > closed }
+        var byKey: [SeriesKey: [WindowSummary]] = [:]
+        for w in windows { byKey[w.series, default: []].append(w) }
+        var routes: [SeriesKey: [WindowSpan: [WindowSummary]]] = [:]
+        for w in windows where w.series.labels["route"] != nil && DashboardWidget.performanceNames.contains(w.series.name) {
+            routes[w.series.withoutRoute, default: [:]][w.span, default: []].append(w)
+        }
+        data.snapshot.windows = data.snapshot.windows.filter { $0.key.tenantID != tenant }.merging(byKey.mapValues { $0.sorted { $0.span < $1.span } }) { $1 }
+        data.snapshot.allRoutes = routes.mapValues { spans in
+            spans.keys.sorted().map { span in WindowSummary.merging(spans[span]!, span: span, series: spans[span]![0].series.withoutRoute) }
+        }
+        data.snapshot.visits = Dictionary(grouping: visits.sorted { $0.span < $1.span }) { $0.tenantID ?? "" }
     }
 
     func page(_ request: Request, _ context: SluiceRequestContext, widgets: [DashboardWidget]) async throws -> Response {

@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+import SluiceServerTesting
+import SluiceTesting
+
+/// The dashboard's time range reaches past what it holds in memory: after a restart, or over
+/// more windows than a chart draws, the widgets read the store as the query API does.
+@Suite("Dashboard history", .timeLimit(.minutes(2)), .serialized)
+struct DashboardHistoryTests {
+    /// Three hours of one metric and one route, a window each minute, with known values.
+    static let minutes = 180
+    static func value(_ minute: Int) -> Int { (minute * 37) % 101 }
+
+    static func feed(_ server: LiveServer) async throws {
+        var lines = ""
+        for minute in 0..<minutes {
+            let time = "2026-11-24T\(String(format: "%02d:%02d", 8 + minute / 60, minute % 60)):30Z"
+            lines += #"{"metric_name":"m","value":\#(value(minute)),"tenant_id":"t","timestamp":"\#(time)"}"# + "\n"
+            lines += #"{"type":"performance","route":"/a","response_time":\#(value(minute) + 1),"tenant_id":"t","timestamp":"\#(time)"}"# + "\n"
+        }
+        // Closes the last minute.
+        lines += #"{"metric_name":"later","value":0,"tenant_id":"t","timestamp":"2026-11-24T11:02:00Z"}"# + "\n"
+        #expect(try await server.request("POST", "/api/v2/analytics/metrics", body: lines, contentType: "application/x-ndjson").status == 202)
+    }
+
+    static func csv(_ server: LiveServer, _ path: String) async throws -> [[String: String]] {
+        let reply = try await server.request("GET", path)
+        #expect(reply.status == 200, "\(path): \(reply.body)")
+        let lines = reply.body.split(separator: "\r\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        guard let header = lines.first else { return [] }
+        return lines.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(header, $0)) }
+    }
+
+    @Test("after a restart the widgets draw the stored windows of the range, one point per window, with the values posted")
+    func afterRestart() async throws {
+        let first = try await LiveServer.start()
+        try await Self.feed(first)
+        try await first.stop()
+        let server = try await LiveServer.start(dataDirectory: first.dataDirectory)
+        let rows = try await Self.csv(server, "/widgets/analytics-charts?format=csv&tenant=t&series=m&from=2026-11-24T08:00:00Z&to=2026-11-24T11:00:00Z")
+        let means = rows.filter { $0["chart"] == "m" && $0["series"] == "mean" }
+        #expect(means.count == Self.minutes, "one point per stored window (\(means.count))")
+        for (minute, row) in means.enumerated() {
+            #expect(Double(row["value"] ?? "") == Double(Self.value(minute)), "minute \(minute): \(row)")
+        }
+        let page = try await server.request("GET", "/?tenant=t&from=2026-11-24T08:00:00Z&to=2026-11-24T11:00:00Z")
+        #expect(page.body.contains(#"data-points="540""#), "p50, p95 and p99 of 180 stored windows are drawn")
+        try await server.stop()
+    }
+
+    @Test("a range longer than a chart draws is rolled up into whole steps whose counts add up to every sample")
+    func rolledUp() async throws {
+        let first = try await LiveServer.start()
+        try await Self.feed(first)
+        try await first.stop()
+        let server = try await LiveServer.start(dataDirectory: first.dataDirectory)
+        // A week: 10,080 one-minute windows would be too many points; steps of an hour are not.
+        let rows = try await Self.csv(server, "/widgets/performance-dashboard?format=csv&tenant=t&from=2026-11-18T11:00:00Z&to=2026-11-25T11:00:00Z")
+        #expect(rows.count == 3, "three hourly steps hold the three hours (\(rows.map { $0["start"] ?? "" }))")
+        #expect(rows.map { $0["start"] } == ["2026-11-24T08:00:00Z", "2026-11-24T09:00:00Z", "2026-11-24T10:00:00Z"])
+        #expect(rows.compactMap { Int($0["response_time_count"] ?? "") }.reduce(0, +) == Self.minutes)
+        let maxima = rows.compactMap { Double($0["response_time_mean"] ?? "") }
+        let expected = (0..<3).map { hour in Double((0..<60).map { Self.value(hour * 60 + $0) + 1 }.reduce(0, +)) / 60 }
+        #expect(maxima == expected, "each step's mean is its hour's mean")
+        try await server.stop()
+    }
+}

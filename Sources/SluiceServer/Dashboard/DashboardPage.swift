@@ -113,6 +113,13 @@ struct DashboardRoutes: Sendable {
             spans.keys.sorted().map { span in WindowSummary.merging(spans[span]!, span: span, series: spans[span]![0].series.withoutRoute) }
         }
         data.snapshot.visits = Dictionary(grouping: visits.sorted { $0.span < $1.span }) { $0.tenantID ?? "" }
+        // The range's anomalies too, so the charts mark them; Anomaly is Hashable, and one
+        // both stored and held counts once.
+        var anomalies = Set(data.snapshot.anomalies)
+        for case .output(.anomaly(let a)) in try await state.storedRecords(StoreQuery(kinds: [.anomaly], tenantID: data.viewer, from: from, to: to)) {
+            anomalies.insert(a)
+        }
+        data.snapshot.anomalies = anomalies.sorted { ($0.timestamp, $0.series) < ($1.timestamp, $1.series) }
     }
 
     func page(_ request: Request, _ context: SluiceRequestContext, widgets: [DashboardWidget]) async throws -> Response {

@@ -96,7 +96,7 @@ public struct Pipeline: Sendable {
             configuration: configuration.aggregator, input: input, output: channels[0],
             store: storeChannel, counters: counters, live: live, resumption: resumption, ending: { end.value }
         )
-        let sinkStage = SinkStage(input: channels[stages.count], sinks: sinks, counters: counters, emitSummary: configuration.emitSummary)
+        let sinkStage = SinkStage(input: channels[stages.count], sinks: sinks, counters: counters, emitSummary: configuration.emitSummary, store: storeChannel)
         let allChannels = channels
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await aggregator.run() }

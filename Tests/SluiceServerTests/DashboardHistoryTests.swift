@@ -65,3 +65,31 @@ struct DashboardHistoryTests {
         try await server.stop()
     }
 }
+
+extension DashboardHistoryTests {
+    @Test("after a restart the charts still mark the range's anomalies, with the reason the detector gave")
+    func anomaliesAfterRestart() async throws {
+        let fixture = FixtureLocator.fixtures() + "/anomalies"
+        let input = try #require(TestFiles.readString(fixture + "/input.ndjson"))
+        let expected = try #require(TestFiles.readString(fixture + "/expected.ndjson"))
+        let reasons = expected.split(separator: "\n").compactMap { line -> String? in
+            guard line.contains(#""type":"anomaly""#), let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+            return object["reason"] as? String
+        }
+        #expect(!reasons.isEmpty)
+        let first = try await LiveServer.start("pipeline: {windows: [10s]}")
+        // A later record closes the fixture's last windows (a graceful stop keeps open ones open).
+        let closer = #"{"metric_name":"later","value":0,"tenant_id":"shop","timestamp":"2026-11-24T10:30:00Z"}"#
+        #expect(try await first.request("POST", "/api/v2/analytics/metrics", body: input + closer + "\n", contentType: "application/x-ndjson").status == 202)
+        try await first.stop()
+        let server = try await LiveServer.start("pipeline: {windows: [10s]}", dataDirectory: first.dataDirectory)
+        let page = try await server.request("GET", "/widgets/performance-dashboard?tenant=shop&route=/checkout&from=2026-11-24T10:00:00Z&to=2026-11-24T10:20:00Z")
+        let stored = try await server.request("GET", "/api/v2/analytics/anomalies?tenant=shop")
+        #expect(stored.body.contains("p99"), "\(stored.body)")
+        for reason in reasons {
+            let escaped = reason.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            #expect(page.body.contains("<g class=\"anomaly\" data-reason=") && page.body.contains(escaped), "the chart marks \(reason)")
+        }
+        try await server.stop()
+    }
+}

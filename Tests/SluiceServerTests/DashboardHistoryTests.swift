@@ -23,6 +23,15 @@ struct DashboardHistoryTests {
         #expect(try await server.request("POST", "/api/v2/analytics/metrics", body: lines, contentType: "application/x-ndjson").status == 202)
     }
 
+    /// A server restarted on the data directory of one that was fed and stopped: everything is
+    /// in the store, nothing in the dashboard's memory.
+    static func restarted() async throws -> LiveServer {
+        let first = try await LiveServer.start()
+        try await feed(first)
+        try await first.stop()
+        return try await LiveServer.start(dataDirectory: first.dataDirectory)
+    }
+
     static func csv(_ server: LiveServer, _ path: String) async throws -> [[String: String]] {
         let reply = try await server.request("GET", path)
         #expect(reply.status == 200, "\(path): \(reply.body)")
@@ -33,10 +42,7 @@ struct DashboardHistoryTests {
 
     @Test("after a restart the widgets draw the stored windows of the range, one point per window, with the values posted")
     func afterRestart() async throws {
-        let first = try await LiveServer.start()
-        try await Self.feed(first)
-        try await first.stop()
-        let server = try await LiveServer.start(dataDirectory: first.dataDirectory)
+        let server = try await Self.restarted()
         let rows = try await Self.csv(server, "/widgets/analytics-charts?format=csv&tenant=t&series=m&from=2026-11-24T08:00:00Z&to=2026-11-24T11:00:00Z")
         let means = rows.filter { $0["chart"] == "m" && $0["series"] == "mean" }
         #expect(means.count == Self.minutes, "one point per stored window (\(means.count))")
@@ -50,10 +56,7 @@ struct DashboardHistoryTests {
 
     @Test("a range longer than a chart draws is rolled up into whole steps whose counts add up to every sample")
     func rolledUp() async throws {
-        let first = try await LiveServer.start()
-        try await Self.feed(first)
-        try await first.stop()
-        let server = try await LiveServer.start(dataDirectory: first.dataDirectory)
+        let server = try await Self.restarted()
         // A week: 10,080 one-minute windows would be too many points; steps of an hour are not.
         let rows = try await Self.csv(server, "/widgets/performance-dashboard?format=csv&tenant=t&from=2026-11-18T11:00:00Z&to=2026-11-25T11:00:00Z")
         #expect(rows.count == 3, "three hourly steps hold the three hours (\(rows.map { $0["start"] ?? "" }))")

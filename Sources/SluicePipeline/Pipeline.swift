@@ -99,7 +99,7 @@ public struct Pipeline: Sendable {
             store: storeChannel, counters: counters, live: live, progress: progress, resumption: resumption, ending: { end.value }
         )
         let sinkStage = SinkStage(input: channels[stages.count], sinks: sinks, counters: counters, emitSummary: configuration.emitSummary,
-                                  progress: progress)
+                                  store: storeChannel, progress: progress)
         let allChannels = channels
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await aggregator.run() }

@@ -62,22 +62,92 @@ struct DashboardTests {
                                  viewer: nil, tenant: "t", route: nil, query: "")
         let html = DashboardWidget.performanceDashboard.render(data)
         #expect(html.contains("response time (all routes)"))
+        #expect(DashboardWidget.allCases.map(\.title) == ["PerformanceDashboard", "AnalyticsCharts", "MultiSiteAggregator", "TokenUsageMonitor", "RetentionPolicyManager"])
         #expect(html.contains("<option value=\"\" selected>all routes</option>"))
     }
 
-    @Test("a chart is inline SVG with one line per statistic, axes, a legend with the latest value and anomaly markers")
+    @Test("a chart is inline SVG with one line per statistic, round ticks in its unit, a legend with min/max/mean/last and anomaly markers")
     func chart() {
         let chart = SVGChart(lines: [
             .init(name: "p50", color: "#111", points: [(0, 1), (60_000_000, 2)]),
-            .init(name: "p99", color: "#222", points: [(0, 5), (60_000_000, 9.5)]),
-        ], markers: [(30_000_000, "p99 spike <b>")], unit: " ms")
+            .init(name: "p99", color: "#222", points: [(0, 5), (60_000_000, 332)]),
+        ], markers: [(30_000_000, "p99 spike <b>")], unit: .milliseconds)
         let svg = chart.render(title: "response time")
-        #expect(svg.hasPrefix("<figure class=\"chart\">"))
+        #expect(svg.hasPrefix("<figure class=\"chart\" data-points=\"4\">"))
         #expect(svg.components(separatedBy: "<polyline").count == 3)
-        #expect(svg.contains("p99 <b>9.5 ms</b>"))
+        // The y axis: 0, 100, 200, 300, 400 ms, not fractions of the largest value.
+        let labels = svg.matches(of: /text-anchor="end">([^<]*)</).map { String($0.1) }
+        #expect(labels == ["0 ms", "100 ms", "200 ms", "300 ms", "400 ms"])
+        #expect(svg.contains("<td><i style=\"background:#222\"></i>p99</td><td>5 ms</td><td>332 ms</td><td>168.5 ms</td><td>332 ms</td>"))
         #expect(svg.contains("class=\"anomaly\""))
+        let memory = SVGChart(lines: [.init(name: "max", color: "#111", points: [(0, 900)])], unit: .megabytes).render(title: "memory")
+        #expect(memory.matches(of: /text-anchor="end">([^<]*)</).map { String($0.1) } == ["0 GB", "0.25 GB", "0.5 GB", "0.75 GB", "1 GB"],
+                "900 MB rounds up to a 1 GB top tick, and the axis counts in GB")
         #expect(svg.contains("p99 spike &lt;b&gt;"), "labels are escaped")
-        #expect(SVGChart(lines: []).render(title: "x").contains("no data yet"))
+        #expect(SVGChart(lines: []).render(title: "x").contains("No data in this time range"))
+        // Drawn over a range: points outside it are left out, and the axis spans the range.
+        let ranged = SVGChart(lines: [.init(name: "a", color: "#111", points: [(0, 1), (60_000_000, 2), (120_000_000, 3)])],
+                              domain: 30_000_000...150_000_000).render(title: "a")
+        #expect(ranged.contains("data-points=\"2\"") && ranged.contains("data-x0=\"30000\" data-x1=\"150000\""))
+    }
+
+    @Test("ticks are round numbers in 1, 2, 2.5 or 5 steps that cover the data", arguments: [0.7, 3.2, 83, 249, 332, 999, 1_234, 86_400, 10_737_418_240])
+    func ticks(top: Double) throws {
+        let ticks = Ticks.nice(lower: 0, upper: top)
+        let step = ticks[1] - ticks[0]
+        var magnitude = 1e-12
+        while magnitude * 10 <= step * (1 + 1e-9) { magnitude *= 10 }
+        let mantissa = step / magnitude
+        #expect([1.0, 2, 2.5, 5].contains { abs($0 - mantissa) < 1e-9 }, "step \(step) for \(top)")
+        #expect(ticks.first == 0 && ticks.last! >= top && ticks.last! - step < top, "\(ticks) covers \(top) tightly")
+        #expect((3...6).contains(ticks.count), "\(ticks.count) ticks")
+    }
+
+    @Test("numbers carry units and thousands separators")
+    func numbers() {
+        #expect(Number.grouped(UInt64(1_234_567)) == "1,234,567")
+        #expect(Number.grouped(Int64(-1_000)) == "-1,000")
+        #expect(Number.grouped(276_718.0, significant: 4) == "276,718")
+        #expect(Number.grouped(0.000125, significant: 3) == "0.000125")
+        #expect(Number.bytes(10_737_418_240) == "10 GiB")
+        #expect(Number.bytes(28_467) == "27.8 KiB")
+        #expect(Number.bytes(512) == "512 B" && Number.bytes(48.84) == "49 B" && Number.bytes(2_093) == "2.04 KiB")
+        #expect(ChartUnit.milliseconds.format(1_500) == "1.5 s")
+        #expect(ChartUnit.tokens.format(2_500_000) == "2.5M tokens")
+        #expect(DashboardWidget.sizeSpelling(10 << 30) == "10GiB" && DashboardWidget.sizeSpelling(1_000_001) == "1000001")
+        // Time ticks fall on round clock times.
+        let t0 = Int64(1_795_514_400) * 1_000_000 + 17_000_000
+        let times = Ticks.times(from: t0, to: t0 + 3_600_000_000, most: 7)
+        #expect(times.count >= 4 && times.allSatisfy { $0 % 600_000_000 == 0 })
+    }
+
+    @Test("a view's time range comes from the URL: relative, absolute or Unix milliseconds; a bad one is named and replaced")
+    func range() {
+        let now = Int64(1_795_514_400) * 1_000_000
+        let relative = DashboardRange.resolve(from: "now-5m", to: "now", now: now)
+        #expect(relative.from == now - 300_000_000 && relative.to == now && relative.problems.isEmpty && relative.isRelative)
+        let absolute = DashboardRange.resolve(from: "2026-11-24T09:00:00Z", to: "1795514400000", now: 0)
+        #expect(absolute.from == now - 3_600_000_000 && absolute.to == now && !absolute.isRelative)
+        let fallback = DashboardRange.resolve(from: "yesterday", to: nil, now: now)
+        #expect(fallback.fromText == "now-15m" && fallback.from == now - 900_000_000)
+        #expect(fallback.problems == ["from=yesterday: expected an RFC 3339 time such as 2026-11-24T10:00:00Z, or Unix seconds from 0 to 253402300799"])
+        let backwards = DashboardRange.resolve(from: "now", to: "now-1h", now: now)
+        #expect(backwards.from == now - 900_000_000 && backwards.to == now && backwards.problems.count == 1)
+        let huge = DashboardRange.resolve(from: "now-99999999d", to: nil, now: now)
+        #expect(huge.problems.count == 1 && huge.from == now - 900_000_000, "a duration past the longest Sluice takes is refused, not overflowed")
+    }
+
+    @Test("a widget's CSV has its numbers as the JSON API writes them, one row per window, quoted where needed")
+    func csv() async throws {
+        let sink = DashboardSink()
+        try await sink.write((0..<3).map { .window(Self.window($0, p99: 100 + Double($0) / 3)) })
+        let now = Self.window(2).span.end.microseconds
+        let data = DashboardData(snapshot: sink.snapshot(tenant: nil), tokens: [], budgets: [:], retention: .init(), stats: nil, dryRun: nil,
+                                 viewer: nil, tenant: "t", route: nil, range: DashboardRange.resolve(from: "now-2m", to: "now", now: now), query: "")
+        let table = DashboardWidget.performanceDashboard.table(data)
+        #expect(table.rows.count == 2, "the window ending 3 minutes before now is out of range")
+        #expect(table.rows.last?[0] == "2026-11-24T10:02:00Z" && table.rows.last?[7] == "100.66666666666667")
+        #expect(WidgetTable(header: ["a", "b"], rows: [["x,y", "say \"hi\""]]).csv == "a,b\r\n\"x,y\",\"say \"\"hi\"\"\"\r\n")
     }
 
     @Test("widgets show the numbers they are given")
@@ -87,13 +157,18 @@ struct DashboardTests {
         try await sink.write([.visitsWindow(VisitsWindowSummary(span: Self.window(0).span, tenantID: "site", visits: 42, uniqueVisitors: 17))])
         let data = DashboardData(snapshot: sink.snapshot(tenant: nil), tokens: [
             TokenUsageSummary(period: .month, start: Timestamp(seconds: 0), tenantID: "t", model: "m", requests: 1, promptTokens: 10, completionTokens: 5, cachedTokens: 0, costMicroUSD: nil),
+            TokenUsageSummary(period: .month, start: Timestamp(seconds: 0), tenantID: "t", model: "big", requests: 3, promptTokens: 1_200_000, completionTokens: 34_567, cachedTokens: 0, costMicroUSD: 12_345_678),
         ], budgets: [:], retention: .init(), stats: nil, dryRun: nil, viewer: nil, tenant: "t", route: nil, query: "")
         let performance = DashboardWidget.performanceDashboard.render(data)
         #expect(performance.contains(#"data-k="response_time-p99" data-v="102.0">102</td>"#))
+        #expect(performance.contains("<caption>The window ending 10:03 UTC</caption>"), "the table shows the newest window")
         let sites = DashboardWidget.multiSiteAggregator.render(data)
         #expect(sites.contains(#"data-k="visits" data-v="42""#) && sites.contains(#"data-k="unique" data-v="17""#))
         let tokens = DashboardWidget.tokenUsageMonitor.render(data)
         #expect(tokens.contains("unpriced"))
         #expect(tokens.contains(#"data-k="tokens" data-v="15""#))
+        #expect(tokens.contains(#"data-v="1234567">1,234,567</td>"#), "token counts have thousands separators")
+        #expect(tokens.contains(#"data-k="cost" data-v="12.345678">$12.35</td>"#))
+        #expect(tokens.contains("Cost per model") && tokens.contains(#"data-cost-model="big""#))
     }
 }

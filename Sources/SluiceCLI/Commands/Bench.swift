@@ -12,6 +12,7 @@ import SluiceStore
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure parse and pipeline throughput on a seeded workload.",
+        usage: "sluice bench [<options>]",
         discussion: """
             Generates ~110-byte metric lines (the same for a given --seed) and reports events per \
             second, the median of --runs runs, for parsing alone and for the whole run pipeline \

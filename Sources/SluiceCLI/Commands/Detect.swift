@@ -8,11 +8,15 @@ struct Detect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Score every row of a timestamp,value CSV series for anomalies.",
         discussion: """
-            Reads a CSV with a header naming `timestamp` and `value` columns (the Numenta Anomaly \\
-            Benchmark's format) and writes `timestamp,value,anomaly_score`, one row per input \\
-            row, in order. Streaming: a row's score depends only on the rows up to and including \\
-            it. The same detector watches closed windows in `run` and `serve`. Rows whose value \\
+            Reads a CSV with a header naming `timestamp` and `value` columns (the Numenta Anomaly \
+            Benchmark's format) and writes `timestamp,value,anomaly_score`, one row per input \
+            row, in order. Streaming: a row's score depends only on the rows up to and including \
+            it. The same detector watches closed windows in `run` and `serve`. Rows whose value \
             is not a number are reported on stderr with their line and scored 0.
+
+            Warm-up: the first \(AnomalyModel.defaultWarmup) rows (--warmup) teach the detector \
+            the series and score 0, as a new series in `run` and `serve` raises no anomaly \
+            during its first \(AnomalyModel.defaultWarmup) windows (anomaly.warmup).
 
             Example:
               sluice detect series.csv --output scores.csv
@@ -21,12 +25,18 @@ struct Detect: AsyncParsableCommand {
 
     @Argument(help: ArgumentHelp("The CSV series.", valueName: "FILE.csv")) var file: String
     @Option(help: ArgumentHelp("Write the scores here instead of stdout.", valueName: "FILE")) var output: String?
+    @Option(help: ArgumentHelp("Rows that score 0 while the detector learns the series.", valueName: "N"))
+    var warmup = AnomalyModel.defaultWarmup
+
+    func validate() throws {
+        if warmup < 0 { throw ValidationError("--warmup \(warmup): expected 0 or more rows") }
+    }
 
     func run() async throws {
         let reader = try FileDescriptorReader.open(path: file)
         let sink = try output.map { try NDJSONSink.create(path: $0) } ?? NDJSONSink(descriptor: 1)
         var splitter = LineSplitter(maximumLineBytes: 1 << 20)
-        var scorer = CSVScorer()
+        var scorer = CSVScorer(model: AnomalyModel(warmup: warmup))
         var problem: String?
         for try await chunk in reader {
             var out: [UInt8] = []
@@ -50,7 +60,7 @@ struct Detect: AsyncParsableCommand {
 
 /// Turns CSV rows into scored rows, one at a time.
 struct CSVScorer {
-    var model = AnomalyModel()
+    var model: AnomalyModel
     var timestampColumn = -1
     var valueColumn = -1
 

@@ -7,6 +7,7 @@ import SluiceServer
 struct Replay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Replay NDJSON files through the pipeline, deterministically.",
+        usage: "sluice replay <FILE> ... [<options>]",
         discussion: """
             The files are read in order as one stream. Time is virtual: it comes only from the \
             records, so a record without a timestamp is an error, and two replays of the same \

@@ -7,9 +7,11 @@ import SluiceServer
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Aggregate NDJSON records from stdin; write output records as NDJSON to stdout.",
+        usage: "sluice run [<options>] < FILE.ndjson",
         discussion: """
-            Each input line is one JSON record (design §2: metric, cache, performance, token_usage \
-            or visit). A record without a timestamp takes the time it was read. Windows close as \
+            Each input line is one JSON object: a metric, cache, performance, token_usage or visit \
+            record with its fields (see the README, Input records). A record without a \
+            timestamp takes the time it was read. Windows close as \
             event time advances (largest timestamp seen minus --lateness) and every open window \
             closes at the end of input; a summary record ends the output. Malformed lines are \
             reported on stderr as "line N: reason" and counted; the rest is processed. With \
@@ -20,7 +22,9 @@ struct Run: AsyncParsableCommand {
             the next run on the same directory resumes them (no window is stored twice).
 
             Example:
-              printf '%s\\n' '{"metric_name":"cpu","value":0.5,"timestamp":"2026-11-24T10:00:00Z"}' | sluice run
+              printf '%s\\n' \\
+                '{"metric_name":"cpu","value":0.5,"timestamp":"2026-11-24T10:00:00Z"}' \\
+                | sluice run
             """
     )
 

@@ -8,22 +8,25 @@ import SluiceServer
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the HTTP API, socket listeners and dashboard over one pipeline with its store.",
+        usage: "sluice serve [<options>]",
         discussion: """
-            Records arrive over HTTP (POST /api/v2/analytics/metrics and /cache: a JSON object, \\
-            a JSON array or NDJSON; POST /v1/metrics and /v1/traces: OTLP/HTTP; POST \\
-            /api/v1/write: Prometheus remote write; POST /api/v2/write and /write: InfluxDB line \\
-            protocol; any of them gzip), TCP (NDJSON lines), UDP (NDJSON lines per datagram) and \\
-            StatsD/DogStatsD over UDP and TCP, and all feed one pipeline: window aggregates, \\
-            anomalies, token usage and budgets, stored in --data-dir. Queries: GET /api/v2/analytics/aggregate, /performance, \\
-            /tenants/{id}/metrics, /tokens, /anomalies, /retention; live output as Server-Sent \\
-            Events at /api/v2/analytics/stream; Prometheus metrics at /metrics; /healthz and \\
-            /readyz. Bearer tokens (auth.tokens) map to a tenant or admin; with none, the server \\
-            listens on loopback only. SIGINT or SIGTERM stops the listeners, drains the pipeline \\
+            Records arrive over HTTP (POST /api/v2/analytics/metrics and /cache: a JSON object, \
+            a JSON array or NDJSON; POST /v1/metrics and /v1/traces: OTLP/HTTP; POST \
+            /api/v1/write: Prometheus remote write; POST /api/v2/write and /write: InfluxDB line \
+            protocol; any of them gzip), TCP (NDJSON lines), UDP (NDJSON lines per datagram) and \
+            StatsD/DogStatsD over UDP and TCP, and all feed one pipeline: window aggregates, \
+            anomalies, token usage and budgets, stored in --data-dir. Queries: GET /api/v2/analytics/aggregate, /performance, \
+            /tenants/{id}/metrics, /tokens, /anomalies, /retention; live output as Server-Sent \
+            Events at /api/v2/analytics/stream; Prometheus metrics at /metrics; /healthz and \
+            /readyz. Bearer tokens (auth.tokens) map to a tenant or admin; with none, the server \
+            listens on loopback only. SIGINT or SIGTERM stops the listeners, drains the pipeline \
             and syncs the store.
 
             Example:
-              sluice serve --http 127.0.0.1:8080 --tcp 127.0.0.1:9000 --data-dir ./sluice-data
-              curl -s -XPOST localhost:8080/api/v2/analytics/metrics -d '{"metric_name":"cpu","value":0.5}'
+              sluice serve --http 127.0.0.1:8080 --tcp 127.0.0.1:9000 \\
+                --data-dir ./sluice-data
+              curl -s -XPOST localhost:8080/api/v2/analytics/metrics \\
+                -d '{"metric_name":"cpu","value":0.5}'
             """
     )
 

@@ -26,6 +26,7 @@ func parseTime(_ text: String, option: String) throws -> Timestamp {
 struct Query: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print stored records as NDJSON, in timestamp order.",
+        usage: "sluice query --data-dir <DIR> [<options>]",
         discussion: """
             Raw records come back as they were given (timestamps normalised to RFC 3339 UTC); \
             window aggregates and anomalies as the pipeline emitted them. Filters combine; the \
@@ -34,7 +35,8 @@ struct Query: AsyncParsableCommand {
             aggregator computes them, over records in event-time order.
 
             Examples:
-              sluice query --data-dir ./sluice-data --type metric --tenant shop --from 2026-11-24T10:00:00Z
+              sluice query --data-dir ./sluice-data --type metric --tenant shop \\
+                --from 2026-11-24T10:00:00Z
               sluice query --data-dir ./sluice-data --metric response_time --aggregate 5m
             """
     )
@@ -158,6 +160,7 @@ struct Verify: AsyncParsableCommand {
 struct Prune: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Apply the retention policy now and print what it removed.",
+        usage: "sluice prune --data-dir <DIR> [<options>]",
         discussion: """
             Records older than their type's max_age (retention.max_age, per-tenant overrides in \
             retention.tenants) are removed: whole segments deleted, mixed ones rewritten \

@@ -13,10 +13,12 @@ struct TailRenderer: Sendable {
             return out + "sluice tail: waiting for records\n" + (interactive ? "" : "\n")
         }
         out += "sluice tail — event time \(end) — \(snapshot.records) records"
-        if snapshot.tooOld > 0 { out += ", \(snapshot.tooOld) older than 15m not shown" }
+        if snapshot.tooOld > 0, let longest = snapshot.horizons.last {
+            out += ", \(snapshot.tooOld) older than \(longest.length.humanDescription) not shown"
+        }
         out += "\n\n"
 
-        // Series rows, busiest over 15 minutes first.
+        // Series rows, busiest over the longest span first.
         let longest = snapshot.horizons.last!
         let seriesOrder = longest.pane.metrics.sorted { l, r in
             l.value.count != r.value.count ? l.value.count > r.value.count : snapshot.registry.keys[Int(l.key)] < snapshot.registry.keys[Int(r.key)]
@@ -65,6 +67,10 @@ struct TailRenderer: Sendable {
                 }
             }
             out += "\n"
+        }
+        if let lateness = snapshot.lateness {
+            out += "late: \(snapshot.late) records more than \(lateness.humanDescription) behind the newest record, not counted\n"
+            if !interactive { out += "\n" }
         }
         return out
     }

@@ -3,8 +3,9 @@ import Foundation
 import NIOCore
 import NIOPosix
 
-/// `sluice tail --server URL`: follows a running server's live stream and redraws the newest
-/// closed window of every series once a second (and lists anomalies as they come).
+/// `sluice tail --server URL`: starts with the newest closed window of every series the server
+/// holds, then follows its live stream and redraws once a second (and lists anomalies as they
+/// come).
 struct ServerTail {
     let host: String
     let port: Int
@@ -40,18 +41,19 @@ struct ServerTail {
         case end
     }
 
-    /// Connects, subscribes, and redraws every second of `clock` until the server closes the
-    /// stream (an error: `tail` follows a server until stopped). The socket is read on NIO's
-    /// event loop, so no thread is held while the stream is quiet.
-    func run<C: Clock>(clock: C) async throws where C.Duration == Duration {
-        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
-        do {
-            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
-            }
-        } catch {
-            throw TailError("cannot connect to \(host):\(port): \(Self.reason(error))")
+    /// Subscribes to the live stream, then fetches the closed windows the server already holds
+    /// (subscribing first leaves no gap; a window found both ways is shown once), and redraws
+    /// every second of `clock` until the server closes the stream (an error: `tail` follows a
+    /// server until stopped). With `once`, prints the closed windows and returns instead. The
+    /// socket is read on NIO's event loop, so no thread is held while the stream is quiet.
+    func run<C: Clock>(clock: C, once: Bool = false) async throws where C.Duration == Duration {
+        if once {
+            var feed = Feed()
+            try await fetchClosedWindows(into: &feed)
+            StandardOutput.write(render(feed.rows, feed.anomalies, once: true))
+            return
         }
+        let channel = try await connect()
         var request = "GET /api/v2/analytics/stream?types=window,anomaly HTTP/1.1\r\nHost: \(host):\(port)\r\nAccept: text/event-stream\r\n"
         if let token { request += "Authorization: Bearer \(token)\r\n" }
         request += "\r\n"
@@ -60,14 +62,33 @@ struct ServerTail {
             let events = merge(chain(inbound.map { Event.bytes($0) }, [Event.end].async),
                                AsyncTimerSequence(interval: .seconds(1), clock: clock).map { _ in Event.tick })
             var feed = Feed()
-            StandardOutput.write(render(feed.rows, feed.anomalies))
+            var started = false
             for try await event in events {
                 switch event {
-                case .bytes(let buffer): try feed.receive(String(buffer: buffer))
-                case .tick: StandardOutput.write(render(feed.rows, feed.anomalies))
+                case .bytes(let buffer):
+                    try feed.receive(String(buffer: buffer))
+                    // The server subscribes before it answers: from its answer on, the stream
+                    // holds every window that closes, so the windows closed before are fetched now.
+                    if !started, feed.subscribed {
+                        started = true
+                        try await fetchClosedWindows(into: &feed)
+                        StandardOutput.write(render(feed.rows, feed.anomalies))
+                    }
+                case .tick:
+                    if started { StandardOutput.write(render(feed.rows, feed.anomalies)) }
                 case .end: throw TailError("the server closed the stream")
                 }
             }
+        }
+    }
+
+    func connect() async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+        do {
+            return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+        } catch {
+            throw TailError("cannot connect to \(host):\(port): \(Self.reason(error))")
         }
     }
 
@@ -80,12 +101,16 @@ struct ServerTail {
     }
 
     /// What the stream has said so far: the response head, then the newest window of each
-    /// series and the last anomalies. Fed text as it arrives.
+    /// series and the last anomalies. Fed text as it arrives, and the closed windows fetched
+    /// when it starts.
     struct Feed {
         private var pending = ""
         private var headersDone = false
         private(set) var rows: [String: Row] = [:]
         private(set) var anomalies: [String] = []
+
+        /// Whether the server has answered the subscription (so it is streaming to it).
+        var subscribed: Bool { headersDone }
 
         mutating func receive(_ text: String) throws {
             pending += text
@@ -104,14 +129,32 @@ struct ServerTail {
                 guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { continue }
                 switch object["type"] as? String {
                 case "window":
-                    let key = "\(object["tenant_id"] as? String ?? "-") \(object["metric_name"] as? String ?? "")\(ServerTail.labels(object))|\(object["window"] ?? "")"
-                    rows[key] = Row(window: object, receivedAt: Date())
+                    offer(window: object)
                 case "anomaly":
                     anomalies.append("\(object["timestamp"] ?? "") \(object["tenant_id"] as? String ?? "-") \(object["reason"] ?? "")")
                     if anomalies.count > 5 { anomalies.removeFirst() }
                 default: break
                 }
             }
+        }
+
+        /// Shows a closed window unless its series already shows a later one. A window offered
+        /// twice (fetched and streamed) is one row; an open (`partial`) window is not shown.
+        mutating func offer(window object: [String: Any]) {
+            if object["partial"] as? Bool == true { return }
+            let key = "\(object["tenant_id"] as? String ?? "-") \(object["metric_name"] as? String ?? "")\(ServerTail.labels(object))|\(object["window"] ?? "")"
+            if let shown = rows[key]?.window["end"] as? String, let end = object["end"] as? String,
+               Self.instant(shown) > Self.instant(end) { return }
+            rows[key] = Row(window: object, receivedAt: Date())
+        }
+
+        /// An RFC 3339 time of the server's output, comparable with another.
+        static func instant(_ text: String) -> Double {
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            if let date = formatter.date(from: text) { return date.timeIntervalSince1970 }
+            formatter.formatOptions = [.withInternetDateTime]
+            return formatter.date(from: text)?.timeIntervalSince1970 ?? 0
         }
     }
 
@@ -120,7 +163,7 @@ struct ServerTail {
         return "{" + labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") + "}"
     }
 
-    func render(_ rows: [String: Row], _ anomalies: [String]) -> String {
+    func render(_ rows: [String: Row], _ anomalies: [String], once: Bool = false) -> String {
         var out = interactive ? "\u{1B}[H\u{1B}[2J" : ""
         out += "sluice tail — http://\(host):\(port) — newest closed window per series\n\n"
         out += "SERIES".padding(40) + " WINDOW" + "END".leftPadding(10) + "COUNT".leftPadding(9) + "RATE/S".leftPadding(9)
@@ -136,7 +179,7 @@ struct ServerTail {
             for k in ["mean", "p95", "p99"] { out += TailRenderer.number((w[k] as? Double) ?? .nan).leftPadding(11) }
             out += "\n"
         }
-        if rows.isEmpty { out += "waiting for windows to close…\n" }
+        if rows.isEmpty { out += once ? "no closed windows yet\n" : "waiting for windows to close…\n" }
         if !anomalies.isEmpty { out += "\nANOMALIES\n" + anomalies.map { "  " + $0 }.joined(separator: "\n") + "\n" }
         return out + (interactive ? "" : "\n")
     }

@@ -1,26 +1,32 @@
 import SluiceModel
 
 /// The last stage: hands output records to every sink, in order, and closes the run with the
-/// `summary` record once everything upstream has drained.
+/// `summary` record once everything upstream has drained. Anomalies, which the event stages
+/// add after the windows went to the store, go to the store from here; being last to drain,
+/// this stage finishes the store's channel.
 public struct SinkStage: Sendable {
     let input: BoundedChannel<[StageEvent]>
     let sinks: [any Sink]
     let counters: PipelineCounters
     /// Emit a `summary` record at the end (`run`, `replay`).
     let emitSummary: Bool
+    /// Where anomalies are stored; `nil` when nothing is stored.
+    let store: BoundedChannel<StoreBatch>?
     /// Where it counts the windows every sink has been handed.
     let progress: Watched<PipelineProgress>?
 
     public init(input: BoundedChannel<[StageEvent]>, sinks: [any Sink], counters: PipelineCounters, emitSummary: Bool,
-                progress: Watched<PipelineProgress>? = nil) {
+                store: BoundedChannel<StoreBatch>? = nil, progress: Watched<PipelineProgress>? = nil) {
         self.input = input
         self.sinks = sinks
         self.counters = counters
         self.emitSummary = emitSummary
+        self.store = store
         self.progress = progress
     }
 
     public func run() async throws {
+        defer { store?.finish() }
         for await events in input {
             var records: [OutputRecord] = []
             records.reserveCapacity(events.count)
@@ -30,6 +36,10 @@ public struct SinkStage: Sendable {
                 emitted[record.typeName, default: 0] += 1
             }
             guard !records.isEmpty else { continue }
+            if let store {
+                let anomalies = records.filter { if case .anomaly = $0 { true } else { false } }
+                if !anomalies.isEmpty { try await store.send(StoreBatch(outputs: anomalies)) }
+            }
             counters.update { summary in
                 for (type, n) in emitted { summary.emitted[type, default: 0] += n }
             }

@@ -24,6 +24,13 @@ public final class DashboardSink: Sink {
         public var anomalies: [Anomaly] = []
         public var alerts: [BudgetAlert] = []
         public var version = 0
+
+        /// The end of the newest window held: the dashboard's "now".
+        public var newestEnd: Int64? {
+            let ends = windows.values.compactMap { $0.last?.span.end.microseconds } + caches.values.compactMap { $0.last?.span.end.microseconds }
+                + visits.values.compactMap { $0.last?.span.end.microseconds }
+            return ends.max()
+        }
     }
 
     struct State {

@@ -78,7 +78,9 @@ struct CommandLineTests {
         let result = try await SluiceBinary.run(["tail"], stdinFile: FixtureLocator.fixtures() + "/demo/input.ndjson")
         #expect(result.status == 0)
         let last = result.stdout.components(separatedBy: "sluice tail — ").last ?? ""
-        #expect(last.hasPrefix("event time 2026-11-24T10:05:06Z — 1800 records"))
+        // Two demo records come more than the default 5 s lateness behind the newest.
+        #expect(last.hasPrefix("event time 2026-11-24T10:05:06Z — 1798 records"))
+        #expect(last.contains("late: 2 records more than 5s behind the newest record, not counted"))
         #expect(last.contains("blog orders_per_min{region=us}"))
         #expect(last.contains("shop-eu response_time{route=/checkout}"))
         #expect(last.contains("SITE"))
@@ -108,6 +110,28 @@ struct DetectTests {
         let scores = rows.dropFirst().map { Double($0.split(separator: ",").last!)! }
         #expect(scores.allSatisfy { $0 >= 0 && $0 <= 1 })
         #expect(scores[500] == scores.max())
+    }
+
+    @Test("the README's series: the first 30 rows warm up and score 0, the spike at row 81 scores highest")
+    func warmup() async throws {
+        let dir = TestFiles.temporaryDirectory()
+        var csv = "timestamp,value\n"
+        for i in 0..<100 { csv += "2026-11-24 10:\(i / 60):\(i % 60),\(i == 80 ? 50 : i % 5)\n" }
+        _ = TestFiles.write("\(dir)/series.csv", csv)
+        let result = try await SluiceBinary.run(["detect", "\(dir)/series.csv"])
+        #expect(result.status == 0)
+        let scores = result.stdout.split(separator: "\n").dropFirst().map { Double($0.split(separator: ",").last!)! }
+        #expect(scores.count == 100)
+        #expect(scores.prefix(30).allSatisfy { $0 == 0 })
+        #expect(scores[30...].contains { $0 > 0 }, "scoring starts after the warm-up")
+        #expect(scores.enumerated().filter { $0.element == scores.max() }.map(\.offset) == [80])
+        // --warmup 0 scores from the first row: the warm-up is what silences it.
+        let cold = try await SluiceBinary.run(["detect", "\(dir)/series.csv", "--warmup", "0"])
+        let coldScores = cold.stdout.split(separator: "\n").dropFirst().map { Double($0.split(separator: ",").last!)! }
+        #expect(coldScores.prefix(30).contains { $0 > 0 })
+        #expect(Array(coldScores[30...]) == Array(scores[30...]))
+        let help = try await SluiceBinary.run(["help", "detect"])
+        #expect(help.stdout.contains("the first 30 rows"))
     }
 
     @Test("a bad value is reported with its line and scored 0; a file without a header is refused")

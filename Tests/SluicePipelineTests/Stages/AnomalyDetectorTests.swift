@@ -38,6 +38,21 @@ struct AnomalyDetectorTests {
         #expect(found.isEmpty)
     }
 
+    @Test("a model scores 0 during its warm-up, and after it as a model without one does")
+    func modelWarmup() {
+        var warming = AnomalyModel(), cold = AnomalyModel(warmup: 0)
+        // A spike inside the warm-up and one after it.
+        let values = (0..<100).map { i in i == 5 || i == 80 ? 50 : Double(i % 5) }
+        let scores = values.map { warming.observe($0) }
+        let unwarmed = values.map { cold.observe($0).score }
+        #expect(AnomalyModel.defaultWarmup == 30)
+        #expect(scores.prefix(30).allSatisfy { $0.score == 0 && $0.warmingUp })
+        #expect(unwarmed.prefix(30).contains { $0 > 0 }, "without a warm-up, early values score")
+        #expect(scores.dropFirst(30).allSatisfy { !$0.warmingUp })
+        #expect(Array(scores.dropFirst(30).map(\.score)) == Array(unwarmed.dropFirst(30)))
+        #expect(scores[80].score == scores.map(\.score).max())
+    }
+
     @Test("a model's memory does not grow with the length of its series")
     func boundedMemory() {
         var a = AnomalyModel(), b = AnomalyModel()

@@ -43,4 +43,29 @@ struct RollingWindowsTests {
         #expect(w.count == 1)
         #expect(w.sum == 2)
     }
+
+    @Test("chosen spans are shown shortest first, and a record more than the lateness behind the newest is late, not added")
+    func spansAndLateness() {
+        var rolling = RollingWindows(horizons: [.seconds(30), .seconds(10), .seconds(10)], lateness: .seconds(2))
+        func at(_ seconds: Double, _ value: Double) -> Record {
+            .metric(MetricRecord(timestamp: Timestamp(microseconds: Self.base + Int64(seconds * 1_000_000)), name: "m", value: value))
+        }
+        rolling.record(at(0, 1))
+        rolling.record(at(20, 2))
+        rolling.record(at(18, 4))    // 2 s behind: still counts
+        rolling.record(at(17.9, 8))  // more than 2 s behind: late
+        rolling.record(at(25.5, 16))
+        let snapshot = rolling.snapshot()
+        #expect(snapshot.horizons.map(\.length) == [.seconds(10), .seconds(30)])
+        #expect(snapshot.end == Timestamp(microseconds: Self.base + 26_000_000))
+        #expect(snapshot.late == 1)
+        #expect(snapshot.records == 4)
+        #expect(snapshot.lateness == .seconds(2))
+        // [16 s, 26 s) holds 18, 20 and 25.5; [-4 s, 26 s) holds all four counted.
+        let sums = snapshot.horizons.map { horizon -> Double? in
+            guard case .window(let w) = snapshot.summaries(horizon).first else { return nil }
+            return w.sum
+        }
+        #expect(sums == [22, 23])
+    }
 }

@@ -6,7 +6,7 @@ extension AnomalyDetector {
         /// Per metric name, the statistics to score instead.
         public var metrics: [String: [String]] = [:]
         /// Windows a series must have closed before it may raise an anomaly.
-        public var warmup = 30
+        public var warmup = AnomalyModel.defaultWarmup
         /// The lowest score reported. (On the Numenta benchmark the best threshold for its
         /// standard profile is 0.65; 0.9 asks for a fully novel value well off the mean.)
         public var threshold = 0.9

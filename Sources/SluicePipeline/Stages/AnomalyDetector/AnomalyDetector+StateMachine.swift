@@ -21,9 +21,9 @@ extension AnomalyDetector {
             for statistic in configuration.statistics(for: w.series.name) {
                 guard let value = Self.value(statistic, of: w) else { continue }
                 let key = ModelKey(series: w.series, length: w.span.length, statistic: statistic)
-                let assessment = models[key, default: AnomalyModel()].observe(value)
-                let seen = models[key]?.count ?? 0
-                guard seen > configuration.warmup, assessment.score >= configuration.threshold else { continue }
+                // The model scores 0 during its warm-up, so a new series cannot alert.
+                let assessment = models[key, default: AnomalyModel(warmup: configuration.warmup)].observe(value)
+                guard !assessment.warmingUp, assessment.score >= configuration.threshold else { continue }
                 anomalies += 1
                 found.append(Anomaly(
                     timestamp: w.span.end, series: w.series, statistic: statistic, value: value,

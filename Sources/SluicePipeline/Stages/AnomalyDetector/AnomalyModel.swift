@@ -8,9 +8,14 @@
 /// against an exponentially weighted mean, which orders the many equally novel points, and
 /// a rest period keeps one anomaly from firing again on every point that follows it.
 ///
+/// A model warms up first: the first `warmup` values are learnt but score 0, since with so
+/// little past nearly every value is novel.
+///
 /// Memory is fixed and small: the contexts of 4 levels and 8 levels up to length three fit
 /// in 4,352 bits; nothing grows with the series' length.
 public struct AnomalyModel: Sendable, Hashable {
+    /// Values a new model learns from before it scores (the `anomaly.warmup` default).
+    public static let defaultWarmup = 30
     static let resolutions = [4, 8]
     static let contextLengths = [1, 2, 3]
     /// Points after a strongly novel one during which the model stays silent.
@@ -33,8 +38,11 @@ public struct AnomalyModel: Sendable, Hashable {
     private var mean = 0.0
     private var variance = 0.0
     public private(set) var count = 0
+    /// Values learnt, and scored 0, before scores count.
+    public let warmup: Int
 
-    public init() {}
+    /// A model that scores 0 for its first `warmup` values.
+    public init(warmup: Int = AnomalyModel.defaultWarmup) { self.warmup = max(0, warmup) }
 
     /// What the model made of one value.
     public struct Assessment: Sendable, Hashable {
@@ -43,10 +51,14 @@ public struct AnomalyModel: Sendable, Hashable {
         /// The value the model expected (its running mean) and the typical deviation.
         public var expected: Double
         public var deviation: Double
+        /// Whether the value fell in the model's warm-up (its score is then 0).
+        public var warmingUp = false
     }
 
-    /// Scores `value` against the past, then learns it.
+    /// Scores `value` against the past, then learns it; 0 during the warm-up (the value is
+    /// still learnt, so a model's scores after it do not depend on its warm-up length).
     public mutating func observe(_ value: Double) -> Assessment {
+        let warming = count < warmup
         let expected = mean, deviation = variance.squareRoot()
         defer { learn(value) }
         if count == 0 {
@@ -84,7 +96,8 @@ public struct AnomalyModel: Sendable, Hashable {
         if recent.contains(where: { $0 >= Self.restThreshold }) { score = 0 }
         recent.append(novelty)
         if recent.count > Self.restPoints { recent.removeFirst() }
-        return Assessment(score: score, expected: expected, deviation: deviation)
+        if warming { score = 0 }
+        return Assessment(score: score, expected: expected, deviation: deviation, warmingUp: warming)
     }
 
     private mutating func learn(_ value: Double) {

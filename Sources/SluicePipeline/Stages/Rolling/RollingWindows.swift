@@ -1,30 +1,55 @@
 import SluiceModel
 
-/// Rolling aggregates over the last 1, 5 and 15 minutes of event time, per series, built by
-/// merging one-second tumbling panes (sketches merge exactly, so a rolling p99 is as good as
-/// one computed over the raw samples).
+/// Rolling aggregates over the last spans of event time (1, 5 and 15 minutes unless told
+/// otherwise), per series, built by merging one-second tumbling panes (sketches merge exactly,
+/// so a rolling p99 is as good as one computed over the raw samples).
 ///
-/// Pure state: `record(_:)` adds, `snapshot()` merges. The window ends at the newest event
-/// second seen; panes older than the longest horizon are dropped, so memory is bounded by
-/// 900 panes of the series active in them.
+/// Pure state: `record(_:)` adds, `snapshot()` merges. The spans end at the newest event
+/// second seen; panes older than the longest span are dropped, so memory is bounded by one
+/// pane per second of the longest span, of the series active in them. With a lateness, a
+/// record more than that behind the newest record is counted as late and not added.
 public struct RollingWindows: Sendable {
-    /// The horizons shown (`tail`, dashboard).
-    public static let horizons: [WindowDuration] = [.minutes(1), .minutes(5), .minutes(15)]
+    /// The spans shown when none are chosen (`tail`, dashboard).
+    public static let defaultHorizons: [WindowDuration] = [.minutes(1), .minutes(5), .minutes(15)]
     static let paneMicros: Int64 = 1_000_000
 
+    /// The spans shown, shortest first; each a whole number of seconds.
+    public let horizons: [WindowDuration]
+    /// How far behind the newest record a record may be and still count; `nil`: any record
+    /// inside the longest span counts.
+    public let lateness: WindowDuration?
     public private(set) var registry = SeriesRegistry()
     /// Panes by their start second, newest last.
     private var panes: [(second: Int64, pane: Pane)] = []
     private var newestSecond = Int64.min
-    /// Records older than the longest horizon when they arrived (not shown).
+    private var newest = Int64.min
+    /// Records older than the longest span when they arrived (not shown).
     public private(set) var tooOld: UInt64 = 0
+    /// Records more than `lateness` behind the newest record when they arrived (not added).
+    public private(set) var late: UInt64 = 0
     public private(set) var records: UInt64 = 0
 
-    public init() {}
+    /// Rolling windows over `horizons` (whole seconds; sorted and deduplicated here).
+    public init(horizons: [WindowDuration] = RollingWindows.defaultHorizons, lateness: WindowDuration? = nil) {
+        precondition(!horizons.isEmpty && horizons.allSatisfy { Self.isWholeSeconds($0) }, "rolling spans are whole seconds")
+        self.horizons = Array(Set(horizons)).sorted { $0.microseconds < $1.microseconds }
+        self.lateness = lateness
+    }
+
+    /// Whether `span` can be a rolling span: a positive whole number of seconds (the panes').
+    public static func isWholeSeconds(_ span: WindowDuration) -> Bool {
+        span.microseconds > 0 && span.microseconds % paneMicros == 0
+    }
 
     public mutating func record(_ record: Record) {
-        let second = floorDiv(record.timestamp.microseconds, Self.paneMicros)
-        let horizon = Self.horizons.last!.microseconds / Self.paneMicros
+        let micros = record.timestamp.microseconds
+        if let lateness, newest != .min, micros < newest - lateness.microseconds {
+            late += 1
+            return
+        }
+        newest = max(newest, micros)
+        let second = floorDiv(micros, Self.paneMicros)
+        let horizon = horizons.last!.microseconds / Self.paneMicros
         if newestSecond != .min, second <= newestSecond - horizon {
             tooOld += 1
             return
@@ -66,11 +91,13 @@ public struct RollingWindows: Sendable {
 
     /// Every horizon's aggregates, merging panes newest to oldest in one pass.
     public func snapshot() -> RollingSnapshot {
-        guard newestSecond != .min else { return RollingSnapshot(end: nil, horizons: [], registry: registry, records: records, tooOld: tooOld) }
+        guard newestSecond != .min else {
+            return RollingSnapshot(end: nil, horizons: [], registry: registry, records: records, tooOld: tooOld, late: late, lateness: lateness)
+        }
         var merged = Pane()
         var results: [RollingSnapshot.Horizon] = []
         var index = panes.count - 1
-        for horizon in Self.horizons {
+        for horizon in horizons {
             let first = newestSecond - horizon.microseconds / Self.paneMicros + 1
             while index >= 0, panes[index].second >= first {
                 merged.merge(panes[index].pane)
@@ -79,7 +106,7 @@ public struct RollingWindows: Sendable {
             results.append(RollingSnapshot.Horizon(length: horizon, pane: merged))
         }
         let end = Timestamp(microseconds: (newestSecond + 1) * Self.paneMicros)
-        return RollingSnapshot(end: end, horizons: results, registry: registry, records: records, tooOld: tooOld)
+        return RollingSnapshot(end: end, horizons: results, registry: registry, records: records, tooOld: tooOld, late: late, lateness: lateness)
     }
 }
 
@@ -96,6 +123,9 @@ public struct RollingSnapshot: Sendable {
     public var registry: SeriesRegistry
     public var records: UInt64
     public var tooOld: UInt64
+    /// Records more than `lateness` behind the newest when they arrived, not added.
+    public var late: UInt64
+    public var lateness: WindowDuration?
 
     /// The window summaries of one horizon, in output order.
     public func summaries(_ horizon: Horizon) -> [OutputRecord] {

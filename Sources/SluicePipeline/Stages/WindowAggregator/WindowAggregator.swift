@@ -47,14 +47,12 @@ public struct WindowAggregator: Sendable {
 
     /// Runs until the input ends. Then, for a flush, fires every open window; for a suspend
     /// (a graceful stop with a store), checkpoints them instead so a restart resumes them.
-    /// Finishes its outputs either way.
+    /// Finishes its output either way; the store's channel is the sink stage's to finish, as
+    /// the anomalies that reach the store come after the windows.
     public func run() async throws {
         var machine = resumption?.machine ?? StateMachine(configuration: configuration)
         var late = LateCount(machine)
-        defer {
-            output.finish()
-            store?.finish()
-        }
+        defer { output.finish() }
         count(records: 0, events: resumption?.events ?? [])
         try await emit(resumption?.events ?? [], checkpoint: nil)
         for await batch in input {

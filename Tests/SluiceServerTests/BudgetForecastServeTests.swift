@@ -7,7 +7,7 @@ import SluiceTesting
 
 /// `budget_forecast` goes where `budget_alert` goes in `serve`: the live stream, the
 /// dashboard's sink; and the meter's live read answers the current forecasts.
-@Suite("Budget forecast in serve", .serialized)
+@Suite("Budget forecast in serve", .serialized, .timeLimit(.minutes(1)))
 struct BudgetForecastServeTests {
     @Test("two records two hours apart: the forecast is streamed as budget_forecast, kept for the dashboard and read live")
     func streamedAndRead() async throws {

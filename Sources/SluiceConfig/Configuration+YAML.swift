@@ -108,7 +108,7 @@ extension Configuration.Ingest.StatsD {
 
 extension Configuration.Tokens {
     mutating func apply(_ node: ConfigNode) throws(ConfigurationError) {
-        for (key, value) in try node.mapping(known: ["pricing", "budgets", "dedupe_window", "dedupe_capacity"]) {
+        for (key, value) in try node.mapping(known: ["pricing", "budgets", "dedupe_window", "dedupe_capacity", "forecast_window"]) {
             switch key {
             case "pricing":
                 for (model, price) in try value.anyMapping() { pricing[model] = try Self.price(price) }
@@ -118,9 +118,21 @@ extension Configuration.Tokens {
                     budgets[tenant] = try Self.budget(budget)
                 }
             case "dedupe_window": dedupeWindow = try value.positiveDuration()
+            case "forecast_window": forecastWindow = try Self.forecastWindow(value)
             default: dedupeCapacity = try value.integer(atLeast: 1)
             }
         }
+    }
+
+    /// `0` (off), or whole minutes from 1h to 31d: the window is kept in 24 equal buckets,
+    /// and a forecast needs one bucket of history.
+    static func forecastWindow(_ node: ConfigNode) throws(ConfigurationError) -> WindowDuration {
+        let expected = "0 (off), or a duration in whole minutes from 1h to 31d, such as 24h or 6h"
+        if try node.string() == "0" { return .zero }
+        guard let d = WindowDuration(parsing: try node.string()) else { throw node.bad(expected) }
+        if d == .zero { return .zero }
+        guard d >= .hours(1), d <= .days(31), d.microseconds % 60_000_000 == 0 else { throw node.bad(expected) }
+        return d
     }
 
     static func price(_ node: ConfigNode) throws(ConfigurationError) -> Configuration.ModelPrice {

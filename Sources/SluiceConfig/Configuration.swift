@@ -49,13 +49,16 @@ public struct Configuration: Sendable, Hashable {
         }
     }
 
-    /// `tokens:` — pricing, budgets and deduplication for the token meter.
+    /// `tokens:` — pricing, budgets, deduplication and forecasts for the token meter.
     public struct Tokens: Sendable, Hashable {
         public var pricing: [String: ModelPrice] = [:]
         public var budgets: [String: Budget] = [:]
         public var dedupeWindow: WindowDuration = .hours(48)
         /// Most request ids remembered at once; the oldest are forgotten first beyond it.
         public var dedupeCapacity = 1_000_000
+        /// The burn rate behind `budget_forecast` is measured over this much of a tenant's
+        /// newest event time; zero turns the forecast off.
+        public var forecastWindow: WindowDuration = .hours(24)
         public init() {}
     }
 

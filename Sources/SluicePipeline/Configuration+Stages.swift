@@ -22,6 +22,7 @@ extension Configuration {
         }
         c.dedupeWindow = tokens.dedupeWindow.microseconds
         c.dedupeCapacity = tokens.dedupeCapacity
+        c.forecastWindow = tokens.forecastWindow.microseconds
         return c
     }
 }

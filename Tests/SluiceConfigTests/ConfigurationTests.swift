@@ -77,6 +77,10 @@ struct ConfigurationTests {
         ("retention:\n  max_bytes: lots\n", "retention.max_bytes"),
         ("tokens:\n  pricing:\n    m: {prompt_per_million_usd: 1.1234567, completion_per_million_usd: 1}\n", "tokens.pricing.m.prompt_per_million_usd"),
         ("tokens:\n  budgets:\n    site-a: {thresholds: [0.5]}\n", "tokens.budgets.site-a"),
+        ("tokens:\n  forecast_window: 30m\n", "tokens.forecast_window"),
+        ("tokens:\n  forecast_window: 32d\n", "tokens.forecast_window"),
+        ("tokens:\n  forecast_window: 3601s\n", "tokens.forecast_window"),
+        ("tokens:\n  forecast_window: daily\n", "tokens.forecast_window"),
         ("server:\n  http: localhost\n", "server.http"),
         ("server:\n  max_header_bytes: 100\n", "server.max_header_bytes"),
         ("server:\n  max_headers: 0\n", "server.max_headers"),
@@ -90,6 +94,20 @@ struct ConfigurationTests {
         } throws: { error in
             guard let e = error as? ConfigurationError else { return false }
             return e.isBadValue && e.key == key
+        }
+    }
+
+    @Test("tokens.forecast_window: 24h by default, any whole minutes from 1h to 31d, 0 turns the forecast off")
+    func forecastWindow() throws {
+        #expect(Configuration().tokens.forecastWindow == .hours(24))
+        #expect(try Configuration.parse(yaml: "tokens:\n  forecast_window: 6h\n").tokens.forecastWindow == .hours(6))
+        #expect(try Configuration.parse(yaml: "tokens:\n  forecast_window: 90m\n").tokens.forecastWindow == .minutes(90))
+        #expect(try Configuration.parse(yaml: "tokens:\n  forecast_window: 0\n").tokens.forecastWindow == .zero)
+        #expect(try Configuration.parse(yaml: "tokens:\n  forecast_window: 0s\n").tokens.forecastWindow == .zero)
+        #expect {
+            try Configuration.parse(yaml: "tokens:\n  forecast_window: 10m\n")
+        } throws: { error in
+            "\(error)".contains("tokens.forecast_window") && "\(error)".contains("0 (off), or a duration in whole minutes from 1h to 31d")
         }
     }
 

@@ -11,6 +11,7 @@ extension OutputRecord {
         case .anomaly(let a): a.writeFields(to: &json)
         case .tokenUsage(let t): t.writeFields(to: &json)
         case .budgetAlert(let b): b.writeFields(to: &json)
+        case .budgetForecast(let f): f.writeFields(to: &json)
         case .summary(let s): s.writeFields(to: &json)
         }
         json.endObject()
@@ -176,6 +177,46 @@ extension BudgetAlert {
         }
         json.key("request_id")
         json.string(requestID)
+    }
+}
+
+extension BudgetForecast {
+    func writeFields(to json: inout JSONWriter) {
+        json.key("timestamp")
+        json.timestamp(timestamp)
+        json.key("tenant_id")
+        json.string(tenantID)
+        json.key("period")
+        json.string(period.rawValue)
+        json.key("start")
+        json.timestamp(start)
+        json.key("threshold")
+        json.number(threshold)
+        switch kind {
+        case .tokens:
+            json.key("budget_tokens")
+            json.integer(limit)
+            json.key("used_tokens")
+            json.integer(used)
+            json.key("tokens_per_hour")
+        case .usd:
+            json.key("budget_usd")
+            json.decimal(micros: limit)
+            json.key("used_usd")
+            json.decimal(micros: used)
+            json.key("usd_per_hour")
+        }
+        json.decimal(micros: rateMicrosPerHour)
+        json.key("measured_from")
+        json.timestamp(measuredFrom)
+        json.key("measured_to")
+        json.timestamp(measuredTo)
+        json.key("reached_at")
+        json.timestamp(reachedAt)
+        if let requestID {
+            json.key("request_id")
+            json.string(requestID)
+        }
     }
 }
 

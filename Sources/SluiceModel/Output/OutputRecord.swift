@@ -6,6 +6,7 @@ public enum OutputRecord: Sendable, Hashable {
     case anomaly(Anomaly)
     case tokenUsage(TokenUsageSummary)
     case budgetAlert(BudgetAlert)
+    case budgetForecast(BudgetForecast)
     case summary(RunSummary)
 
     /// The `type` field's value.
@@ -17,6 +18,7 @@ public enum OutputRecord: Sendable, Hashable {
         case .anomaly: "anomaly"
         case .tokenUsage: "token_usage"
         case .budgetAlert: "budget_alert"
+        case .budgetForecast: "budget_forecast"
         case .summary: "summary"
         }
     }
@@ -30,6 +32,7 @@ public enum OutputRecord: Sendable, Hashable {
         case .anomaly(let a): a.series.tenantID
         case .tokenUsage(let t): t.tenantID
         case .budgetAlert(let b): b.tenantID
+        case .budgetForecast(let f): f.tenantID
         case .summary: nil
         }
     }

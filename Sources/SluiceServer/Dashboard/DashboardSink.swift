@@ -23,6 +23,9 @@ public final class DashboardSink: Sink {
         public var visits: [String: [VisitsWindowSummary]] = [:]
         public var anomalies: [Anomaly] = []
         public var alerts: [BudgetAlert] = []
+        /// `budget_forecast` records raised, oldest first (the meter's `forecasts` has the
+        /// current ones).
+        public var forecasts: [BudgetForecast] = []
         public var version = 0
 
         /// The end of the newest window held: the dashboard's "now".
@@ -40,6 +43,7 @@ public final class DashboardSink: Sink {
         var visits: [String: Deque<VisitsWindowSummary>] = [:]
         var anomalies: Deque<Anomaly> = []
         var alerts: Deque<BudgetAlert> = []
+        var forecasts: Deque<BudgetForecast> = []
         var version = 0
     }
 
@@ -78,6 +82,9 @@ public final class DashboardSink: Sink {
                 case .budgetAlert(let b):
                     s.alerts.append(b)
                     if s.alerts.count > maximumAnomalies { s.alerts.removeFirst() }
+                case .budgetForecast(let f):
+                    s.forecasts.append(f)
+                    if s.forecasts.count > maximumAnomalies { s.forecasts.removeFirst() }
                 default:
                     continue
                 }
@@ -121,6 +128,7 @@ public final class DashboardSink: Sink {
             for (site, vs) in s.visits where tenant == nil || site == tenant { out.visits[site] = Array(vs) }
             out.anomalies = s.anomalies.filter { tenant == nil || $0.series.tenantID == tenant }
             out.alerts = s.alerts.filter { tenant == nil || $0.tenantID == tenant }
+            out.forecasts = s.forecasts.filter { tenant == nil || $0.tenantID == tenant }
             return out
         }
     }

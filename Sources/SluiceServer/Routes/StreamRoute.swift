@@ -21,7 +21,7 @@ struct StreamRoute<C: Clock>: Sendable where C.Duration == Duration {
     func handle(_ request: Request, _ context: SluiceRequestContext) async throws -> Response {
         let tenant = try QueryRoutes.tenant(request, context)
         let types = request.uri.queryParameters.get("types").map { Set($0.split(separator: ",").map(String.init)) }
-        let known = ["window", "cache_window", "visits_window", "anomaly", "token_usage", "budget_alert"]
+        let known = ["window", "cache_window", "visits_window", "anomaly", "token_usage", "budget_alert", "budget_forecast"]
         if let types, types.isEmpty {
             throw APIError.badRequest("types is empty; expected a comma-separated list of \(known.joined(separator: ", "))")
         }

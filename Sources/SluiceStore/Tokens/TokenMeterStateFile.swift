@@ -7,13 +7,19 @@ import SluiceModel
 import SluicePipeline
 
 /// The token meter's checkpoint in a data directory (`tokens/meter.state`): totals, the dedupe
-/// window and the alerts already raised, written as one file and replaced atomically, so a
-/// restart resumes from a consistent point whatever moment the process died.
+/// window, the burn-rate windows and the alerts and forecasts already raised, written as one
+/// file and replaced atomically, so a restart resumes from a consistent point whatever moment
+/// the process died.
+///
+/// Version 2 appends the burn-rate windows and the forecasts raised to version 1's fields.
+/// A version-1 checkpoint still loads: its tenants measure their rate afresh from the next
+/// record, and no forecast had been raised.
 public struct TokenMeterStateFile: TokenMeterPersistence {
     let directory: DataDirectory
     static let name = "tokens/meter.state"
     static let magic: [UInt8] = Array("SLUICETM".utf8)
-    static let version: UInt8 = 1
+    static let version: UInt8 = 2
+    static let readable: ClosedRange<UInt8> = 1...2
 
     public var path: String { directory.path + "/" + Self.name }
 
@@ -24,13 +30,15 @@ public struct TokenMeterStateFile: TokenMeterPersistence {
     public func load() throws -> TokenMeter.StateMachine.State? {
         guard let bytes = try directory.readFile(Self.name) else { return nil }
         guard bytes.count >= 13, Array(bytes[0..<8]) == Self.magic else { throw StoreError.corrupt("\(path) is not a token meter checkpoint") }
-        guard bytes[8] == Self.version else { throw StoreError.usage("\(path) is checkpoint version \(bytes[8]); this Sluice reads \(Self.version)") }
+        guard Self.readable.contains(bytes[8]) else {
+            throw StoreError.usage("\(path) is checkpoint version \(bytes[8]); this Sluice reads versions \(Self.readable.lowerBound) to \(Self.readable.upperBound)")
+        }
         let body = Array(bytes[13...])
         var r = ByteReader(Array(bytes[9..<13]))
         guard try r.u32() == CRC32C.checksum(body) else {
             throw StoreError.corrupt("\(path) fails its checksum; move it aside to start the token meter afresh (totals would restart from zero)")
         }
-        return try Self.decode(body)
+        return try Self.decode(body, version: bytes[8])
     }
 
     /// Raw `token_usage` records in the store from `since` on, in timestamp order (ties as
@@ -87,10 +95,23 @@ public struct TokenMeterStateFile: TokenMeterPersistence {
         w.signed(s.watermark)
         w.varint(s.counters.count)
         for (name, n) in s.counters.sorted(by: { $0.key < $1.key }) { w.string(name); w.varint(n) }
+        // Version 2.
+        w.varint(s.burn.count)
+        for (tenant, b) in s.burn.sorted(by: { $0.key < $1.key }) {
+            w.string(tenant); w.signed(b.bucketWidth); w.signed(b.month); w.signed(b.first); w.signed(b.newest)
+            w.varint(b.tokens.count)
+            for (n, pico) in zip(b.tokens, b.costPico) {
+                w.varint(n); w.u64(UInt64(truncatingIfNeeded: pico)); w.u64(UInt64(truncatingIfNeeded: pico >> 64))
+            }
+        }
+        w.varint(s.firedForecasts.count)
+        for a in s.firedForecasts.sorted(by: { ($0.tenantID, $0.month, $0.threshold, $0.usd ? 1 : 0) < ($1.tenantID, $1.month, $1.threshold, $1.usd ? 1 : 0) }) {
+            w.string(a.tenantID); w.signed(a.month); w.u64(a.threshold.bitPattern); w.u8(a.usd ? 1 : 0)
+        }
         return w.bytes
     }
 
-    static func decode(_ bytes: [UInt8]) throws(StoreError) -> State {
+    static func decode(_ bytes: [UInt8], version: UInt8 = version) throws(StoreError) -> State {
         var r = ByteReader(bytes)
         var s = State()
         func key() throws(StoreError) -> UsageKey {
@@ -125,6 +146,25 @@ public struct TokenMeterStateFile: TokenMeterPersistence {
         }
         s.watermark = try r.signed()
         for _ in 0..<(try r.count()) { let name = try r.string(); s.counters[name] = try r.varint() }
+        guard version >= 2 else { return s }
+        for _ in 0..<(try r.count()) {
+            let tenant = try r.string()
+            let width = try r.signed(), month = try r.signed(), first = try r.signed(), newest = try r.signed()
+            let buckets = try r.count()
+            guard buckets == TokenMeter.StateMachine.BurnWindow.buckets, width > 0 else {
+                throw .corrupt("token meter checkpoint: a burn-rate window of \(buckets) buckets of \(width) µs")
+            }
+            var tokens: [UInt64] = [], pico: [Int128] = []
+            for _ in 0..<buckets {
+                tokens.append(try r.varint())
+                let low = try r.u64(), high = try r.u64()
+                pico.append(Int128(Int64(bitPattern: high)) << 64 | Int128(low))
+            }
+            s.burn[tenant] = .init(bucketWidth: width, month: month, first: first, newest: newest, tokens: tokens, costPico: pico)
+        }
+        for _ in 0..<(try r.count()) {
+            s.firedForecasts.insert(.init(tenantID: try r.string(), month: try r.signed(), threshold: Double(bitPattern: try r.u64()), usd: try r.u8() == 1))
+        }
         return s
     }
 }

@@ -29,7 +29,8 @@ struct TokenMeterCrashTests {
           flush_records: 2000
         """
 
-    /// What an alert announces: tenant, month, threshold and whether of tokens or dollars.
+    /// What an alert or a forecast announces: tenant, month, threshold and whether of tokens
+    /// or dollars.
     static func announcement(_ line: String) -> String {
         let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:]
         return "\(object["tenant_id"] ?? "") \(object["start"] ?? "") \(object["threshold"] ?? "") \(object["budget_usd"] == nil ? "tokens" : "usd")"
@@ -39,7 +40,7 @@ struct TokenMeterCrashTests {
         output.split(separator: "\n").map(String.init).filter { $0.hasPrefix(#"{"type":"\#(type)""#) }
     }
 
-    @Test("kill -9, restart, re-feed everything: identical month totals, no alert raised twice")
+    @Test("kill -9, restart, re-feed everything: identical month totals, no alert or forecast raised twice")
     func killAndRefeed() async throws {
         let dir = TestFiles.temporaryDirectory()
         let input = "\(dir)/tokens.ndjson"
@@ -52,6 +53,8 @@ struct TokenMeterCrashTests {
         let expectedMonths = Self.lines(clean.stdout, "token_usage").filter { $0.contains(#""period":"month""#) }
         let expectedAlerts = Self.lines(clean.stdout, "budget_alert")
         #expect(expectedAlerts.count >= 5, "every threshold of both budgets is crossed")
+        let expectedForecasts = Self.lines(clean.stdout, "budget_forecast")
+        #expect(!expectedForecasts.isEmpty, "an hour into the input, the burn rate forecasts thresholds")
 
         // Killed mid-stream.
         let process = Process()
@@ -86,6 +89,11 @@ struct TokenMeterCrashTests {
         let alerts = (Self.lines(firstOutput, "budget_alert") + Self.lines(second.stdout, "budget_alert")).map(Self.announcement)
         #expect(Set(alerts).count == alerts.count, "no alert twice: \(alerts)")
         #expect(Set(alerts) == Set(expectedAlerts.map(Self.announcement)), "every threshold crossed is announced")
+        // Likewise each forecast: the ones raised before the kill are in the checkpoint.
+        let forecasts = (Self.lines(firstOutput, "budget_forecast") + Self.lines(second.stdout, "budget_forecast")).map(Self.announcement)
+        #expect(Self.lines(firstOutput, "budget_forecast").count > 0, "killed after the first forecasts")
+        #expect(Set(forecasts).count == forecasts.count, "no forecast twice: \(forecasts)")
+        #expect(Set(forecasts) == Set(expectedForecasts.map(Self.announcement)))
         #expect(second.stdout.contains(#""token_duplicates":"#))
     }
 }

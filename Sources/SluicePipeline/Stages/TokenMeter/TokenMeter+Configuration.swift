@@ -1,5 +1,5 @@
 extension TokenMeter {
-    /// Prices, budgets and deduplication (`tokens:` keys).
+    /// Prices, budgets, deduplication and the burn-rate forecast (`tokens:` keys).
     public struct Configuration: Sendable, Hashable {
         public struct Price: Sendable, Hashable {
             /// Micro-dollars per million tokens.
@@ -31,6 +31,9 @@ extension TokenMeter {
         public var dedupeWindow: Int64 = 48 * 3_600_000_000
         /// Most request ids remembered.
         public var dedupeCapacity = 1_000_000
+        /// Event time the burn rate of a budgeted tenant is measured over, kept in 24 buckets
+        /// of a 24th of it each; 0 turns the forecast off.
+        public var forecastWindow: Int64 = 24 * 3_600_000_000
 
         public init() {}
     }

@@ -10,7 +10,7 @@ extension TokenMeter {
     /// against it, so it is refused rather than risk counting twice.
     public struct StateMachine: Sendable {
         public let configuration: Configuration
-        public private(set) var state = State()
+        public internal(set) var state = State()
 
         public init(configuration: Configuration, restoring state: State? = nil) {
             self.configuration = configuration
@@ -27,6 +27,10 @@ extension TokenMeter {
             /// Recently closed days and months, kept while a late record could still revise them.
             public var closedPeriods: [UsageKey: Totals] = [:]
             public var firedAlerts: Set<AlertKey> = []
+            /// Per budgeted tenant, its usage over the rate window (see `BurnWindow`).
+            public var burn: [String: BurnWindow] = [:]
+            /// Thresholds a `budget_forecast` has been raised for, once per month each.
+            public var firedForecasts: Set<AlertKey> = []
             public var dedupe: [DedupeKey: Fingerprint] = [:]
             public var dedupeOrder: Deque<DedupeEntry> = []
             public var watermark = Int64.min
@@ -168,20 +172,31 @@ extension TokenMeter {
                     state.months[key, default: Totals()] += add
                 }
             }
-            checkBudget(r, month: month.start, into: &events)
+            if let budget = configuration.budgets[r.tenantID] {
+                let (usedTokens, usedPico) = monthUsage(r.tenantID, month: month.start)
+                checkBudget(r, budget, month: month.start, usedTokens: usedTokens, usedPico: usedPico, into: &events)
+                forecast(r, budget, added: add, month: month.start, usedTokens: usedTokens, usedPico: usedPico, into: &events)
+            }
             return .counted
         }
 
-        private mutating func checkBudget(_ r: TokenUsageRecord, month: Int64, into events: inout [StageEvent]) {
-            guard let budget = configuration.budgets[r.tenantID] else { return }
+        /// A tenant's tokens and priced cost (pico-dollars) in a month, open or closed.
+        func monthUsage(_ tenantID: String, month: Int64) -> (tokens: UInt64, pico: Int128) {
             var usedTokens: UInt64 = 0
             var usedPico: Int128 = 0
             for map in [state.months, state.closedPeriods] {
-                for (key, totals) in map where key.period == .month && key.tenantID == r.tenantID && key.start == month {
+                for (key, totals) in map where key.period == .month && key.tenantID == tenantID && key.start == month {
                     usedTokens &+= totals.prompt &+ totals.completion
                     if !totals.unpriced { usedPico += totals.costPico }
                 }
             }
+            return (usedTokens, usedPico)
+        }
+
+        private mutating func checkBudget(
+            _ r: TokenUsageRecord, _ budget: Configuration.Budget, month: Int64, usedTokens: UInt64, usedPico: Int128,
+            into events: inout [StageEvent]
+        ) {
             let usedMicro = Int64((usedPico + 500_000) / 1_000_000)
             for threshold in budget.thresholds {
                 var tokensCrossed = false, usdCrossed = false
@@ -247,6 +262,8 @@ extension TokenMeter {
                 let end = key.period == .day ? Calendar.dayEnd(key.start) : Calendar.monthEnd(key.start)
                 if end < oldest { state.closedPeriods[key] = nil }
             }
+            // No record of such a month can be counted any more, so none can forecast it.
+            state.firedForecasts = state.firedForecasts.filter { Calendar.monthEnd($0.month) >= oldest }
         }
 
         private mutating func emitRevisions(into events: inout [StageEvent]) {
@@ -263,7 +280,7 @@ extension TokenMeter {
                 costMicroUSD: t.unpriced ? nil : Int64((t.costPico + 500_000) / 1_000_000))
         }
 
-        private mutating func bump(_ name: String) { state.counters[name, default: 0] += 1 }
+        mutating func bump(_ name: String) { state.counters[name, default: 0] += 1 }
 
         /// Rebuilds what a checkpoint missed from the records stored after it (the store is the
         /// write-ahead log): each is accounted as if it arrived now, so the ones the checkpoint

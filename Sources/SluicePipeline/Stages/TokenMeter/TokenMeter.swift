@@ -10,7 +10,8 @@ public protocol TokenMeterPersistence: Sendable {
 }
 
 /// The token-usage meter stage: meters `token_usage` records per tenant × model × day and
-/// month, prices them, deduplicates by request id and raises budget alerts in place.
+/// month, prices them, deduplicates by request id and raises budget alerts and burn-rate
+/// forecasts in place.
 ///
 /// An actor because the server reads live usage while the pipeline runs; between batches
 /// (the only suspension points) its state is consistent.
@@ -123,6 +124,14 @@ public actor TokenMeter: EventStage {
         return open.filter { tenantID == nil || $0.key.tenantID == tenantID }
             .sorted { $0.key < $1.key }
             .map { machine.summary($0.key, $0.value) }
+    }
+
+    /// Where each budgeted tenant's usage is heading: for every threshold of its budget (tokens
+    /// and dollars) not yet crossed this month, when the burn rate over the last
+    /// `forecast_window` of its records reaches it, if before the month ends. By tenant,
+    /// threshold, then tokens before dollars; empty with the forecast off.
+    public func forecasts(tenantID: String? = nil) -> [BudgetForecast] {
+        machine.forecasts(tenantID: tenantID)
     }
 
 }

@@ -26,6 +26,7 @@ tokens:
     gpt-4o: {prompt_per_million_usd: 2.5, completion_per_million_usd: 10}
   budgets:
     shop-eu: {monthly_tokens: 1000000, monthly_usd: 5, thresholds: [0.5, 0.8, 1.0]}
+  forecast_window: 1h
 """
 failures = []
 
@@ -159,6 +160,9 @@ def main():
               f"TokenUsageMonitor shows gpt-4o's tokens and cost as the tokens endpoint does ({gpt['total_tokens']}, {gpt['cost_usd']})")
         check('data-model="claude-sonnet"' in dom and "unpriced" in dom, "TokenUsageMonitor flags the unpriced model")
         check('data-k="budget-used"' in dom, "TokenUsageMonitor draws the budget with its thresholds")
+        forecasts = re.findall(r'data-k="forecast">At the last [0-9.,]+ (?:h|min) rate \(([0-9.,]+) tokens/h\), (\d+)% of the token budget is reached on 24 Nov at (\d\d:\d\d) UTC', dom)
+        check(any(p == "80" and t >= "10:05" for _, p, t in forecasts),
+              f"TokenUsageMonitor forecasts when 80% of the token budget is reached, after the newest record ({forecasts})")
         check(f'value="{retention["max_age"]["token_usage"]}"' in dom, "RetentionPolicyManager shows the policy")
         check('data-k="next-prune"' in dom and 'data-held="metric|' in dom, "RetentionPolicyManager shows data held and the next prune")
 
@@ -197,6 +201,7 @@ def interact(browser, base, work):
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -218,7 +223,7 @@ def interact(browser, base, work):
 
     def wait(condition, timeout=10, what=""):
         try:
-            return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: condition())
+            return WebDriverWait(driver, timeout, poll_frequency=0.05, ignored_exceptions=[StaleElementReferenceException]).until(lambda d: condition())
         except Exception:
             return None
 
@@ -377,8 +382,9 @@ def interact(browser, base, work):
         posted = time.monotonic()
 
         def shows_it():
-            cells = driver.find_elements(By.CSS_SELECTOR, "#performance-dashboard td[data-k='response_time-max']")
-            return cells and cells[0].get_attribute("data-v") == "4321.0"
+            # Read in one script: the live redraw may replace the cell between two WebDriver calls.
+            return driver.execute_script(
+                "const c = document.querySelector(\"#performance-dashboard td[data-k='response_time-max']\"); return c ? c.dataset.v : null") == "4321.0"
 
         seen = wait(shows_it, 5)
         took = time.monotonic() - posted

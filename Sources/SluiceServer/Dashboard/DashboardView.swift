@@ -429,14 +429,33 @@ enum DashboardWidget: String, CaseIterable, Sendable {
             html += "</table></div>"
         }
         let alerts = d.snapshot.alerts.filter { d.viewer == nil || $0.tenantID == d.viewer }
-        if !alerts.isEmpty {
+        let raised = d.snapshot.forecasts.filter { d.viewer == nil || $0.tenantID == d.viewer }
+        if !alerts.isEmpty || !raised.isEmpty {
             html += "<ul class=\"alerts\">"
             for a in alerts.suffix(5).reversed() {
                 html += "<li>\(escape(a.tenantID)) passed \(Number.trim(a.threshold * 100, 0))% of its monthly budget (request \(escape(a.requestID)))</li>"
             }
+            for f in raised.suffix(5).reversed() {
+                html += "<li data-k=\"forecast-alert\">\(escape(f.tenantID)): \(escape(sentence(f)))</li>"
+            }
             html += "</ul>"
         }
         return html
+    }
+
+    /// "At the last 24 h rate (4,000 tokens/h), 80% of the token budget is reached on 30 Nov
+    /// at 22:42 UTC." The span is the one the rate was measured over.
+    static func sentence(_ f: BudgetForecast) -> String {
+        let hours = Double(f.measuredTo.microseconds - f.measuredFrom.microseconds) / 3_600_000_000
+        let span = hours >= 1 ? Number.grouped(hours, significant: 2) + " h" : Number.grouped(hours * 60, significant: 2) + " min"
+        let rate = f.kind == .tokens ? Number.grouped(f.ratePerHour, significant: 3) + " tokens/h" : "$" + Number.grouped(f.ratePerHour, significant: 3) + "/h"
+        let date = RFC3339.format(f.reachedAt)
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let chars = Array(date)
+        let month = Int(String(chars[5..<7])).map { months[$0 - 1] } ?? String(chars[5..<7])
+        let day = String(Int(String(chars[8..<10])) ?? 0)
+        let budget = f.kind == .tokens ? "token budget" : "dollar budget"
+        return "At the last \(span) rate (\(rate)), \(Number.trim(f.threshold * 100, 0))% of the \(budget) is reached on \(day) \(month) at \(String(chars[11..<16])) UTC."
     }
 
     static func bar(used: Double, limit: Double, thresholds: [Double], label: String, kind: String) -> String {

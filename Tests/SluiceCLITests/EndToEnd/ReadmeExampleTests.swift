@@ -176,7 +176,7 @@ extension ReadmeExampleTests {
             #expect(rows.last.map { $0.prefix(2).joined(separator: ",") } == "2026-11-24 10:1:20,50")
             #expect(rows.allSatisfy { Double($0.last ?? "") ?? 2 <= Double(rows.last?.last ?? "") ?? -1 })
         },
-        Expectation(name: "the demo's config raises shop-eu's 0.5 token-budget alert and prices both models", marker: "--config Fixtures/demo/sluice.yml | grep") { out in
+        Expectation(name: "the demo's config forecasts, then raises shop-eu's 0.5 token-budget alert, and prices both models", marker: #"grep -E 'budget_|"period":"month"'"#) { out in
             // The block also replays Fixtures/tokens (other tenants): the demo's tenant is shop-eu.
             let records = jsonLines(out).filter { $0["tenant_id"] as? String == "shop-eu" }
             let alerts = records.filter { $0["type"] as? String == "budget_alert" }
@@ -184,6 +184,12 @@ extension ReadmeExampleTests {
             #expect(alerts.first?["tenant_id"] as? String == "shop-eu")
             #expect(alerts.first?["threshold"] as? Double == 0.5)
             #expect(alerts.first?["budget_tokens"] as? Int == 1_000_000)
+            // As the README says: forecasts at 10:02, and the 50% token forecast two seconds
+            // before the alert's record.
+            let forecasts = records.filter { $0["type"] as? String == "budget_forecast" }
+            #expect(!forecasts.isEmpty && forecasts.allSatisfy { ($0["timestamp"] as? String)?.hasPrefix("2026-11-24T10:02") == true })
+            let half = forecasts.first { $0["threshold"] as? Double == 0.5 && $0["budget_tokens"] != nil }
+            #expect(half?["reached_at"] as? String == "2026-11-24T10:04:26Z" && (alerts.first?["timestamp"] as? String)?.hasPrefix("2026-11-24T10:04:28") == true)
             let months = records.filter { $0["type"] as? String == "token_usage" && $0["period"] as? String == "month" }
             #expect(Set(months.compactMap { $0["model"] as? String }) == ["claude-sonnet", "gpt-4o"])
             #expect(months.allSatisfy { $0["cost_usd"] is Double })

@@ -171,4 +171,23 @@ struct DashboardTests {
         #expect(tokens.contains(#"data-k="cost" data-v="12.345678">$12.35</td>"#))
         #expect(tokens.contains("Cost per model") && tokens.contains(#"data-cost-model="big""#))
     }
+
+    @Test("under each budget bar, the next threshold the burn rate reaches, in words")
+    func forecast() {
+        let hour: Int64 = 3_600_000_000
+        let from = Timestamp(microseconds: 1_795_514_400_000_000)
+        func forecast(_ threshold: Double, _ kind: BudgetForecast.Kind, reached: Int64) -> BudgetForecast {
+            BudgetForecast(timestamp: Timestamp(microseconds: from.microseconds + 24 * hour), tenantID: "t", start: Timestamp(seconds: 1_793_491_200), threshold: threshold, kind: kind,
+                           limit: 1_000_000, used: 400_000, rateMicrosPerHour: 4_000 * 1_000_000, measuredFrom: from,
+                           measuredTo: Timestamp(microseconds: from.microseconds + 24 * hour), reachedAt: Timestamp(microseconds: from.microseconds + reached), requestID: nil)
+        }
+        let forecasts = [forecast(1.0, .tokens, reached: 174 * hour), forecast(0.8, .tokens, reached: 124 * hour), forecast(0.5, .usd, reached: 30 * hour)]
+        #expect(DashboardWidget.sentence(forecasts[1]) == "At the last 24 h rate (4,000 tokens/h), 80% of the token budget is reached on 29 Nov at 14:00 UTC.")
+        let data = DashboardData(snapshot: .init(), tokens: [], budgets: ["t": .init(monthlyTokens: 1_000_000, monthlyMicroUSD: nil, thresholds: [0.5, 0.8, 1])],
+                                 forecasts: forecasts, retention: .init(), stats: nil, dryRun: nil, viewer: nil, tenant: nil, route: nil, query: "")
+        let html = DashboardWidget.tokenUsageMonitor.render(data)
+        let shown = html.matches(of: /data-k="forecast">([^<]*)</).map { String($0.1) }
+        #expect(shown == ["At the last 24 h rate (4,000 tokens/h), 80% of the token budget is reached on 29 Nov at 14:00 UTC."],
+                "the token bar gets its next threshold only; there is no dollar budget to forecast")
+    }
 }

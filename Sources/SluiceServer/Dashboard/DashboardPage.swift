@@ -55,7 +55,7 @@ struct DashboardRoutes: Sendable {
         }
         if widgets.contains(.tokenUsageMonitor) {
             data.tokens = await state.tokenMeter.usage(tenantID: viewer)
-            data.forecasts = await state.tokenMeter.forecasts(tenantID: viewer).map { ($0.tenantID, DashboardWidget.sentence($0)) }
+            data.forecasts = await state.tokenMeter.forecasts(tenantID: viewer)
         }
         if widgets.contains(.retentionPolicyManager), let directory = state.directory {
             // Both read every segment's block summaries: on the blocking pool.

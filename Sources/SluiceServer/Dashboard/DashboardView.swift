@@ -9,8 +9,8 @@ struct DashboardData: Sendable {
     var snapshot: DashboardSink.Snapshot
     var tokens: [TokenUsageSummary]
     var budgets: [String: TokenMeter.Configuration.Budget]
-    /// Burn-rate forecasts, one sentence each, per tenant.
-    var forecasts: [(tenantID: String, sentence: String)] = []
+    /// The token meter's current burn-rate forecasts.
+    var forecasts: [BudgetForecast] = []
     var retention: Configuration.Retention
     var stats: StoreStats?
     var dryRun: RetentionPruner.Report?
@@ -24,7 +24,7 @@ struct DashboardData: Sendable {
     var query: String
 
     init(snapshot: DashboardSink.Snapshot, tokens: [TokenUsageSummary], budgets: [String: TokenMeter.Configuration.Budget],
-         forecasts: [(tenantID: String, sentence: String)] = [], retention: Configuration.Retention, stats: StoreStats?, dryRun: RetentionPruner.Report?,
+         forecasts: [BudgetForecast] = [], retention: Configuration.Retention, stats: StoreStats?, dryRun: RetentionPruner.Report?,
          viewer: String?, tenant: String?, route: String?, series: String? = nil, range: DashboardRange? = nil, query: String) {
         self.snapshot = snapshot
         self.tokens = tokens
@@ -393,17 +393,20 @@ enum DashboardWidget: String, CaseIterable, Sendable {
                 let usedTokens = rows.reduce(UInt64(0)) { $0 + $1.totalTokens }
                 let usedMicro = rows.reduce(Int64(0)) { $0 + ($1.costMicroUSD ?? 0) }
                 html += "<div class=\"budget\" data-tenant=\"\(escape(tenant))\"><b>\(escape(tenant))</b>"
+                // Under each bar, the next threshold the burn rate reaches this month, if any.
+                func next(_ kind: BudgetForecast.Kind) -> String {
+                    guard let f = d.forecasts.filter({ $0.tenantID == tenant && $0.kind == kind }).min(by: { $0.threshold < $1.threshold }) else { return "" }
+                    return "<p class=\"forecast\" data-k=\"forecast\">\(escape(sentence(f)))</p>"
+                }
                 if let limit = budget.monthlyTokens {
                     html += bar(used: Double(usedTokens), limit: Double(limit), thresholds: budget.thresholds,
                                 label: "\(Number.grouped(usedTokens)) of \(Number.grouped(limit)) tokens", kind: "tokens")
+                    html += next(.tokens)
                 }
                 if let limit = budget.monthlyMicroUSD {
                     html += bar(used: Double(usedMicro), limit: Double(limit), thresholds: budget.thresholds,
                                 label: "\(dollars(usedMicro)) of \(dollars(limit))", kind: "usd")
-                }
-                let forecasts = d.forecasts.filter { $0.tenantID == tenant }
-                for f in forecasts {
-                    html += "<p class=\"forecast\" data-k=\"forecast\">\(escape(f.sentence))</p>"
+                    html += next(.usd)
                 }
                 html += "</div>"
             }
@@ -432,10 +435,10 @@ enum DashboardWidget: String, CaseIterable, Sendable {
         let raised = d.snapshot.forecasts.filter { d.viewer == nil || $0.tenantID == d.viewer }
         if !alerts.isEmpty || !raised.isEmpty {
             html += "<ul class=\"alerts\">"
-            for a in alerts.suffix(5).reversed() {
+            for a in alerts.suffix(3).reversed() {
                 html += "<li>\(escape(a.tenantID)) passed \(Number.trim(a.threshold * 100, 0))% of its monthly budget (request \(escape(a.requestID)))</li>"
             }
-            for f in raised.suffix(5).reversed() {
+            for f in raised.suffix(3).reversed() {
                 html += "<li data-k=\"forecast-alert\">\(escape(f.tenantID)): \(escape(sentence(f)))</li>"
             }
             html += "</ul>"

@@ -114,7 +114,8 @@ struct ReadmeExampleTests {
 
     /// The block as it runs here (see the suite's comment).
     static func script(_ text: String, ports: [String: Int], temporary: String) throws -> String {
-        var body = text
+        // `/tmp/` first: the README's own paths, not the binaries' (a checkout may live in /tmp).
+        var body = text.replacingOccurrences(of: "/tmp/", with: temporary + "/")
         body = body.replacingOccurrences(of: "swift run sluice", with: SluiceBinary.path)
         body = body.replacingOccurrences(of: #"swift build --product [A-Za-z-]+"#, with: "true", options: .regularExpression)
         let built = URL(fileURLWithPath: SluiceBinary.path).deletingLastPathComponent().path
@@ -123,7 +124,6 @@ struct ReadmeExampleTests {
             body = body.replacingOccurrences(of: ":\(port)", with: ":\(free)")
             body = body.replacingOccurrences(of: "127.0.0.1 \(port)", with: "127.0.0.1 \(free)")
         }
-        body = body.replacingOccurrences(of: "/tmp/", with: temporary + "/")
         // Nothing may build or test from here: the binaries are those under test.
         let swift = try Regex(#"(^|[;&|(]\s*)swift\s"#).anchorsMatchLineEndings()
         try #require(body.firstMatch(of: swift) == nil, "a swift command is left in:\n\(body)")

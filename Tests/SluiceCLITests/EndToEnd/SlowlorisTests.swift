@@ -19,11 +19,13 @@ struct SlowlorisTests {
         let attackers = try (0..<Self.trickling).map { _ in try RawConnection(port: port) }
         let head = Array("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ".utf8) + Array(repeating: UInt8(ascii: "a"), count: 60)
         let rounds = Watched(0)
-        // Load generation, not a wait: one byte on every connection each second, for as long
-        // as the test runs.
+        // Load generation, not a wait: one byte on every connection each second, until 2 s
+        // before request_timeout (10s). A byte written after the server has cut a connection
+        // draws a reset, and a reset can discard the 408 not yet read.
+        let connected = ContinuousClock.now
         let trickle = Task {
-            var clock = ContinuousClock.now
-            for i in 0..<head.count {
+            var clock = connected
+            for i in 0..<head.count where clock < connected.advanced(by: .seconds(8)) {
                 for connection in attackers { connection.send(bytes: [head[i]]) }
                 rounds.update { $0 += 1 }
                 clock = clock.advanced(by: .seconds(1))

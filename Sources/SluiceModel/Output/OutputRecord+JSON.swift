@@ -151,18 +151,25 @@ extension TokenUsageSummary {
     }
 }
 
+extension JSONWriter {
+    /// The fields `budget_alert` and `budget_forecast` open with, in the output contract's order.
+    fileprivate mutating func budgetHead(timestamp: Timestamp, tenantID: String, period: UsagePeriod, start: Timestamp, threshold: Double) {
+        key("timestamp")
+        self.timestamp(timestamp)
+        key("tenant_id")
+        string(tenantID)
+        key("period")
+        string(period.rawValue)
+        key("start")
+        self.timestamp(start)
+        key("threshold")
+        number(threshold)
+    }
+}
+
 extension BudgetAlert {
     func writeFields(to json: inout JSONWriter) {
-        json.key("timestamp")
-        json.timestamp(timestamp)
-        json.key("tenant_id")
-        json.string(tenantID)
-        json.key("period")
-        json.string(period.rawValue)
-        json.key("start")
-        json.timestamp(start)
-        json.key("threshold")
-        json.number(threshold)
+        json.budgetHead(timestamp: timestamp, tenantID: tenantID, period: period, start: start, threshold: threshold)
         if let budgetTokens {
             json.key("budget_tokens")
             json.integer(budgetTokens)
@@ -182,16 +189,7 @@ extension BudgetAlert {
 
 extension BudgetForecast {
     func writeFields(to json: inout JSONWriter) {
-        json.key("timestamp")
-        json.timestamp(timestamp)
-        json.key("tenant_id")
-        json.string(tenantID)
-        json.key("period")
-        json.string(period.rawValue)
-        json.key("start")
-        json.timestamp(start)
-        json.key("threshold")
-        json.number(threshold)
+        json.budgetHead(timestamp: timestamp, tenantID: tenantID, period: period, start: start, threshold: threshold)
         switch kind {
         case .tokens:
             json.key("budget_tokens")

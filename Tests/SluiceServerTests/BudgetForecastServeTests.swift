@@ -7,7 +7,7 @@ import SluiceTesting
 
 /// `budget_forecast` goes where `budget_alert` goes in `serve`: the live stream, the
 /// dashboard's sink; and the meter's live read answers the current forecasts.
-@Suite("Budget forecast in serve", .serialized, .timeLimit(.minutes(1)))
+@Suite("Budget forecast in serve", .serialized, .timeLimit(.minutes(3)))
 struct BudgetForecastServeTests {
     @Test("two records two hours apart: the forecast is streamed as budget_forecast, kept for the dashboard and read live")
     func streamedAndRead() async throws {
@@ -21,9 +21,9 @@ struct BudgetForecastServeTests {
         let port = server.bound.http!
         let events = Task { () -> String in
             try await SocketClient.readUntil(port: port, request: "GET /api/v2/analytics/stream?types=budget_forecast HTTP/1.1\r\nHost: localhost\r\n\r\n",
-                                             marker: "reached_at", timeout: 10)
+                                             marker: "reached_at", timeout: 90)
         }
-        while server.server.state.broadcast.subscriberCount == 0 { await Task.yield() }
+        await server.server.state.broadcast.waitForSubscriber()
         let usage = #"[{"type":"token_usage","tenant_id":"site-a","model":"m","prompt_tokens":10000,"completion_tokens":0,"request_id":"r1","timestamp":"2030-01-10T00:00:00Z"},{"type":"token_usage","tenant_id":"site-a","model":"m","prompt_tokens":10000,"completion_tokens":0,"request_id":"r2","timestamp":"2030-01-10T02:00:00Z"}]"#
         #expect(try await server.request("POST", "/api/v2/analytics/metrics", body: usage).status == 202)
         let text = try await events.value

@@ -132,10 +132,10 @@ struct ServeTests {
         let port = server.bound.http!
         let events = Task { () -> String in
             try await SocketClient.readUntil(port: port, request: "GET /api/v2/analytics/stream?tenant=a&types=window HTTP/1.1\r\nHost: localhost\r\n\r\n",
-                                             marker: "data:", timeout: 10)
+                                             marker: "data:", timeout: 90)
         }
         // Once subscribed (checked, not slept on), every window closed from now on is sent.
-        while server.server.state.broadcast.subscriberCount == 0 { await Task.yield() }
+        await server.server.state.broadcast.waitForSubscriber()
         _ = try await server.request("POST", "/api/v2/analytics/metrics", body: #"{"metric_name":"m","value":1,"tenant_id":"b","timestamp":"2030-01-01T00:00:00Z"}"#)
         _ = try await server.request("POST", "/api/v2/analytics/metrics", body: #"{"metric_name":"m","value":1,"tenant_id":"a","timestamp":"2030-01-01T00:00:00Z"}"#)
         _ = try await server.request("POST", "/api/v2/analytics/metrics", body: #"{"metric_name":"m","value":2,"tenant_id":"a","timestamp":"2030-01-01T00:02:00Z"}"#)

@@ -39,6 +39,8 @@ public final class BroadcastSink: Sink {
     }
 
     private let subscribers = Mutex<[ObjectIdentifier: Subscriber]>([:])
+    /// Callers of `waitForSubscriber()` parked until the next `subscribe`.
+    private let subscribeWaiters = Mutex<[CheckedContinuation<Void, Never>]>([])
     private let totalDropped = Atomic<Int>(0)
     let bufferSize: Int
 
@@ -52,10 +54,24 @@ public final class BroadcastSink: Sink {
         let subscriber = Subscriber(filter: filter, continuation: continuation)
         let id = ObjectIdentifier(subscriber)
         subscribers.withLock { $0[id] = subscriber }
+        for waiter in subscribeWaiters.withLock({ w in defer { w.removeAll() }; return w }) { waiter.resume() }
         continuation.onTermination = { [weak self] _ in
             _ = self?.subscribers.withLock { $0.removeValue(forKey: id) }
         }
         return Subscription(records: stream, subscriber: subscriber)
+    }
+
+    /// Returns once at least one subscriber is registered: from then on every record written
+    /// reaches it (it is buffered until the response reads it).
+    public func waitForSubscriber() async {
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let ready = subscribers.withLock { current -> Bool in
+                if !current.isEmpty { return true }
+                subscribeWaiters.withLock { $0.append(waiter) }
+                return false
+            }
+            if ready { waiter.resume() }
+        }
     }
 
     public func write(_ records: [OutputRecord]) async throws {

@@ -6,7 +6,7 @@ import SluiceTesting
 /// Store work (scans, retention plans, fsyncs) runs on the blocking pool: however long it
 /// takes, the server's other routes keep answering.
 extension BlockingPoolSuites {
-    @Suite("A busy store", .serialized, .timeLimit(.minutes(2)))
+    @Suite("A busy store", .serialized, .timeLimit(.minutes(5)))
     struct BusyStoreTests {
         @Test("with every blocking-pool thread held, /healthz, /readyz and /metrics answer; store reads wait their turn, then answer")
         func serverAnswersWhileStoreWorkWaits() async throws {

@@ -5,7 +5,7 @@ import SluiceTesting
 
 /// The dashboard's time range reaches past what it holds in memory: after a restart, or over
 /// more windows than a chart draws, the widgets read the store as the query API does.
-@Suite("Dashboard history", .timeLimit(.minutes(2)), .serialized)
+@Suite("Dashboard history", .timeLimit(.minutes(5)), .serialized)
 struct DashboardHistoryTests {
     /// Three hours of one metric and one route, a window each minute, with known values.
     static let minutes = 180

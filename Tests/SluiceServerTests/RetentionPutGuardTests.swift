@@ -5,7 +5,7 @@ import SluiceTesting
 
 /// Changing retention is the admin's alone, and a new policy that would delete more than
 /// half the store at once needs `?confirm=true`.
-@Suite("Retention PUT guard", .timeLimit(.minutes(2)), .serialized)
+@Suite("Retention PUT guard", .timeLimit(.minutes(5)), .serialized)
 struct RetentionPutGuardTests {
     static let tokens = """
         auth:

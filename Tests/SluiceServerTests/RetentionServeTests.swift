@@ -10,7 +10,7 @@ import SluiceTesting
 
 /// Retention over HTTP and in the server's periodic run: harmful policies refused, a mass delete
 /// only when confirmed, strict flags, and a tenant that sees its own policy and data only.
-@Suite("sluice serve retention", .timeLimit(.minutes(2)), .serialized)
+@Suite("sluice serve retention", .timeLimit(.minutes(5)), .serialized)
 struct RetentionServeTests {
     /// A data directory holding metrics from 2020, long expired: three of site-a's, five of
     /// site-b's, and their windows, stored and sealed by a server that has since stopped.

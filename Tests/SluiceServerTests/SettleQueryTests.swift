@@ -5,7 +5,7 @@ import SluiceServerTesting
 import SluiceTesting
 
 /// `?settle=`: a query right after a POST sees the windows that POST closed.
-@Suite("Queries that settle", .serialized, .timeLimit(.minutes(2)))
+@Suite("Queries that settle", .serialized, .timeLimit(.minutes(5)))
 struct SettleQueryTests {
     /// Records of one tenant over three minutes and a few seconds of 2030-01-01, in time order,
     /// with their values: the last one moves the watermark past the third minute, so the first

@@ -7,7 +7,7 @@ import SluiceTesting
 
 /// The live stream's body, driven by a manual clock: heartbeats come when time passes, not
 /// when a test sleeps.
-@Suite("Live stream", .timeLimit(.minutes(1)))
+@Suite("Live stream", .timeLimit(.minutes(3)))
 struct StreamRouteTests {
     /// What a response body writes, as text a test can wait on.
     struct RecordingWriter: ResponseBodyWriter {

@@ -3,7 +3,7 @@ import Testing
 import SluicePipeline
 @testable import SluiceStore
 
-@Suite("Blocking work", .timeLimit(.minutes(2)))
+@Suite("Blocking work", .timeLimit(.minutes(5)))
 struct BlockingWorkTests {
     @Test("a store error thrown on the pool reaches the caller as a StoreError, unwrapped")
     func typedError() async {

@@ -13,7 +13,7 @@ import SluiceTesting
 /// command exits non-zero; a server reports it and tries again at its next run) and leaves the
 /// store whole and readable, nothing half-written beside it; once the fault clears, the next
 /// run does the work.
-@Suite("Injected I/O errors: retention, tiers, token checkpoint", .serialized, .timeLimit(.minutes(2)))
+@Suite("Injected I/O errors: retention, tiers, token checkpoint", .serialized, .timeLimit(.minutes(5)))
 struct FaultInjectionMaintenanceTests {
     typealias Step = (FileFault.Operation, FileFault.Files)
 

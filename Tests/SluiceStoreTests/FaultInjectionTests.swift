@@ -15,7 +15,7 @@ import SluiceTesting
 /// After each: the error is said, reads are served, the store verifies clean (after the
 /// recovery a next start makes, for a batch run), and every acknowledged record is stored
 /// exactly once. A server's writer also writes again by itself once the fault clears.
-@Suite("Injected I/O errors: segment writer", .serialized, .timeLimit(.minutes(2)))
+@Suite("Injected I/O errors: segment writer", .serialized, .timeLimit(.minutes(5)))
 struct FaultInjectionTests {
     /// One step to fail: faults armed until cleared, and how the writer is set up to reach them.
     struct Step: Sendable, CustomTestStringConvertible {

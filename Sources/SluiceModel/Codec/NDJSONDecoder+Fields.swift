@@ -200,12 +200,18 @@ extension FieldSlots {
             }
             return ingestTime
         case .string(let token):
-            let text = scanner.string(token)
-            var copy = text
-            let parsed = copy.withUTF8 { RFC3339.parse($0) }
+            // Parsed where it lies: no `String` is made for a timestamp unless it has escapes
+            // or is refused.
+            let parsed: Result<Timestamp, RFC3339.ParseError>
+            if token.hasEscapes {
+                var text = scanner.string(token)
+                parsed = text.withUTF8 { RFC3339.parse($0) }
+            } else {
+                parsed = RFC3339.parse(UnsafeBufferPointer(rebasing: scanner.bytes[token.start..<token.end]))
+            }
             switch parsed {
             case .success(let t): return t
-            case .failure(let problem): throw DecodeError(.badTimestamp, "timestamp \"\(text)\" \(problem)")
+            case .failure(let problem): throw DecodeError(.badTimestamp, "timestamp \"\(scanner.string(token))\" \(problem)")
             }
         case .number(let token):
             guard let micros = NumberParsing.unixMicroseconds(scanner.numberBytes(token)),

@@ -33,6 +33,13 @@ public struct IngestDecoder: Sendable {
         self.splitter = splitter
     }
 
+    /// Decodes a block of lines cut from a stream (`LineSplitter.cut`), as `feed` would have.
+    public mutating func decode(_ block: LineBlock, now: Timestamp?, source: String?) {
+        guard stopped == nil else { return }
+        batch.records.reserveCapacity(batch.records.count + block.entries.count)
+        block.forEach { line in take(line, now: now, source: source) }
+    }
+
     /// End of the stream: a last line without a newline still counts.
     public mutating func finish(now: Timestamp?, source: String?) {
         guard stopped == nil else { return }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import SluiceModel
 
 /// Where every source hands its bytes to the pipeline (design §8).
@@ -12,6 +17,8 @@ public struct IngestEdge: Sendable {
         public var decoder = NDJSONDecoder.Configuration()
         /// Stop a stream at its first bad line (`--strict`).
         public var strict = false
+        /// Chunks of one stream decoded at once, on as many tasks (default: one per core).
+        public var decodeWidth = IngestEdge.processorCount
         /// Records per second per tenant (a token bucket with one second's burst); 0 is no limit.
         public var recordsPerSecond = 0
         /// How long a message waits for room in a full pipeline before it is refused.
@@ -76,26 +83,63 @@ public struct IngestEdge: Sendable {
 
     public var counters: PipelineCounters { pipeline.counters }
 
+    /// Cores this process may run on.
+    public static let processorCount: Int = Swift.max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+
     /// The event time of a record that carries none: the ingest clock (wall time for `serve`).
     public func now() -> Timestamp { ingestTime?() ?? Timestamp.now() }
 
     /// Reads a byte stream to its end (or, when strict, to its first bad line), reporting each
     /// bad line. Waits while the pipeline is full, so a full pipeline stops the reading.
+    ///
+    /// Chunks are cut into lines here, in order, and decoded on up to `decodeWidth` child tasks
+    /// at once while the next chunks are read; the decoded batches go on in chunk order, so the
+    /// aggregator sees exactly the sequence a one-task decoder would give it.
     public func stream<Chunks: AsyncSequence>(
         _ chunks: Chunks, source: String? = nil, report: @Sendable (LineError) -> Void
     ) async throws -> Outcome where Chunks.Element == [UInt8] {
-        var decoder = IngestDecoder(decoder: configuration.decoder, strict: configuration.strict)
-        for try await chunk in chunks {
-            let now = ingestTime?()
-            chunk.withUnsafeBufferPointer { decoder.feed($0, now: now, source: source) }
-            try await forward(decoder.take(), report: report)
-            if decoder.stopped != nil { break }
+        let decoder = configuration.decoder
+        let strict = configuration.strict
+        let width = Swift.max(1, configuration.decodeWidth)
+        var splitter = LineSplitter(maximumLineBytes: decoder.maximumLineBytes)
+        return try await withThrowingTaskGroup(of: (Int, DecodedBatch, LineError?).self) { group in
+            var launched = 0
+            var next = 0
+            var done: [Int: (DecodedBatch, LineError?)] = [:]
+            var stopped: LineError?
+            // Waits for one decode and forwards every batch that is now next in line.
+            func settle() async throws {
+                guard let (sequence, batch, stop) = try await group.next() else { return }
+                done[sequence] = (batch, stop)
+                while stopped == nil, let (batch, stop) = done.removeValue(forKey: next) {
+                    next += 1
+                    try await forward(batch, report: report)
+                    stopped = stop
+                }
+            }
+            func launch(_ block: LineBlock, now: Timestamp?) {
+                let sequence = launched
+                launched += 1
+                group.addTask {
+                    var edge = IngestDecoder(decoder: decoder, strict: strict)
+                    edge.decode(block, now: now, source: source)
+                    return (sequence, edge.take(), edge.stopped)
+                }
+            }
+            for try await chunk in chunks {
+                let block = splitter.cut(chunk)
+                if !block.isEmpty { launch(block, now: ingestTime?()) }
+                while launched - next >= width, stopped == nil { try await settle() }
+                if stopped != nil { break }
+            }
+            if stopped == nil {
+                let last = splitter.cutFinish()
+                if !last.isEmpty { launch(last, now: ingestTime?()) }
+            }
+            while next < launched, stopped == nil { try await settle() }
+            group.cancelAll()
+            return stopped.map { .stopped($0) } ?? .completed
         }
-        if decoder.stopped == nil {
-            decoder.finish(now: ingestTime?(), source: source)
-            try await forward(decoder.take(), report: report)
-        }
-        return decoder.stopped.map { .stopped($0) } ?? .completed
     }
 
     private func forward(_ batch: DecodedBatch, report: (LineError) -> Void) async throws {

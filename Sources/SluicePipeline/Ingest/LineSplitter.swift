@@ -52,6 +52,25 @@ public struct LineSplitter: Sendable {
         }
     }
 
+    /// Cuts a chunk into a block of the lines it completes, owned, so that they can be decoded
+    /// on another task while the next chunk is read. Lines wholly inside the chunk are kept as
+    /// offsets into it (no copy); a line completed from bytes carried over from earlier chunks
+    /// is copied once into the block.
+    public mutating func cut(_ chunk: [UInt8]) -> LineBlock {
+        var block = LineBlock(chunk: chunk)
+        chunk.withUnsafeBufferPointer { bytes in
+            feed(bytes) { block.add($0, within: bytes) }
+        }
+        return block
+    }
+
+    /// End of input as a block: the last line without a newline, if any.
+    public mutating func cutFinish() -> LineBlock {
+        var block = LineBlock(chunk: [])
+        finish { line in [UInt8]().withUnsafeBufferPointer { block.add(line, within: $0) } }
+        return block
+    }
+
     /// End of input: a last line without a newline still counts.
     public mutating func finish(_ body: (Line) -> Void) {
         if let seen = byteOrderMarkSeen, seen > 0 {
@@ -128,5 +147,60 @@ public struct LineSplitter: Sendable {
     private static func trimCR(_ line: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
         if let last = line.last, last == 0x0D { return UnsafeBufferPointer(rebasing: line.dropLast()) }
         return line
+    }
+}
+
+/// The lines one chunk completes, owned and numbered (`LineSplitter.cut`).
+public struct LineBlock: Sendable {
+    /// The chunk as it was read; most lines are ranges of it.
+    let chunk: [UInt8]
+    /// Lines that began in earlier chunks, whole.
+    var carried: [UInt8] = []
+    var entries: [Entry] = []
+
+    enum Entry: Sendable {
+        /// A line in `chunk` (`carried` when `isCarried`).
+        case line(start: Int, count: Int, number: Int, isCarried: Bool)
+        case tooLong(length: Int, number: Int)
+    }
+
+    init(chunk: [UInt8]) {
+        self.chunk = chunk
+        // About one line per 100 bytes of a typical record stream; exact size does not matter.
+        entries.reserveCapacity(chunk.count / 96 + 1)
+    }
+
+    public var isEmpty: Bool { entries.isEmpty }
+
+    mutating func add(_ line: LineSplitter.Line, within chunk: UnsafeBufferPointer<UInt8>) {
+        switch line {
+        case .tooLong(let length, let number):
+            entries.append(.tooLong(length: length, number: number))
+        case .line(let bytes, let number):
+            if let base = bytes.baseAddress, let chunkBase = chunk.baseAddress,
+               base >= chunkBase, base + bytes.count <= chunkBase + chunk.count {
+                entries.append(.line(start: base - chunkBase, count: bytes.count, number: number, isCarried: false))
+            } else {
+                entries.append(.line(start: carried.count, count: bytes.count, number: number, isCarried: true))
+                carried.append(contentsOf: bytes)
+            }
+        }
+    }
+
+    /// Calls `body` with each line, in order.
+    func forEach(_ body: (LineSplitter.Line) -> Void) {
+        chunk.withUnsafeBufferPointer { chunk in
+            carried.withUnsafeBufferPointer { carried in
+                for entry in entries {
+                    switch entry {
+                    case .tooLong(let length, let number):
+                        body(.tooLong(length: length, number: number))
+                    case .line(let start, let count, let number, let isCarried):
+                        let source = isCarried ? carried : chunk
+                        body(.line(UnsafeBufferPointer(rebasing: source[start..<(start + count)]), number: number))
+                    }
+                }
+            }
+        }
     }
 }

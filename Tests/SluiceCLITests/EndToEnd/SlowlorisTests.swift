@@ -8,7 +8,7 @@ import SluiceTesting
 /// 1024, `server.request_timeout` 10s) they neither stop a normal request nor stay for good.
 /// The server is its own process, as users run it, so it is not sharing this test process's
 /// threads with every other suite.
-@Suite("Slowloris", .serialized, .timeLimit(.minutes(2)))
+@Suite("Slowloris", .serialized, .timeLimit(.minutes(5)))
 struct SlowlorisTests {
     static let trickling = 200
 

@@ -6,7 +6,7 @@ import SluiceTesting
 
 /// The ingest edge's rules, the same for every source: tenants, rate limits, the enqueue
 /// deadline, counters by reason, and where the records go. Time is a manual clock.
-@Suite("Ingest edge", .timeLimit(.minutes(1)))
+@Suite("Ingest edge", .timeLimit(.minutes(3)))
 struct IngestEdgeTests {
     /// A store that keeps what it is sent.
     final class StoreRecorder: StoreStage {
@@ -46,6 +46,81 @@ struct IngestEdgeTests {
         #expect(counters.records == 2 && counters.errors == 1)
         #expect(counters.errorsByReason.values.reduce(0, +) == 1)
         #expect(counters.recordsByType[.tokenUsage] == 1)
+    }
+
+    /// A stream of `count` lines with what real producers send mixed in: CRLF endings, blank
+    /// lines, a byte order mark, a line over the limit, and bad lines. Returns the bytes, the
+    /// records a line-by-line decoder makes of them in order, and the numbers of refused lines.
+    static func mixedStream(count: Int, limit: Int) -> (bytes: [UInt8], records: [Record], refused: [Int]) {
+        var bytes: [UInt8] = [0xEF, 0xBB, 0xBF]
+        var records: [Record] = []
+        var refused: [Int] = []
+        let decoder = NDJSONDecoder()
+        for i in 1...count {
+            let line: String
+            switch i % 97 {
+            case 13: line = ""
+            case 29: line = #"{"metric_name":"m","value":"not a number","timestamp":60}"#
+            case 31: line = #"{"metric_name":"long","value":1,"timestamp":60,"pad":""# + String(repeating: "x", count: limit) + #""}"#
+            default: line = #"{"metric_name":"m\#(i % 7)","tenant_id":"t\#(i % 3)","labels":{"k":"v\#(i % 5)"},"value":\#(i),"timestamp":"2030-01-01T00:\#(10 + i / 600 % 50):0\#(i % 10).\#(i % 1000)Z"}"#
+            }
+            bytes += Array(line.utf8) + (i % 2 == 0 ? [0x0D, 0x0A] : [0x0A])
+            if line.isEmpty { continue }
+            if line.utf8.count > limit { refused.append(i); continue }
+            switch decoder.decode(line, ingestTime: nil) {
+            case .success(let r): records.append(r)
+            case .failure: refused.append(i)
+            }
+        }
+        return (bytes, records, refused)
+    }
+
+    @Test("chunks decoded on several tasks reach the aggregator in stream order, with the line numbers of one decoder", arguments: [1, 2, 8])
+    func parallelDecodeKeepsOrder(width: Int) async throws {
+        let limit = 300
+        let (bytes, expected, refused) = Self.mixedStream(count: 3_000, limit: limit)
+        for chunkBytes in [1, 7, 100, 4_096, 1 << 20] {
+            var configuration = IngestEdge.Configuration()
+            configuration.decodeWidth = width
+            configuration.decoder.maximumLineBytes = limit
+            let pipeline = Pipeline(configuration: .init(), sinks: [RecordingSink()])
+            let taken = Mutex<[Record]>([])
+            let edge = IngestEdge(configuration: configuration, pipeline: pipeline, clock: ManualClock(), ingestTime: nil,
+                                  tap: { batch in taken.withLock { $0 += batch } })
+            async let drained: Void = pipeline.run()
+            let errors = Mutex<[Int]>([])
+            let outcome = try await edge.stream(MemoryChunks(bytes: bytes, chunkBytes: chunkBytes)) { e in errors.withLock { $0.append(e.line) } }
+            pipeline.finishInput(.flush)
+            try await drained
+            #expect(outcome == .completed)
+            #expect(taken.withLock { $0 } == expected, "width \(width), chunks of \(chunkBytes) bytes")
+            #expect(errors.withLock { $0 } == refused, "width \(width), chunks of \(chunkBytes) bytes")
+            #expect(pipeline.counters.snapshot.records == UInt64(expected.count))
+        }
+    }
+
+    @Test("--strict with parallel decoding stops at the first bad line: nothing after it is taken, though later chunks were decoded")
+    func parallelDecodeStrict() async throws {
+        let (bytes, expected, refused) = Self.mixedStream(count: 1_000, limit: 1 << 20)
+        let firstBad = try #require(refused.first)
+        let before = Self.mixedStream(count: firstBad - 1, limit: 1 << 20).records
+        #expect(before.count < expected.count)
+        for chunkBytes in [64, 1_000] {
+            var configuration = IngestEdge.Configuration()
+            configuration.decodeWidth = 4
+            configuration.strict = true
+            let pipeline = Pipeline(configuration: .init(), sinks: [RecordingSink()])
+            let taken = Mutex<[Record]>([])
+            let edge = IngestEdge(configuration: configuration, pipeline: pipeline, clock: ManualClock(), ingestTime: nil,
+                                  tap: { batch in taken.withLock { $0 += batch } })
+            async let drained: Void = pipeline.run()
+            let outcome = try await edge.stream(MemoryChunks(bytes: bytes, chunkBytes: chunkBytes)) { _ in }
+            pipeline.finishInput(.flush)
+            try await drained
+            guard case .stopped(let error) = outcome else { Issue.record("expected a stop, got \(outcome)"); continue }
+            #expect(error.line == firstBad)
+            #expect(taken.withLock { $0 } == before, "chunks of \(chunkBytes) bytes")
+        }
     }
 
     /// A store whose disk fails at its first batch: it stops reading its channel.

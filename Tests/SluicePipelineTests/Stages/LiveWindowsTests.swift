@@ -5,7 +5,7 @@ import SluiceModel
 /// A query asks the aggregator for its open windows and waits for the answer. An idle
 /// aggregator answers the nudge at once, before the query is even waiting: that answer must
 /// count, or every query waits out the whole timeout.
-@Suite("Live windows", .timeLimit(.minutes(1)))
+@Suite("Live windows", .timeLimit(.minutes(3)))
 struct LiveWindowsTests {
     static func window(_ count: UInt64) -> OutputRecord {
         .window(WindowSummary(span: WindowSpan(length: .minutes(1), start: Timestamp(seconds: 1_795_514_400)), series: SeriesKey(tenantID: "t", name: "m"),

@@ -4,7 +4,7 @@ import SluiceServerTesting
 import SluiceTesting
 
 /// Each limit of the HTTP listener answers its status (README, "Limits").
-@Suite("HTTP limits: each answers its status", .serialized, .timeLimit(.minutes(2)))
+@Suite("HTTP limits: each answers its status", .serialized, .timeLimit(.minutes(5)))
 struct HTTPLimitsTests {
     static func get(_ path: String, headers: [String] = []) -> String {
         "GET \(path) HTTP/1.1\r\nHost: x\r\n" + headers.map { $0 + "\r\n" }.joined() + "Connection: close\r\n\r\n"

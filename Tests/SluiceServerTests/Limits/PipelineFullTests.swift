@@ -7,7 +7,7 @@ import SluiceTesting
 extension BlockingPoolSuites {
     /// A pipeline that stays full answers `503` with `Retry-After`, and takes nothing of the
     /// refused request; every request it did take is stored once the pipeline moves again.
-    @Suite("A full pipeline", .serialized, .timeLimit(.minutes(2)))
+    @Suite("A full pipeline", .serialized, .timeLimit(.minutes(5)))
     struct PipelineFullTests {
         static let requests = 16
 

@@ -138,20 +138,31 @@ enum Field: Int, CaseIterable {
             return
         }
         // Dispatch on the length first: most candidates are rejected without touching bytes.
-        let length = key.end - key.start
-        guard length < Field.byLength.count else { return nil }
-        for candidate in Field.byLength[length] where scanner.token(key, equals: candidate.name) {
-            self = candidate
-            return
+        // (A switch, not a table: reading a static array of arrays costs a retain per key.)
+        func match(_ a: Field, _ b: Field? = nil, _ c: Field? = nil, _ d: Field? = nil) -> Field? {
+            if scanner.token(key, equals: a.name) { return a }
+            if let b, scanner.token(key, equals: b.name) { return b }
+            if let c, scanner.token(key, equals: c.name) { return c }
+            if let d, scanner.token(key, equals: d.name) { return d }
+            return nil
         }
-        return nil
+        let found: Field?
+        switch key.end - key.start {
+        case 4: found = match(.type, .hits, .path)
+        case 5: found = match(.value, .cache, .route, .model)
+        case 6: found = match(.labels, .misses)
+        case 7: found = match(.sizeKB)
+        case 9: found = match(.timestamp, .tenantID)
+        case 10: found = match(.requestID, .visitorID)
+        case 11: found = match(.metricName)
+        case 12: found = match(.memoryUsage)
+        case 13: found = match(.responseTime, .dbQueryTime, .promptTokens, .cachedTokens)
+        case 17: found = match(.completionTokens)
+        default: found = nil
+        }
+        guard let found else { return nil }
+        self = found
     }
-
-    static let byLength: [[Field]] = {
-        var table = [[Field]](repeating: [], count: 18)
-        for field in Field.allCases { table[field.name.utf8CodeUnitCount].append(field) }
-        return table
-    }()
 }
 
 /// A raw field value, kept as token positions until the record type says how to read it.

@@ -67,7 +67,13 @@ public struct MetricRecord: Sendable, Hashable {
     public var value: Double
     /// Set when the record stands for many samples at once (an OTLP histogram point): the
     /// window takes the distribution's count, sum, extremes and sketch instead of `value`.
-    public var distribution: Distribution?
+    public var distribution: Distribution? {
+        get { boxedDistribution?.value }
+        set { boxedDistribution = newValue.map(DistributionBox.init) }
+    }
+    /// Held by reference: few records carry one, and inline it would make every record (and
+    /// every copy of one between the decoder and the window) twice as large.
+    private var boxedDistribution: DistributionBox?
 
     public init(timestamp: Timestamp, tenantID: String? = nil, labels: Labels = .empty, name: String, value: Double) {
         self.timestamp = timestamp
@@ -88,6 +94,14 @@ public struct MetricRecord: Sendable, Hashable {
 /// Samples known only through a histogram: their count and sum exactly, and a sketch whose
 /// bins hold the buckets. `sketch.min` and `sketch.max` are exact when the histogram carried
 /// them, else the bounds of the outermost buckets that held samples.
+/// A `Distribution` behind a reference, compared and hashed by value.
+final class DistributionBox: Sendable, Hashable {
+    let value: Distribution
+    init(_ value: Distribution) { self.value = value }
+    static func == (lhs: DistributionBox, rhs: DistributionBox) -> Bool { lhs === rhs || lhs.value == rhs.value }
+    func hash(into hasher: inout Hasher) { hasher.combine(value) }
+}
+
 public struct Distribution: Sendable, Hashable {
     public var sketch: DDSketch
     public var sum: Double

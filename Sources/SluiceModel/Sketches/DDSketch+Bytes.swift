@@ -27,8 +27,8 @@ extension DDSketch {
         negative = try BinStore(decoding: &reader)
         var total = zeroCount
         var overflow = false
-        for bins in [positive.bins, negative.bins] {
-            for c in bins {
+        for store in [positive, negative] {
+            store.forEachBin { _, c in
                 let (sum, o) = total.addingReportingOverflow(c)
                 total = sum
                 overflow = overflow || o
@@ -48,14 +48,14 @@ extension DDSketch.BinStore {
     /// The first index and the number of bins, then only the bins that hold values, each as
     /// its distance from the previous one and its count: wide sketches are mostly empty bins.
     func encode(into writer: inout BinaryWriter) {
-        writer.signed(Int64(offset))
-        writer.varint(bins.count)
-        writer.varint(bins.lazy.filter { $0 > 0 }.count)
-        var previous = -1
-        for (i, c) in bins.enumerated() where c > 0 {
-            writer.varint(i - previous - 1)
+        writer.signed(Int64(firstIndex))
+        writer.varint(span)
+        writer.varint(filledCount)
+        var previous = firstIndex - 1
+        forEachBin { index, c in
+            writer.varint(index - previous - 1)
             writer.varint(c)
-            previous = i
+            previous = index
         }
     }
 
@@ -66,8 +66,7 @@ extension DDSketch.BinStore {
         // Empty bins take no bytes: only the store's own limit bounds their number.
         let n = try reader.count(minimumSize: 0, maximum: Self.maximumBins)
         let filled = try reader.count(minimumSize: 2, maximum: n)
-        offset = Int(first)
-        bins = [UInt64](repeating: 0, count: n)
+        var bins = [UInt64](repeating: 0, count: n)
         var i = -1
         for _ in 0..<filled {
             let gap = try reader.varint()
@@ -77,5 +76,6 @@ extension DDSketch.BinStore {
             guard c > 0 else { throw .malformed("DDSketch lists an empty bin") }
             bins[i] = c
         }
+        self = DDSketch.BinStore(offset: Int(first), dense: bins)
     }
 }

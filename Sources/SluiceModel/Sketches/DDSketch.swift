@@ -128,9 +128,9 @@ public struct DDSketch: Sendable, Hashable {
         var estimate: Double?
         // Negative values, largest magnitude (smallest value) first.
         if !negative.isEmpty {
-            for i in stride(from: negative.bins.count - 1, through: 0, by: -1) {
-                seen += Double(negative.bins[i])
-                if seen > rank { estimate = -Self.value(negative.offset + i); break }
+            estimate = negative.firstBin(descending: true) { index, count in
+                seen += Double(count)
+                return seen > rank ? -Self.value(index) : nil
             }
         }
         if estimate == nil {
@@ -138,72 +138,11 @@ public struct DDSketch: Sendable, Hashable {
             if seen > rank { estimate = 0 }
         }
         if estimate == nil {
-            for i in 0..<positive.bins.count {
-                seen += Double(positive.bins[i])
-                if seen > rank { estimate = Self.value(positive.offset + i); break }
+            estimate = positive.firstBin(descending: false) { index, count in
+                seen += Double(count)
+                return seen > rank ? Self.value(index) : nil
             }
         }
         return Swift.min(Swift.max(estimate ?? max, min), max)
-    }
-
-    /// Dense counts for a contiguous range of bin indices, grown on demand.
-    @usableFromInline
-    struct BinStore: Sendable, Hashable {
-        /// The bin index of `bins[0]`.
-        @usableFromInline var offset = 0
-        @usableFromInline var bins: [UInt64] = []
-        /// More bins than this collapse the lowest ones together (α = 1% covers 35 decades in
-        /// 4,096 bins, so this only guards memory against hostile input).
-        @usableFromInline static let maximumBins = 4_096
-
-        @usableFromInline var isEmpty: Bool { bins.isEmpty }
-
-        @inlinable
-        mutating func add(_ index: Int, count: UInt64) {
-            if bins.isEmpty {
-                offset = index
-                bins.append(count)
-                return
-            }
-            var i = index - offset
-            if i >= 0 && i < bins.count {
-                bins[i] += count
-                return
-            }
-            if i < 0 {
-                let grow = -i
-                if bins.count + grow > Self.maximumBins {
-                    // Collapse: the new value joins the lowest bin kept.
-                    let keep = Self.maximumBins - bins.count
-                    if keep > 0 {
-                        bins.insert(contentsOf: repeatElement(0, count: keep), at: 0)
-                        offset -= keep
-                    }
-                    bins[0] += count
-                    return
-                }
-                bins.insert(contentsOf: repeatElement(0, count: grow), at: 0)
-                offset = index
-                i = 0
-            } else {
-                let grow = i - bins.count + 1
-                if bins.count + grow > Self.maximumBins {
-                    // Keep the high end, where the tail quantiles live; fold the lowest bins.
-                    let shift = bins.count + grow - Self.maximumBins
-                    let folded = bins[0..<Swift.min(shift + 1, bins.count)].reduce(0, +)
-                    bins.removeFirst(Swift.min(shift, bins.count))
-                    if bins.isEmpty { bins.append(0) }
-                    bins[0] = folded
-                    offset += shift
-                    i = index - offset
-                }
-                if i >= bins.count { bins.append(contentsOf: repeatElement(0, count: i - bins.count + 1)) }
-            }
-            bins[i] += count
-        }
-
-        mutating func merge(_ other: BinStore) {
-            for (i, c) in other.bins.enumerated() where c > 0 { add(other.offset + i, count: c) }
-        }
     }
 }

@@ -187,6 +187,26 @@ struct NDJSONDecoderTests {
         }
         #expect(m.name == "b")
     }
+
+    @Test("every field design §2 names is recognised by its name, and only by it")
+    func everyFieldName() {
+        for field in Field.allCases {
+            let text = Array("\"\(field.name)\"".utf8)
+            text.withUnsafeBufferPointer { bytes in
+                var scanner = JSONScanner(bytes)
+                let token = try! scanner.scanString()
+                #expect(Field(token, in: scanner) == field, "\(field.name)")
+            }
+            // One byte changed or added is another (unknown) field.
+            for variant in ["\"\(field.name)x\"", "\"x\(field.name.description.dropFirst())\""] {
+                Array(variant.utf8).withUnsafeBufferPointer { bytes in
+                    var scanner = JSONScanner(bytes)
+                    let token = try! scanner.scanString()
+                    #expect(Field(token, in: scanner) == nil, "\(variant)")
+                }
+            }
+        }
+    }
 }
 
 extension Result where Failure == DecodeError {

@@ -57,7 +57,10 @@ struct SketchEncodingTests {
         var sketch = DDSketch()
         for v in Self.values(kind, seed: 7) { sketch.add(v) }
         if kind == "extremes" { #expect(sketch.positive.bins.count == DDSketch.BinStore.maximumBins, "the lowest bins have collapsed") }
-        if kind == "sparse" { #expect(sketch.positive.bins.count > 1_000) }
+        if kind == "sparse" {
+            #expect(sketch.positive.span > 1_000, "thousands of bins in range")
+            #expect(sketch.positive.bins.count == 4, "two filled, held as two (index, count) pairs")
+        }
         let decoded = try Self.decodeSketch(Self.encoded(sketch.encode))
         #expect(decoded == sketch)
         #expect(decoded.count == sketch.count)
@@ -65,6 +68,74 @@ struct SketchEncodingTests {
         #expect(decoded.max.bitPattern == sketch.max.bitPattern)
         for q in stride(from: 0.0, through: 1.0, by: 0.01) {
             #expect(decoded.quantile(q)?.bitPattern == sketch.quantile(q)?.bitPattern, "q = \(q)")
+        }
+    }
+
+    /// The dense store every sketch used to be: counts for every index from the first to the
+    /// last ever added, collapsing the lowest past `maximumBins`. Sparse or dense, a store must
+    /// encode and answer exactly as this one does.
+    struct DenseOracle {
+        var offset = 0
+        var bins: [UInt64] = []
+        mutating func add(_ index: Int) {
+            let limit = DDSketch.BinStore.maximumBins
+            if bins.isEmpty { offset = index; bins = [1]; return }
+            var i = index - offset
+            if i >= 0 && i < bins.count { bins[i] += 1; return }
+            if i < 0 {
+                if bins.count - i > limit {
+                    let keep = limit - bins.count
+                    if keep > 0 { bins.insert(contentsOf: repeatElement(0, count: keep), at: 0); offset -= keep }
+                    bins[0] += 1
+                    return
+                }
+                bins.insert(contentsOf: repeatElement(0, count: -i), at: 0)
+                offset = index
+                i = 0
+            } else if i >= limit {
+                let shift = i + 1 - limit
+                let folded = bins[0..<min(shift + 1, bins.count)].reduce(0, +)
+                bins.removeFirst(min(shift, bins.count))
+                if bins.isEmpty { bins.append(0) }
+                bins[0] = folded
+                offset += shift
+                i = index - offset
+            }
+            if i >= bins.count { bins.append(contentsOf: repeatElement(0, count: i - bins.count + 1)) }
+            bins[i] += 1
+        }
+        /// The store's encoding: first index, span, filled bins as (gap, count).
+        var encoded: [UInt8] {
+            var w = BinaryWriter()
+            w.signed(Int64(offset))
+            w.varint(bins.count)
+            w.varint(bins.filter { $0 > 0 }.count)
+            var previous = -1
+            for (i, c) in bins.enumerated() where c > 0 { w.varint(i - previous - 1); w.varint(c); previous = i }
+            return w.bytes
+        }
+    }
+
+    @Test("a store that starts sparse encodes and answers exactly as a dense one, in any order and however wide",
+          arguments: [1, 3, 9, 40, 70, 500, 5_000])
+    func sparseEqualsDense(distinct: Int) throws {
+        var random = SeededRandom(seed: UInt64(distinct))
+        for spread in [4, 100, 2_000, 20_000] {
+            // `distinct` bin indices spread over `spread`, each added a few times, shuffled.
+            var indices: [Int] = []
+            for _ in 0..<distinct { let i = Int(random.next() % UInt64(spread)) - spread / 3; indices += Array(repeating: i, count: 1 + Int(random.next() % 3)) }
+            for k in stride(from: indices.count - 1, to: 0, by: -1) { indices.swapAt(k, Int(random.next() % UInt64(k + 1))) }
+            var store = DDSketch.BinStore()
+            var oracle = DenseOracle()
+            for i in indices { store.add(i, count: 1); oracle.add(i) }
+            var w = BinaryWriter()
+            store.encode(into: &w)
+            #expect(w.bytes == oracle.encoded, "\(distinct) indices over \(spread)")
+            var dense = DDSketch.BinStore(offset: oracle.offset, dense: oracle.bins)
+            #expect(store == dense && store.hashValue == dense.hashValue)
+            // Adding on after the switch keeps them equal.
+            for i in indices.prefix(5) { store.add(i + 1, count: 1); dense.add(i + 1, count: 1) }
+            #expect(store == dense)
         }
     }
 

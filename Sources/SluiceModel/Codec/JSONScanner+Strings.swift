@@ -183,6 +183,20 @@ extension JSONScanner {
         literal.withUTF8Buffer { text.utf8.elementsEqual($0) }
     }
 
+    /// The text of a string token, taken from `intern` when its bytes were seen before. Short
+    /// strings are stored inline by `String` and cost nothing to make, so only longer ones
+    /// are kept.
+    func string(_ token: StringToken, intern: inout InternTable) -> String {
+        let count = token.end - token.start
+        guard count > 15, intern.strings.capacity > 0 else { return string(token) }
+        let raw = UnsafeBufferPointer(rebasing: bytes[token.start..<token.end])
+        let hash = InternTable.hash(raw) ^ (token.hasEscapes ? 1 : 0)
+        if let known = intern.strings.lookup(raw, hash: hash) { return known }
+        let text = string(token)
+        intern.strings.insert(raw, hash: hash, text)
+        return text
+    }
+
     /// The text of a string token, escapes resolved. `scanString` has checked the token, so
     /// this needs no checks of its own.
     func string(_ token: StringToken) -> String {

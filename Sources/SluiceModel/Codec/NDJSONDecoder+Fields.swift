@@ -67,7 +67,7 @@ struct FieldSlots {
     }
 
     /// Scans the value of `field` at the scanner's position into its slot.
-    mutating func read(_ field: Field, from scanner: inout JSONScanner, configuration: NDJSONDecoder.Configuration) throws(DecodeError) {
+    mutating func read(_ field: Field, from scanner: inout JSONScanner, configuration: NDJSONDecoder.Configuration, intern: inout InternTable) throws(DecodeError) {
         guard let b = scanner.peek() else { throw scanner.syntaxError("expected a value") }
         let value: RawValue
         switch b {
@@ -79,7 +79,7 @@ struct FieldSlots {
             try scanner.literal("null")
             value = .null
         case UInt8(ascii: "{") where field == .labels:
-            parsedLabels = try Self.readLabels(&scanner, maximum: configuration.maximumLabels)
+            parsedLabels = try Self.readLabels(&scanner, maximum: configuration.maximumLabels, intern: &intern)
             value = .labels
         case UInt8(ascii: "t"), UInt8(ascii: "f"):
             try scanner.skipValue(depth: 1)
@@ -101,10 +101,10 @@ struct FieldSlots {
 
 extension FieldSlots {
     /// Builds the record once every field is scanned.
-    func record(scanner: JSONScanner, configuration: NDJSONDecoder.Configuration, ingestTime: Timestamp?) throws(DecodeError) -> Record {
+    func record(scanner: JSONScanner, configuration: NDJSONDecoder.Configuration, ingestTime: Timestamp?, intern: inout InternTable) throws(DecodeError) -> Record {
         let kind = try recordKind(scanner, default: configuration.defaultKind)
         let timestamp = try eventTime(scanner, ingestTime: ingestTime)
-        let tenant = try optionalString(.tenantID, scanner) ?? configuration.defaultTenantID
+        let tenant = try optionalString(.tenantID, scanner, &intern) ?? configuration.defaultTenantID
         if let tenant, let problem = TenantID.problem(tenant.utf8) {
             throw DecodeError(.badTenant, problem)
         }
@@ -116,7 +116,7 @@ extension FieldSlots {
         }
         switch kind {
         case .metric:
-            let name = try requiredString(.metricName, scanner)
+            let name = try requiredString(.metricName, scanner, &intern)
             guard !name.isEmpty else { throw DecodeError(.missingField, "field \"metric_name\" is empty") }
             let value = try requiredDouble(.value, scanner)
             return .metric(MetricRecord(timestamp: timestamp, tenantID: tenant, labels: labels, name: name, value: value))
@@ -125,7 +125,7 @@ extension FieldSlots {
             let hits = try requiredUnsigned(.hits, scanner)
             let misses = try requiredUnsigned(.misses, scanner)
             let size = try requiredUnsigned(.sizeKB, scanner)
-            let cache = try optionalString(.cache, scanner)
+            let cache = try optionalString(.cache, scanner, &intern)
             return .cache(CacheRecord(
                 timestamp: timestamp, tenantID: tenant, labels: labels, cache: cache,
                 hits: hits, misses: misses, sizeKB: size
@@ -138,7 +138,7 @@ extension FieldSlots {
             guard response != nil || query != nil || memory != nil else {
                 throw DecodeError(.missingField, "a performance record needs at least one of \"response_time\", \"db_query_time\", \"memory_usage\"")
             }
-            if let route = try optionalString(.route, scanner) {
+            if let route = try optionalString(.route, scanner, &intern) {
                 if labels.count >= configuration.maximumLabels, labels["route"] == nil {
                     throw DecodeError(.tooManyLabels, "more than \(configuration.maximumLabels) labels with \"route\"")
                 }
@@ -151,9 +151,9 @@ extension FieldSlots {
 
         case .tokenUsage:
             guard let tenant else { throw DecodeError(.missingField, "a token_usage record needs \"tenant_id\"") }
-            let model = try requiredString(.model, scanner)
+            let model = try requiredString(.model, scanner, &intern)
             guard !model.isEmpty else { throw DecodeError(.missingField, "field \"model\" is empty") }
-            let requestID = try requiredString(.requestID, scanner)
+            let requestID = try requiredString(.requestID, scanner, &intern)
             guard !requestID.isEmpty else { throw DecodeError(.missingField, "field \"request_id\" is empty") }
             let prompt = try requiredUnsigned(.promptTokens, scanner)
             let completion = try requiredUnsigned(.completionTokens, scanner)
@@ -167,9 +167,9 @@ extension FieldSlots {
             ))
 
         case .visit:
-            let visitor = try requiredString(.visitorID, scanner)
+            let visitor = try requiredString(.visitorID, scanner, &intern)
             guard !visitor.isEmpty else { throw DecodeError(.missingField, "field \"visitor_id\" is empty") }
-            let path = try optionalString(.path, scanner)
+            let path = try optionalString(.path, scanner, &intern)
             return .visit(VisitRecord(timestamp: timestamp, tenantID: tenant, labels: labels, visitorID: visitor, path: path))
         }
     }
@@ -225,15 +225,15 @@ extension FieldSlots {
         }
     }
 
-    private func requiredString(_ field: Field, _ scanner: JSONScanner) throws(DecodeError) -> String {
-        guard let s = try optionalString(field, scanner) else { throw .missing(field.label) }
+    private func requiredString(_ field: Field, _ scanner: JSONScanner, _ intern: inout InternTable) throws(DecodeError) -> String {
+        guard let s = try optionalString(field, scanner, &intern) else { throw .missing(field.label) }
         return s
     }
 
-    private func optionalString(_ field: Field, _ scanner: JSONScanner) throws(DecodeError) -> String? {
+    private func optionalString(_ field: Field, _ scanner: JSONScanner, _ intern: inout InternTable) throws(DecodeError) -> String? {
         switch self[field] {
         case .absent, .null: return nil
-        case .string(let token): return scanner.string(token)
+        case .string(let token): return scanner.string(token, intern: &intern)
         default: throw .wrongType(field.label, "a string")
         }
     }

@@ -5,6 +5,26 @@ extension FieldSlots {
     /// and counts once against `maximum`: the limit bounds the labels a series carries, and a
     /// repeat adds none. Keys are told apart by `String`'s `==`, the rule `Labels` merges them
     /// by, so what is counted is what is stored.
+    ///
+    /// A label object whose bytes were read before is taken from `intern` whole: same bytes,
+    /// same labels (only objects that read without error are kept there).
+    static func readLabels(_ scanner: inout JSONScanner, maximum: Int, intern: inout InternTable) throws(DecodeError) -> Labels {
+        let start = scanner.index
+        var probe = scanner
+        if (try? probe.skipValue(depth: 1)) != nil {
+            let raw = UnsafeBufferPointer(rebasing: scanner.bytes[start..<probe.index])
+            let hash = InternTable.hash(raw)
+            if let known = intern.labels.lookup(raw, hash: hash) {
+                scanner.index = probe.index
+                return known
+            }
+            let labels = try readLabels(&scanner, maximum: maximum)
+            intern.labels.insert(raw, hash: hash, labels)
+            return labels
+        }
+        return try readLabels(&scanner, maximum: maximum)
+    }
+
     static func readLabels(_ scanner: inout JSONScanner, maximum: Int) throws(DecodeError) -> Labels {
         scanner.index += 1
         scanner.skipWhitespace()

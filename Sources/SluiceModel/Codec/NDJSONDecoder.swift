@@ -24,8 +24,15 @@ public struct NDJSONDecoder: Sendable {
     /// Decodes `line` (without its newline). `ingestTime` stands in for a missing `timestamp`;
     /// when it is `nil` (replay), a missing timestamp is an error.
     public func decode(_ line: UnsafeBufferPointer<UInt8>, ingestTime: Timestamp?) -> Result<Record, DecodeError> {
+        var none = InternTable.none
+        return decode(line, ingestTime: ingestTime, interning: &none)
+    }
+
+    /// Decodes `line`, taking strings and label sets seen before from `table` rather than
+    /// making them again (and adding new ones to it).
+    public func decode(_ line: UnsafeBufferPointer<UInt8>, ingestTime: Timestamp?, interning table: inout InternTable) -> Result<Record, DecodeError> {
         do throws(DecodeError) {
-            return .success(try decodeOrThrow(line, ingestTime: ingestTime))
+            return .success(try decodeOrThrow(line, ingestTime: ingestTime, intern: &table))
         } catch {
             return .failure(error)
         }
@@ -41,7 +48,7 @@ public struct NDJSONDecoder: Sendable {
         decode(Array(line.utf8), ingestTime: ingestTime)
     }
 
-    func decodeOrThrow(_ line: UnsafeBufferPointer<UInt8>, ingestTime: Timestamp?) throws(DecodeError) -> Record {
+    func decodeOrThrow(_ line: UnsafeBufferPointer<UInt8>, ingestTime: Timestamp?, intern: inout InternTable) throws(DecodeError) -> Record {
         guard line.count <= configuration.maximumLineBytes else {
             throw DecodeError(.lineTooLong, "line is \(line.count) bytes, longer than the limit of \(configuration.maximumLineBytes)")
         }
@@ -74,7 +81,7 @@ public struct NDJSONDecoder: Sendable {
                 let field = Field(key, in: scanner)
                 if let field {
                     // A field given twice keeps its last value, as most JSON readers do.
-                    try fields.read(field, from: &scanner, configuration: configuration)
+                    try fields.read(field, from: &scanner, configuration: configuration, intern: &intern)
                 } else {
                     try scanner.skipValue(depth: 1)
                 }
@@ -87,7 +94,7 @@ public struct NDJSONDecoder: Sendable {
         }
         scanner.skipWhitespace()
         guard scanner.isAtEnd else { throw scanner.syntaxError("expected the end of the line after the object") }
-        return try fields.record(scanner: scanner, configuration: configuration, ingestTime: ingestTime)
+        return try fields.record(scanner: scanner, configuration: configuration, ingestTime: ingestTime, intern: &intern)
     }
 }
 

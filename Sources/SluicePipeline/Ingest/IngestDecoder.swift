@@ -17,8 +17,11 @@ public struct IngestDecoder: Sendable {
     public private(set) var batch = DecodedBatch()
     /// The first bad line, once `strict` has stopped the stream.
     public private(set) var stopped: LineError?
+    /// Strings and label sets decoded before, shared by the records that repeat them.
+    public var intern: InternTable
 
-    public init(decoder: NDJSONDecoder.Configuration, strict: Bool = false) {
+    public init(decoder: NDJSONDecoder.Configuration, strict: Bool = false, intern: InternTable = InternTable()) {
+        self.intern = intern
         self.decoder = NDJSONDecoder(configuration: decoder)
         splitter = LineSplitter(maximumLineBytes: decoder.maximumLineBytes)
         self.strict = strict
@@ -93,7 +96,7 @@ public struct IngestDecoder: Sendable {
     }
 
     private mutating func decodeLine(_ bytes: UnsafeBufferPointer<UInt8>, number: Int, now: Timestamp?, source: String?) {
-        switch decoder.decode(bytes, ingestTime: now) {
+        switch decoder.decode(bytes, ingestTime: now, interning: &intern) {
         case .success(let record):
             batch.records.append(record)
             batch.byType[record.kind.index] += 1

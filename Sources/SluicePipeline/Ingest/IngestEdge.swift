@@ -102,28 +102,34 @@ public struct IngestEdge: Sendable {
         let strict = configuration.strict
         let width = Swift.max(1, configuration.decodeWidth)
         var splitter = LineSplitter(maximumLineBytes: decoder.maximumLineBytes)
-        return try await withThrowingTaskGroup(of: (Int, DecodedBatch, LineError?).self) { group in
+        typealias Decoded = (sequence: Int, batch: DecodedBatch, stopped: LineError?, intern: InternTable)
+        return try await withThrowingTaskGroup(of: Decoded.self) { group in
             var launched = 0
             var next = 0
-            var done: [Int: (DecodedBatch, LineError?)] = [:]
+            var done: [Int: Decoded] = [:]
             var stopped: LineError?
+            // One intern table per lane: block k is decoded with lane k % width's, which block
+            // k − width has handed back before block k is launched (at most `width` are out).
+            var lanes = [InternTable?](repeating: nil, count: width)
             // Waits for one decode and forwards every batch that is now next in line.
             func settle() async throws {
-                guard let (sequence, batch, stop) = try await group.next() else { return }
-                done[sequence] = (batch, stop)
-                while stopped == nil, let (batch, stop) = done.removeValue(forKey: next) {
+                guard let decoded = try await group.next() else { return }
+                done[decoded.sequence] = decoded
+                while stopped == nil, let decoded = done.removeValue(forKey: next) {
                     next += 1
-                    try await forward(batch, report: report)
-                    stopped = stop
+                    lanes[decoded.sequence % width] = decoded.intern
+                    try await forward(decoded.batch, report: report)
+                    stopped = decoded.stopped
                 }
             }
             func launch(_ block: LineBlock, now: Timestamp?) {
                 let sequence = launched
                 launched += 1
+                let intern = lanes[sequence % width].take() ?? InternTable()
                 group.addTask {
-                    var edge = IngestDecoder(decoder: decoder, strict: strict)
+                    var edge = IngestDecoder(decoder: decoder, strict: strict, intern: intern)
                     edge.decode(block, now: now, source: source)
-                    return (sequence, edge.take(), edge.stopped)
+                    return (sequence, edge.take(), edge.stopped, edge.intern)
                 }
             }
             for try await chunk in chunks {

@@ -62,7 +62,10 @@ struct IngestEdgeTests {
             case 13: line = ""
             case 29: line = #"{"metric_name":"m","value":"not a number","timestamp":60}"#
             case 31: line = #"{"metric_name":"long","value":1,"timestamp":60,"pad":""# + String(repeating: "x", count: limit) + #""}"#
-            default: line = #"{"metric_name":"m\#(i % 7)","tenant_id":"t\#(i % 3)","labels":{"k":"v\#(i % 5)"},"value":\#(i),"timestamp":"2030-01-01T00:\#(10 + i / 600 % 50):0\#(i % 10).\#(i % 1000)Z"}"#
+            // Long names (kept by the intern table), the same name written with an escape, and
+            // label sets that repeat in other key orders.
+            case 41, 42: line = #"{"metric_name":"http_server_req\u0075est_duration_\#(i % 7)","tenant_id":"t\#(i % 3)","labels":{"zone":"b","k":"v\#(i % 5)"},"value":\#(i),"timestamp":61}"#
+            default: line = #"{"metric_name":"\#(i % 3 == 0 ? "http_server_request_duration_" : "m")\#(i % 7)","tenant_id":"t\#(i % 3)","labels":{"k":"v\#(i % 5)"\#(i % 4 == 0 ? #","zone":"b""# : "")},"value":\#(i),"timestamp":"2030-01-01T00:\#(10 + i / 600 % 50):0\#(i % 10).\#(i % 1000)Z"}"#
             }
             bytes += Array(line.utf8) + (i % 2 == 0 ? [0x0D, 0x0A] : [0x0A])
             if line.isEmpty { continue }
@@ -96,6 +99,21 @@ struct IngestEdgeTests {
             #expect(taken.withLock { $0 } == expected, "width \(width), chunks of \(chunkBytes) bytes")
             #expect(errors.withLock { $0 } == refused, "width \(width), chunks of \(chunkBytes) bytes")
             #expect(pipeline.counters.snapshot.records == UInt64(expected.count))
+        }
+    }
+
+    @Test("an intern table too small for the stream starts over and decodes every record as a fresh decoder would")
+    func smallInternTable() {
+        let (bytes, expected, refused) = Self.mixedStream(count: 2_000, limit: 1 << 20)
+        for capacity in [0, 1, 3, 4_096] {
+            var decoder = IngestDecoder(decoder: .init(), intern: InternTable(capacity: capacity))
+            bytes.withUnsafeBufferPointer { decoder.feed($0, now: nil, source: nil) }
+            decoder.finish(now: nil, source: nil)
+            let batch = decoder.take()
+            #expect(batch.records == expected, "capacity \(capacity)")
+            #expect(batch.rejections.map(\.line) == refused)
+            #expect(decoder.intern.labelSetCount <= capacity)
+            if capacity > 3 { #expect(decoder.intern.labelSetCount >= 10, "5 values of k, with and without zone, in two orders") }
         }
     }
 

@@ -1,0 +1,129 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Strings and label sets already decoded, found again by their raw bytes, so that a stream
+/// that repeats them (every real one does) makes no new `String` or `Labels` for each record.
+///
+/// Records that share a label set then share its storage, and the window aggregator's series
+/// lookup compares them by identity before it compares bytes. The table is bounded: when it
+/// is full it starts over, so a stream of ever-new label sets costs a reset, not memory. Its
+/// hash is seeded per process, as Swift's own is, so a sender cannot line keys up on one
+/// probe chain.
+///
+/// One table serves one decoder at a time (it is a value, moved between the tasks that take
+/// turns with it); a table made with `capacity: 0` keeps nothing.
+public struct InternTable: Sendable {
+    struct Cache<Value: Sendable>: Sendable {
+        /// Entry number per slot, -1 when free; twice as many slots as entries.
+        var slots: [Int32] = []
+        var hashes: [UInt64] = []
+        var keys: [[UInt8]] = []
+        var values: [Value] = []
+        let capacity: Int
+
+        init(capacity: Int) { self.capacity = capacity }
+
+        func lookup(_ raw: UnsafeBufferPointer<UInt8>, hash: UInt64) -> Value? {
+            guard !slots.isEmpty else { return nil }
+            let mask = slots.count - 1
+            var slot = Int(truncatingIfNeeded: hash) & mask
+            while true {
+                let entry = Int(slots[slot])
+                if entry < 0 { return nil }
+                if hashes[entry] == hash, keys[entry].withUnsafeBufferPointer({ Self.same($0, raw) }) { return values[entry] }
+                slot = (slot + 1) & mask
+            }
+        }
+
+        mutating func insert(_ raw: UnsafeBufferPointer<UInt8>, hash: UInt64, _ value: Value) {
+            guard capacity > 0 else { return }
+            if slots.isEmpty {
+                // Small at first (a one-record message keeps its table small), doubling as it fills.
+                slots = [Int32](repeating: -1, count: Swift.min(64, Self.slotCount(capacity)))
+            } else if values.count >= capacity {
+                for i in slots.indices { slots[i] = -1 }
+                hashes.removeAll(keepingCapacity: true)
+                keys.removeAll(keepingCapacity: true)
+                values.removeAll(keepingCapacity: true)
+            } else if values.count * 2 >= slots.count {
+                slots = [Int32](repeating: -1, count: slots.count * 2)
+                let mask = slots.count - 1
+                for (entry, h) in hashes.enumerated() {
+                    var slot = Int(truncatingIfNeeded: h) & mask
+                    while slots[slot] >= 0 { slot = (slot + 1) & mask }
+                    slots[slot] = Int32(entry)
+                }
+            }
+            let mask = slots.count - 1
+            var slot = Int(truncatingIfNeeded: hash) & mask
+            while slots[slot] >= 0 { slot = (slot + 1) & mask }
+            slots[slot] = Int32(values.count)
+            hashes.append(hash)
+            keys.append(Array(raw))
+            values.append(value)
+        }
+
+        static func slotCount(_ capacity: Int) -> Int {
+            var n = 1
+            while n < capacity * 2 { n <<= 1 }
+            return n
+        }
+
+        static func same(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+            guard a.count == b.count else { return false }
+            guard a.count > 0 else { return true }
+            return memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0
+        }
+    }
+
+    var strings: Cache<String>
+    var labels: Cache<Labels>
+
+    /// Up to `capacity` strings and as many label sets.
+    public init(capacity: Int = 4_096) {
+        strings = Cache(capacity: capacity)
+        labels = Cache(capacity: capacity)
+    }
+
+    /// Keeps nothing: for one-off decodes.
+    public static var none: InternTable { InternTable(capacity: 0) }
+
+    /// Label sets held (for tests and benchmarks).
+    public var labelSetCount: Int { labels.values.count }
+
+    static let seed: UInt64 = {
+        var generator = SystemRandomNumberGenerator()
+        return generator.next() | 1
+    }()
+
+    /// A fast seeded hash of a few dozen bytes: eight at a time, each word mixed in by a
+    /// multiply and a shift.
+    @inline(__always)
+    static func hash(_ raw: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var h = seed ^ (UInt64(raw.count) &* 0x9E37_79B9_7F4A_7C15)
+        guard let base = raw.baseAddress else { return h }
+        let bytes = UnsafeRawPointer(base)
+        var i = 0
+        while i + 8 <= raw.count {
+            let word = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            h = (h ^ word) &* 0xBF58_476D_1CE4_E5B9
+            h ^= h >> 31
+            i += 8
+        }
+        if i < raw.count {
+            var word: UInt64 = 0
+            var shift: UInt64 = 0
+            while i < raw.count {
+                word |= UInt64(raw[i]) << shift
+                shift += 8
+                i += 1
+            }
+            h = (h ^ word) &* 0x94D0_49BB_1331_11EB
+            h ^= h >> 29
+        }
+        return h
+    }
+}

@@ -12,7 +12,8 @@
 /// little past nearly every value is novel.
 ///
 /// Memory is fixed and small: the contexts of 4 levels and 8 levels up to length three fit
-/// in 4,352 bits; nothing grows with the series' length.
+/// in 5,008 bits (79 words, one array made at the second value); the rest is inline, and
+/// nothing grows with the series' length.
 public struct AnomalyModel: Sendable, Hashable {
     /// Values a new model learns from before it scores (the `anomaly.warmup` default).
     public static let defaultWarmup = 30
@@ -26,20 +27,32 @@ public struct AnomalyModel: Sendable, Hashable {
 
     private var low = 0.0
     private var high = 0.0
-    /// The last three levels at each resolution, newest last (`-1`: none yet).
-    private var history: [[Int]] = resolutions.map { _ in [] }
-    /// Seen (context, level) pairs, one bitset per resolution.
-    private var seen: [[UInt64]] = resolutions.map { levels in
-        let bits = contextLengths.reduce(0) { $0 + Self.power(levels, $1 + 1) }
-        return [UInt64](repeating: 0, count: (bits + 63) / 64)
-    }
-    /// Recent novelty, for the rest period.
-    private var recent: [Double] = []
+    /// The last three levels at the 4-level and the 8-level resolution, newest in the lowest
+    /// byte; how many are held (up to three) in `historyCount`.
+    private var coarseHistory: UInt32 = 0
+    private var fineHistory: UInt32 = 0
+    private var historyCount: UInt8 = 0
+    /// Seen (context, level) pairs: the 4-level contexts' bits, then the 8-level ones'.
+    /// Empty until the first pair is seen (a new series' first window sets none), then fixed.
+    private var seen: [UInt64] = []
+    /// The observation number of the latest strongly novel value (for the rest period).
+    private var lastStrong = Int.min / 2
     private var mean = 0.0
     private var variance = 0.0
     public private(set) var count = 0
     /// Values learnt, and scored 0, before scores count.
     public let warmup: Int
+
+    /// Words of `seen`, and where each resolution's bits start in it.
+    static let seenLayout: (words: Int, starts: [Int]) = {
+        var starts: [Int] = []
+        var bits = 0
+        for levels in resolutions {
+            starts.append(bits)
+            bits += contextLengths.reduce(0) { $0 + power(levels, $1 + 1) }
+        }
+        return ((bits + 63) / 64, starts)
+    }()
 
     /// A model that scores 0 for its first `warmup` values.
     public init(warmup: Int = AnomalyModel.defaultWarmup) { self.warmup = max(0, warmup) }
@@ -70,32 +83,37 @@ public struct AnomalyModel: Sendable, Hashable {
         high = max(high, value)
         let range = high - low
         var novel = 0.0, contexts = 0.0
+        let held = Int(historyCount)
         for (r, levels) in Self.resolutions.enumerated() {
             let level = range > 0 ? min(levels - 1, Int((value - low) / range * Double(levels))) : 0
-            var offset = 0
+            let past = r == 0 ? coarseHistory : fineHistory
+            var offset = Self.seenLayout.starts[r]
             for k in Self.contextLengths {
                 defer { offset += Self.power(levels, k + 1) }
-                guard history[r].count >= k else { continue }
+                guard held >= k else { continue }
+                // The last k levels, oldest first.
                 var index = 0
-                for previous in history[r].suffix(k) { index = index * levels + previous }
+                for j in stride(from: k - 1, through: 0, by: -1) { index = index * levels + Int((past >> UInt32(8 * j)) & 0xFF) }
                 index = offset + index * levels + level
                 contexts += 1
-                if seen[r][index >> 6] & (1 << UInt64(index & 63)) == 0 {
+                if seen.isEmpty { seen = [UInt64](repeating: 0, count: Self.seenLayout.words) }
+                if seen[index >> 6] & (1 << UInt64(index & 63)) == 0 {
                     novel += 1
-                    seen[r][index >> 6] |= 1 << UInt64(index & 63)
+                    seen[index >> 6] |= 1 << UInt64(index & 63)
                 }
             }
-            history[r].append(level)
-            if history[r].count > Self.contextLengths.last! { history[r].removeFirst() }
+            let kept = ((past << 8) | UInt32(level)) & 0x00FF_FFFF
+            if r == 0 { coarseHistory = kept } else { fineHistory = kept }
         }
+        historyCount = UInt8(min(held + 1, Self.contextLengths.last!))
         var novelty = contexts > 0 ? novel / contexts : 0
         if beyond { novelty = 1 }
         let scale = max(deviation, 1e-9 + 1e-6 * abs(expected))
         let z = count >= 10 ? abs(value - expected) / scale : 0
         var score = (1 - Self.zWeight) * novelty + Self.zWeight * z / (z + 4)
-        if recent.contains(where: { $0 >= Self.restThreshold }) { score = 0 }
-        recent.append(novelty)
-        if recent.count > Self.restPoints { recent.removeFirst() }
+        // Silent while a strongly novel value is among the last `restPoints`.
+        if count - lastStrong <= Self.restPoints { score = 0 }
+        if novelty >= Self.restThreshold { lastStrong = count }
         if warming { score = 0 }
         return Assessment(score: score, expected: expected, deviation: deviation, warmingUp: warming)
     }
@@ -111,8 +129,9 @@ public struct AnomalyModel: Sendable, Hashable {
         variance = (1 - Self.meanAlpha) * (variance + Self.meanAlpha * d * d)
     }
 
-    /// Elements held in the model's arrays: fixed for its whole life.
-    var footprint: Int { history.reduce(0) { $0 + $1.count } + seen.reduce(0) { $0 + $1.count } + recent.count }
+    /// Words held in the model's one array: none until it has seen a transition, then fixed
+    /// for its whole life.
+    var footprint: Int { seen.count }
 
     static func power(_ base: Int, _ exponent: Int) -> Int {
         (0..<exponent).reduce(1) { r, _ in r * base }

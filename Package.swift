@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "sluice", targets: ["sluice"]),
         // What host applications embed to report to `sluice serve` (design §11).
         .library(name: "SluiceClient", targets: ["SluiceClient"]),
+        // The core without the server, for the benchmark suite in Benchmarks/Throughput.
+        .library(name: "SluiceCore", targets: ["SluiceModel", "SluiceConfig", "SluicePipeline", "SluiceStore"]),
         // A Hummingbird app wired to Sluice through the library: cache, queries, LLM calls.
         .executable(name: "sluice-example-app", targets: ["SluiceExampleApp"]),
     ],

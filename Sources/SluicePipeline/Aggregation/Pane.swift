@@ -64,22 +64,57 @@ public struct Pane: Sendable {
 
     /// The pane's output records in design §3's order within one window: tenant, then series
     /// name, then labels (and `window`, `cache_window`, `visits_window` for equal keys).
+    ///
+    /// The order is found on small references (kind and position), and each record is made
+    /// once, in place: a window of a million series holds its records once, not three times.
     public func summaries(span: WindowSpan, registry: SeriesRegistry) -> [OutputRecord] {
-        var keyed: [(SeriesKey, Int, OutputRecord)] = []
-        keyed.reserveCapacity(metrics.count + caches.count + visits.count)
-        for (id, acc) in metrics {
-            let key = registry.keys[Int(id)]
-            keyed.append((key, 0, .window(acc.summary(span: span, series: key))))
+        var out: [OutputRecord] = []
+        forEachSummary(span: span, registry: registry, reserve: { out.reserveCapacity($0) }) { out.append($0) }
+        return out
+    }
+
+    /// The same records as events, appended where a firing window puts them.
+    public func appendSummaries(span: WindowSpan, registry: SeriesRegistry, to events: inout [StageEvent]) {
+        // No exact reserve here: windows fire one after another into the same array, and
+        // growing it geometrically keeps that linear.
+        forEachSummary(span: span, registry: registry, reserve: { _ in }) { events.append(.output($0)) }
+    }
+
+    private func forEachSummary(span: WindowSpan, registry: SeriesRegistry, reserve: (Int) -> Void, _ body: (OutputRecord) -> Void) {
+        let cacheEntries = Array(caches)
+        let visitEntries = Array(visits)
+        // (kind, index): kind 0 a metric's series id, 1 and 2 an unnamed and a named cache,
+        // 3 a site's visits; an unnamed cache and one named "" share a series key, unnamed
+        // first, so the order never depends on a dictionary's.
+        var order: [(kind: Int32, index: Int32)] = []
+        order.reserveCapacity(metrics.count + caches.count + visits.count)
+        for id in metrics.keys { order.append((0, id)) }
+        for (i, entry) in cacheEntries.enumerated() { order.append((entry.key.cache == nil ? 1 : 2, Int32(i))) }
+        for i in visitEntries.indices { order.append((3, Int32(i))) }
+        func key(_ entry: (kind: Int32, index: Int32)) -> SeriesKey {
+            switch entry.kind {
+            case 0: registry.keys[Int(entry.index)]
+            case 1, 2: cacheEntries[Int(entry.index)].key.seriesKey
+            default: SeriesKey(tenantID: visitEntries[Int(entry.index)].key, name: "")
+            }
         }
-        for (key, acc) in caches {
-            // An unnamed cache and one named "" share a series key: unnamed first, so that the
-            // order never depends on the dictionary's.
-            keyed.append((key.seriesKey, key.cache == nil ? 1 : 2, .cacheWindow(acc.summary(span: span, key: key))))
+        order.sort { l, r in
+            if l.kind == 0 && r.kind == 0 { return registry.keys[Int(l.index)] < registry.keys[Int(r.index)] }
+            let (lk, rk) = (key(l), key(r))
+            return lk != rk ? lk < rk : l.kind < r.kind
         }
-        for (tenant, acc) in visits {
-            keyed.append((SeriesKey(tenantID: tenant, name: ""), 3, .visitsWindow(acc.summary(span: span, tenantID: tenant))))
+        reserve(order.count)
+        for entry in order {
+            switch entry.kind {
+            case 0:
+                body(.window(metrics[entry.index]!.summary(span: span, series: registry.keys[Int(entry.index)])))
+            case 1, 2:
+                let (k, acc) = cacheEntries[Int(entry.index)]
+                body(.cacheWindow(acc.summary(span: span, key: k)))
+            default:
+                let (tenant, acc) = visitEntries[Int(entry.index)]
+                body(.visitsWindow(acc.summary(span: span, tenantID: tenant)))
+            }
         }
-        keyed.sort { l, r in l.0 != r.0 ? l.0 < r.0 : l.1 < r.1 }
-        return keyed.map(\.2)
     }
 }

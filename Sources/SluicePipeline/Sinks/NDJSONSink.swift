@@ -23,10 +23,19 @@ public final class NDJSONSink: Sink {
         return NDJSONSink(descriptor: fd, closeAtEnd: true)
     }
 
+    /// Written a megabyte at a time: a window of a million series is not held twice, once as
+    /// records and once as one buffer of their text.
     public func write(_ records: [OutputRecord]) async throws {
-        var json = JSONWriter(capacity: records.count * 256)
-        for record in records { record.write(to: &json) }
-        try writeAll(json.bytes)
+        let chunk = 1 << 20
+        var json = JSONWriter(capacity: min(records.count * 256, chunk + 4_096))
+        for record in records {
+            record.write(to: &json)
+            if json.bytes.count >= chunk {
+                try writeAll(json.bytes)
+                json = JSONWriter(capacity: chunk + 4_096)
+            }
+        }
+        if !json.bytes.isEmpty { try writeAll(json.bytes) }
     }
 
     public func finish() async throws {

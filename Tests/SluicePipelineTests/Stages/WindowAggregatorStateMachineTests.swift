@@ -114,3 +114,48 @@ struct WindowAggregatorStateMachineTests {
         #expect(marks.count == 10)
     }
 }
+
+/// The order of one window's records, checked on the records themselves: whatever the order
+/// the pane holds them in, they come out by tenant, name and labels, then kind.
+@Suite("Window output order")
+struct WindowOutputOrderTests {
+    static func key(_ record: OutputRecord) -> (SeriesKey, Int) {
+        switch record {
+        case .window(let w): (w.series, 0)
+        case .cacheWindow(let c): (SeriesKey(tenantID: c.tenantID, name: c.cache ?? "", labels: c.labels), c.cache == nil ? 1 : 2)
+        case .visitsWindow(let v): (SeriesKey(tenantID: v.tenantID, name: ""), 3)
+        default: (SeriesKey(tenantID: nil, name: ""), 9)
+        }
+    }
+
+    @Test("metrics, caches (unnamed, named \"\", named) and visits of many tenants come out strictly in design §3 order", arguments: [1, 2, 3])
+    func order(seed: UInt64) {
+        var random = SeededRandom(seed: seed)
+        var pane = Pane()
+        var registry = SeriesRegistry()
+        let tenants: [String?] = [nil, "a", "b", "a-b", "B"]
+        let t = Timestamp(microseconds: 0)
+        for _ in 0..<2_000 {
+            let tenant = tenants[Int(random.next() % 5)]
+            let labels: Labels = random.next() % 2 == 0 ? .empty : ["k": "v\(random.next() % 3)"]
+            switch random.next() % 4 {
+            case 0:
+                let names = ["m", "a", "zz", "visits"]
+                pane.addMetric(registry.id(for: SeriesKey(tenantID: tenant, name: names[Int(random.next() % 4)], labels: labels)), 1)
+            case 1, 2:
+                let names: [String?] = [nil, "", "redis", "m"]
+                let cache = names[Int(random.next() % 4)]
+                pane.addCache(CacheKey(tenantID: tenant, cache: cache, labels: labels),
+                              CacheRecord(timestamp: t, tenantID: tenant, labels: labels, cache: cache, hits: 1, misses: 0, sizeKB: 1))
+            default:
+                pane.addVisit(VisitRecord(timestamp: t, tenantID: tenant, labels: .empty, visitorID: "v", path: nil))
+            }
+        }
+        let out = pane.summaries(span: WindowSpan(length: .minutes(1), start: t), registry: registry)
+        #expect(out.count == pane.metrics.count + pane.caches.count + pane.visits.count)
+        for (l, r) in zip(out, out.dropFirst()) {
+            let (lk, lkind) = Self.key(l), (rk, rkind) = Self.key(r)
+            #expect(lk < rk || (lk == rk && lkind < rkind), "\(l.typeName) \(lk) before \(r.typeName) \(rk)")
+        }
+    }
+}

@@ -4,13 +4,15 @@ extension AnomalyDetector {
     /// One model per (series, window length, statistic), fed each closed window in order.
     public struct StateMachine: Sendable {
         public let configuration: Configuration
-        private var models: [ModelKey: AnomalyModel] = [:]
+        /// Per series, its models, one per (window length, statistic) it has closed windows
+        /// for: the series key is held once, however many models it has.
+        private var models: [SeriesKey: [Slot]] = [:]
         public private(set) var anomalies: UInt64 = 0
 
-        struct ModelKey: Hashable, Sendable {
-            var series: SeriesKey
+        struct Slot: Sendable {
             var length: WindowDuration
             var statistic: String
+            var model: AnomalyModel
         }
 
         public init(configuration: Configuration) { self.configuration = configuration }
@@ -18,11 +20,20 @@ extension AnomalyDetector {
         /// Scores a closed window; returns the anomalies it shows (to follow it in the output).
         public mutating func window(_ w: WindowSummary) -> [Anomaly] {
             var found: [Anomaly] = []
+            let configuration = self.configuration
+            func observe(_ statistic: String, _ value: Double, in slots: inout [Slot]) -> AnomalyModel.Assessment {
+                if let i = slots.firstIndex(where: { $0.length == w.span.length && $0.statistic == statistic }) {
+                    return slots[i].model.observe(value)
+                }
+                // The model scores 0 during its warm-up, so a new series cannot alert.
+                var model = AnomalyModel(warmup: configuration.warmup)
+                let assessment = model.observe(value)
+                slots.append(Slot(length: w.span.length, statistic: statistic, model: model))
+                return assessment
+            }
             for statistic in configuration.statistics(for: w.series.name) {
                 guard let value = Self.value(statistic, of: w) else { continue }
-                let key = ModelKey(series: w.series, length: w.span.length, statistic: statistic)
-                // The model scores 0 during its warm-up, so a new series cannot alert.
-                let assessment = models[key, default: AnomalyModel(warmup: configuration.warmup)].observe(value)
+                let assessment = observe(statistic, value, in: &models[w.series, default: []])
                 guard !assessment.warmingUp, assessment.score >= configuration.threshold else { continue }
                 anomalies += 1
                 found.append(Anomaly(

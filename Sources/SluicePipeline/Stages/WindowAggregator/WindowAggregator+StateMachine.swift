@@ -139,9 +139,7 @@ extension WindowAggregator {
             }
             guard !firing.isEmpty else { return }
             firing.sort { $0.0 < $1.0 }
-            for (span, pane) in firing {
-                for output in pane.summaries(span: span, registry: registry) { events.append(.output(output)) }
-            }
+            for (span, pane) in firing { pane.appendSummaries(span: span, registry: registry, to: &events) }
         }
 
         /// Summaries of the windows still open, marked partial (live queries and the dashboard).

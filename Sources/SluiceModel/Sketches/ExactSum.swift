@@ -73,7 +73,12 @@ public struct ExactSum: Sendable, Hashable {
             switch kept {
             case 0: p0 = x; inline = 1
             case 1: p0 = out0; p1 = x; inline = 2
-            default: p0 = out0; p1 = out1; more = [x]; inline = 3
+            default:
+                p0 = out0; p1 = out1; inline = 3
+                // Reuses the storage an earlier third partial left (a sum that keeps crossing
+                // between two and three partials would otherwise allocate each time).
+                more.removeAll(keepingCapacity: true)
+                more.append(x)
             }
             return
         }

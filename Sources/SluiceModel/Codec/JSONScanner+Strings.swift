@@ -190,7 +190,7 @@ extension JSONScanner {
         let count = token.end - token.start
         guard count > 15, intern.strings.capacity > 0 else { return string(token) }
         let raw = UnsafeBufferPointer(rebasing: bytes[token.start..<token.end])
-        let hash = InternTable.hash(raw) ^ (token.hasEscapes ? 1 : 0)
+        let hash = InternTable.hash(raw)
         if let known = intern.strings.lookup(raw, hash: hash) { return known }
         let text = string(token)
         intern.strings.insert(raw, hash: hash, text)

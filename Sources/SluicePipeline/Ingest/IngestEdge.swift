@@ -100,49 +100,37 @@ public struct IngestEdge: Sendable {
     ) async throws -> Outcome where Chunks.Element == [UInt8] {
         let decoder = configuration.decoder
         let strict = configuration.strict
-        let width = Swift.max(1, configuration.decodeWidth)
         var splitter = LineSplitter(maximumLineBytes: decoder.maximumLineBytes)
-        typealias Decoded = (sequence: Int, batch: DecodedBatch, stopped: LineError?, intern: InternTable)
-        return try await withThrowingTaskGroup(of: Decoded.self) { group in
-            var launched = 0
-            var next = 0
-            var done: [Int: Decoded] = [:]
+        return try await withThrowingTaskGroup(of: DecodeOrder.Decoded.self) { group in
+            var order = DecodeOrder(width: configuration.decodeWidth)
             var stopped: LineError?
-            // One intern table per lane: block k is decoded with lane k % width's, which block
-            // k − width has handed back before block k is launched (at most `width` are out).
-            var lanes = [InternTable?](repeating: nil, count: width)
             // Waits for one decode and forwards every batch that is now next in line.
             func settle() async throws {
                 guard let decoded = try await group.next() else { return }
-                done[decoded.sequence] = decoded
-                while stopped == nil, let decoded = done.removeValue(forKey: next) {
-                    next += 1
-                    lanes[decoded.sequence % width] = decoded.intern
-                    try await forward(decoded.batch, report: report)
-                    stopped = decoded.stopped
+                for block in order.arrive(decoded) where stopped == nil {
+                    try await forward(block.batch, report: report)
+                    stopped = block.stopped
                 }
             }
             func launch(_ block: LineBlock, now: Timestamp?) {
-                let sequence = launched
-                launched += 1
-                let intern = lanes[sequence % width].take() ?? InternTable()
+                let (sequence, intern) = order.launch()
                 group.addTask {
                     var edge = IngestDecoder(decoder: decoder, strict: strict, intern: intern)
                     edge.decode(block, now: now, source: source)
-                    return (sequence, edge.take(), edge.stopped, edge.intern)
+                    return DecodeOrder.Decoded(sequence: sequence, batch: edge.take(), stopped: edge.stopped, intern: edge.intern)
                 }
             }
             for try await chunk in chunks {
                 let block = splitter.cut(chunk)
                 if !block.isEmpty { launch(block, now: ingestTime?()) }
-                while launched - next >= width, stopped == nil { try await settle() }
+                while order.isFull, stopped == nil { try await settle() }
                 if stopped != nil { break }
             }
             if stopped == nil {
                 let last = splitter.cutFinish()
                 if !last.isEmpty { launch(last, now: ingestTime?()) }
             }
-            while next < launched, stopped == nil { try await settle() }
+            while !order.isDrained, stopped == nil { try await settle() }
             group.cancelAll()
             return stopped.map { .stopped($0) } ?? .completed
         }

@@ -40,6 +40,35 @@ struct BlockCodecTests {
         #expect(summary.mayContain(name: "cpu") && summary.mayContain(name: "response_time"))
     }
 
+    @Test("blocks built one after another, each handing its series on, hold exactly their own records, one group a series")
+    func handedOffBuilders() throws {
+        // Labels shared as the decoder's intern table shares them, and one record in three with
+        // equal labels in storage of its own.
+        let shared: [Labels] = (0..<5).map { ["host": "h\($0)"] }
+        var random = SeededRandom(seed: 7)
+        var builder = BlockBuilder()
+        for block in 0..<4 {
+            var added: [StoredRecord] = []
+            for i in 0..<300 {
+                let host = Int(random.next() % 5)
+                let labels = random.next() % 3 == 0 ? Labels(shared[host].map { $0 }) : shared[host]
+                let record = Record.metric(MetricRecord(
+                    timestamp: Timestamp(microseconds: Self.t0 + Int64(block * 300 + i) * 1_000), tenantID: i % 2 == 0 ? "t0" : nil,
+                    labels: labels, name: block % 2 == 0 ? "cpu" : "http_server_request_duration_seconds", value: Double(i)))
+                builder.add(record)
+                added.append(.record(record))
+            }
+            #expect(builder.groups.count == 10)
+            let (frame, _) = try BlockFrame.build(&builder, level: 1)
+            let header = try #require(BlockFrame.header(frame))
+            let decoded = try BlockFrame.records(frame, header, version: SegmentFile.version)
+            #expect(decoded.count == added.count)
+            #expect(Set(decoded) == Set(added), "block \(block)")
+            builder = builder.handOff()
+            #expect(builder.isEmpty)
+        }
+    }
+
     @Test("floats of every kind round-trip bit for bit", arguments: [
         [0.0, 1.5, 2.25, 100.125], [-0.0, 1.0], [0.1, 0.2, 0.30000000000000004], [1e300, -1e-300, .leastNonzeroMagnitude],
         [73.967, 12.345678, 0.000001], [Double.greatestFiniteMagnitude, 123456789.123], [3.141592653589793],

@@ -101,7 +101,7 @@ public struct InternTable: Sendable {
 
     /// A fast seeded hash of a few dozen bytes: eight at a time, each word mixed in by a
     /// multiply and a shift.
-    @inline(__always)
+    @usableFromInline @inline(__always)
     static func hash(_ raw: UnsafeBufferPointer<UInt8>) -> UInt64 {
         var h = seed ^ (UInt64(raw.count) &* 0x9E37_79B9_7F4A_7C15)
         guard let base = raw.baseAddress else { return h }

@@ -41,6 +41,11 @@ public struct Labels: Sendable, Hashable, Comparable, Sequence, ExpressibleByDic
     }
 
     public var isEmpty: Bool { pairs.isEmpty }
+
+    /// The address of the pairs' storage: the same for labels that share it (the decoder's
+    /// interned ones), and not reused for others while any of them lives.
+    @inlinable
+    public var storageAddress: UInt { pairs.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } }
     public var count: Int { pairs.count }
 
     public subscript(key: String) -> String? { pairs.first { $0.key == key }?.value }

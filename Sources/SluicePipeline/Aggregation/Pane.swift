@@ -5,13 +5,23 @@ import SluiceModel
 public struct SeriesRegistry: Sendable {
     private var ids: [SeriesKey: Int32] = [:]
     public private(set) var keys: [SeriesKey] = []
+    /// Finds the series of records that share interned labels without hashing them.
+    private var recent = SeriesLookupCache<Int32>()
 
     public init() {}
 
-    
     public mutating func id(for key: SeriesKey) -> Int32 {
-        if let id = lookup(key) { return id }
-        return insert(key)
+        id(tenantID: key.tenantID, name: key.name, labels: key.labels)
+    }
+
+    /// The number of the series (tenant, name, labels), given on first sight.
+    public mutating func id(tenantID: String?, name: String, labels: Labels) -> Int32 {
+        let (probe, cached) = recent.find(tenantID: tenantID, name: name, labels: labels)
+        if let cached { return cached }
+        let key = SeriesKey(tenantID: tenantID, name: name, labels: labels)
+        let id = lookup(key) ?? insert(key)
+        recent.fill(probe, tenantID: tenantID, name: name, labels: labels, value: id)
+        return id
     }
 
     @usableFromInline

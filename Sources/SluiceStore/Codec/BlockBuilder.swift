@@ -2,8 +2,8 @@ import SluiceModel
 import SluicePipeline
 
 /// Builds one block's columns as records arrive, so that flushing only has to serialise them:
-/// no record is copied, and a metric record whose series the aggregator has already numbered
-/// finds its group by array index instead of by hashing its key.
+/// no record is copied, and a metric record whose labels are interned finds its group through
+/// a `SeriesLookupCache` instead of by hashing its key.
 struct BlockBuilder {
     /// One series' columns (FORMAT.md, "Payload"): what is encoded, and what decoding yields.
     struct Group {
@@ -36,9 +36,10 @@ struct BlockBuilder {
 
     private(set) var groups: [Group] = []
     private var index: [BlockCodec.GroupKey: Int] = [:]
-    /// Group of each aggregator series id, or -1.
-    private var bySeriesID: [Int32] = []
-    private var touchedSeriesIDs: [Int32] = []
+    /// Metric series seen lately, with their group in the block they were seen in: a slot
+    /// from an earlier block is stale, so `reset()` only has to count blocks.
+    private var metricGroups = SeriesLookupCache<(group: Int32, block: UInt32)>()
+    private var block: UInt32 = 0
     private(set) var count = 0
     /// Answers to keyed requests whose records are in this block (FORMAT.md, "Receipts").
     var receipts: [IngestReceipt] = []
@@ -55,22 +56,18 @@ struct BlockBuilder {
         return groups.count - 1
     }
 
-    /// Adds a raw record; `seriesID` is the aggregator's number for a metric record's series.
-    mutating func add(_ record: Record, seriesID: Int32 = -1) {
+    /// Adds a raw record.
+    mutating func add(_ record: Record) {
         count += 1
         switch record {
         case .metric(let m):
+            let (probe, cached) = metricGroups.find(tenantID: m.tenantID, name: m.name, labels: m.labels)
             let g: Int
-            if seriesID >= 0 {
-                let id = Int(seriesID)
-                if id >= bySeriesID.count { bySeriesID.append(contentsOf: repeatElement(-1, count: id - bySeriesID.count + 1)) }
-                if bySeriesID[id] < 0 {
-                    bySeriesID[id] = Int32(group(for: .record(record)))
-                    touchedSeriesIDs.append(seriesID)
-                }
-                g = Int(bySeriesID[id])
+            if let cached, cached.block == block {
+                g = Int(cached.group)
             } else {
                 g = group(for: .record(record))
+                metricGroups.fill(probe, tenantID: m.tenantID, name: m.name, labels: m.labels, value: (Int32(g), block))
             }
             groups[g].times.append(m.timestamp.microseconds)
             groups[g].floats[0].append(m.value)
@@ -252,12 +249,24 @@ struct BlockBuilder {
         return BlockSummary(entries: entries, names: names, receipts: receipts)
     }
 
+    /// An empty builder for the next block that takes over the series this one has seen, so a
+    /// steady stream finds its groups by identity from the first record of every block. This
+    /// builder keeps its groups (to be encoded) and forgets the series.
+    mutating func handOff() -> BlockBuilder {
+        var next = BlockBuilder()
+        swap(&next.metricGroups, &metricGroups)
+        next.block = block &+ 1
+        if next.block == 0 { next.metricGroups.removeAll() }
+        return next
+    }
+
     /// Empties the builder for the next block, keeping its capacity.
     mutating func reset() {
         groups.removeAll(keepingCapacity: true)
         index.removeAll(keepingCapacity: true)
-        for id in touchedSeriesIDs { bySeriesID[Int(id)] = -1 }
-        touchedSeriesIDs.removeAll(keepingCapacity: true)
+        block &+= 1
+        // After 2³² blocks a stale slot could look current: start the cache over first.
+        if block == 0 { metricGroups.removeAll() }
         count = 0
         receipts.removeAll()
     }

@@ -39,26 +39,22 @@ extension WindowAggregator {
         public var openWindowCount: Int { lengths.reduce(0) { $0 + $1.open.count } }
 
         /// Takes one record; appends what it causes (closed windows, a forwarded token record,
-        /// a watermark) to `events`, in order. Returns a metric record's series number (the
-        /// store groups by it), otherwise -1.
-        @discardableResult
-        public mutating func record(_ record: Record, into events: inout [StageEvent]) -> Int32 {
+        /// a watermark) to `events`, in order.
+        public mutating func record(_ record: Record, into events: inout [StageEvent]) {
             let t = record.timestamp.microseconds
             var wasLate = false
-            var seriesID: Int32 = -1
             switch record {
             case .metric(let m):
-                let id = registry.id(for: SeriesKey(tenantID: m.tenantID, name: m.name, labels: m.labels))
-                seriesID = id
+                let id = registry.id(tenantID: m.tenantID, name: m.name, labels: m.labels)
                 for i in lengths.indices {
                     guard let j = paneIndex(i, t) else { lateFor(i, &wasLate); continue }
                     if let d = m.distribution { lengths[i].open[j].pane.addDistribution(id, d) } else { lengths[i].open[j].pane.addMetric(id, m.value) }
                 }
             case .performance(let p):
                 var ids: (Int32?, Int32?, Int32?) = (nil, nil, nil)
-                if p.dbQueryTime != nil { ids.0 = registry.id(for: SeriesKey(tenantID: p.tenantID, name: "db_query_time", labels: p.labels)) }
-                if p.memoryUsage != nil { ids.1 = registry.id(for: SeriesKey(tenantID: p.tenantID, name: "memory_usage", labels: p.labels)) }
-                if p.responseTime != nil { ids.2 = registry.id(for: SeriesKey(tenantID: p.tenantID, name: "response_time", labels: p.labels)) }
+                if p.dbQueryTime != nil { ids.0 = registry.id(tenantID: p.tenantID, name: "db_query_time", labels: p.labels) }
+                if p.memoryUsage != nil { ids.1 = registry.id(tenantID: p.tenantID, name: "memory_usage", labels: p.labels) }
+                if p.responseTime != nil { ids.2 = registry.id(tenantID: p.tenantID, name: "response_time", labels: p.labels) }
                 for i in lengths.indices {
                     guard let j = paneIndex(i, t) else { lateFor(i, &wasLate); continue }
                     if let id = ids.0, let v = p.dbQueryTime { lengths[i].open[j].pane.addMetric(id, v) }
@@ -82,7 +78,6 @@ extension WindowAggregator {
                 maxEventTime = t
                 advance(to: t - configuration.lateness.microseconds, into: &events)
             }
-            return seriesID
         }
 
         @inline(__always)

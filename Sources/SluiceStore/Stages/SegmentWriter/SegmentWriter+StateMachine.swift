@@ -56,8 +56,10 @@ extension SegmentWriter {
         /// while), and starts the next one; `nil` when it is empty.
         mutating func takeBlock() -> BlockBuilder? {
             guard !block.isEmpty else { return nil }
-            defer { block = BlockBuilder() }
-            return block
+            var taken = BlockBuilder()
+            swap(&taken, &block)
+            block = taken.handOff()
+            return taken
         }
 
         /// A block of `bytes` was appended at `now`; says whether to seal the segment.

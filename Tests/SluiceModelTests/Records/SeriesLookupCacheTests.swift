@@ -1,0 +1,62 @@
+import Testing
+import SluiceModel
+
+@Suite("Series lookup cache")
+struct SeriesLookupCacheTests {
+    struct Key: Hashable {
+        var tenantID: String?
+        var name: String
+        var labels: Labels
+    }
+
+    /// Keys as a stream gives them: a few label sets shared by many records (interned), the
+    /// same contents in storage of their own, names short and long (past the 15 bytes kept
+    /// inline), tenants present and absent, and near misses that differ in one byte.
+    static func stream(count: Int, seed: UInt64) -> [Key] {
+        var random = SeededRandom(seed: seed)
+        let names = ["cpu", "cpu_", "http_server_request_duration_seconds", "http_server_request_duration_secondz", ""]
+        let tenants: [String?] = [nil, "", "t1", "t10", "tenant-with-a-long-identifier"]
+        let shared: [Labels] = (0..<40).map { ["host": "h\($0 % 8)", "region": $0 < 20 ? "eu" : "eu-west-1-availability-zone-b"] } + [.empty]
+        return (0..<count).map { _ in
+            let base = shared[Int(random.next() % UInt64(shared.count))]
+            // One record in four builds its labels afresh: equal contents, other storage.
+            let labels = random.next() % 4 == 0 ? Labels(base.map { $0 }) : base
+            return Key(tenantID: tenants[Int(random.next() % 5)], name: names[Int(random.next() % 5)], labels: labels)
+        }
+    }
+
+    @Test("answers only what was filled for an equal key, whatever the slot count", arguments: [1, 2, 64, 4_096])
+    func agreesWithADictionary(slots: Int) {
+        var cache = SeriesLookupCache<Int>(slots: slots)
+        var oracle: [Key: Int] = [:]
+        var hits = 0
+        for key in Self.stream(count: 20_000, seed: UInt64(slots)) {
+            let expected = oracle[key] ?? { oracle[key] = oracle.count; return oracle.count - 1 }()
+            let (probe, cached) = cache.find(tenantID: key.tenantID, name: key.name, labels: key.labels)
+            if let cached {
+                #expect(cached == expected, "cache answered \(cached) for \(key), which is series \(expected)")
+                hits += 1
+            } else {
+                cache.fill(probe, tenantID: key.tenantID, name: key.name, labels: key.labels, value: expected)
+            }
+        }
+        #expect(oracle.count == 425)  // 17 label sets × 5 names × 5 tenants, all seen
+        // With room for every series, nearly every record whose labels share storage hits.
+        if slots == 4_096 { #expect(hits > 10_000) }
+    }
+
+    @Test("a key differing only in its tenant (absent against empty) or one byte of its name is a miss")
+    func nearMisses() {
+        var cache = SeriesLookupCache<Int>(slots: 1)
+        let labels: Labels = ["host": "a"]
+        let (probe, first) = cache.find(tenantID: nil, name: "http_server_request_duration_seconds", labels: labels)
+        #expect(first == nil)
+        cache.fill(probe, tenantID: nil, name: "http_server_request_duration_seconds", labels: labels, value: 1)
+        #expect(cache.find(tenantID: nil, name: "http_server_request_duration_seconds", labels: labels).value == 1)
+        #expect(cache.find(tenantID: "", name: "http_server_request_duration_seconds", labels: labels).value == nil)
+        #expect(cache.find(tenantID: nil, name: "http_server_request_duration_secondz", labels: labels).value == nil)
+        #expect(cache.find(tenantID: nil, name: "http_server_request_duration_seconds", labels: ["host": "b"]).value == nil)
+        cache.removeAll()
+        #expect(cache.find(tenantID: nil, name: "http_server_request_duration_seconds", labels: labels).value == nil)
+    }
+}

@@ -20,7 +20,10 @@ struct Bench: AsyncParsableCommand {
             meaningful figures. --write FILE saves the workload instead, to time `sluice run < FILE`. \
             --http also times HTTP ingest of the same lines into an in-process server (no store), \
             from the first request until the pipeline has drained, and its ratio to the pipeline fed \
-            from memory as `sluice run` feeds it from stdin.
+            from memory as `sluice run` feeds it from stdin. --latency then feeds the workload \
+            again at --load times the measured pipeline rate (0.7 by default), a millisecond's \
+            worth of bytes at a time as a socket reader gets them, and reports the median, 99th \
+            percentile and maximum time from a line's read to its record being in the window state.
 
             --query measures store reads instead: it writes --series series × --days days of 1m \
             windows with sketches through the segment writer (an hour a block and a segment), then \
@@ -40,6 +43,9 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Also measure HTTP ingest: an in-process server fed the same lines by concurrent keep-alive clients, as NDJSON bodies of 1,000-5,000 records built beforehand.")
     var http = false
     @Option(help: ArgumentHelp("Concurrent clients for --http.", valueName: "N")) var clients = 4
+    @Flag(help: "Also measure latency, from reading a line to its effect in the window state, with the workload fed at --load times the maximum rate.")
+    var latency = false
+    @Option(help: ArgumentHelp("Share of the measured maximum rate that --latency feeds.", valueName: "FRACTION")) var load = 0.7
     @Flag(help: "Measure store queries instead: a small and a large answer from a store much larger than either.")
     var query = false
     @Option(help: ArgumentHelp("Series in the --query store.", valueName: "N")) var series = 1_000
@@ -53,6 +59,7 @@ struct Bench: AsyncParsableCommand {
 
     func validate() throws {
         guard records > 0, runs > 0 else { throw ValidationError("--records and --runs must be above zero") }
+        guard load > 0, load <= 1 else { throw ValidationError("--load must be above 0 and at most 1 (a share of the maximum rate), not \(load)") }
         if query {
             // The small answer is series 7; both answers are on the second day.
             guard series > 7, days >= 2, sketchValues > 0 else { throw ValidationError("--query needs --series above 7, --days of 2 or more and --sketch-values above zero") }
@@ -94,6 +101,16 @@ struct Bench: AsyncParsableCommand {
         print("parse only:     \(Self.format(median(parse))) events/s (median of \(runs); runs: \(parse.map(Self.format).joined(separator: ", ")))")
         print("aggregate only: \(Self.format(median(aggregate))) events/s (median of \(runs); runs: \(aggregate.map(Self.format).joined(separator: ", ")))")
         print("run pipeline:   \(Self.format(median(pipeline))) events/s (median of \(runs); runs: \(pipeline.map(Self.format).joined(separator: ", ")))")
+        if latency {
+            let bench = LatencyBench(workload: workload, windows: lengths, rate: median(pipeline) * load)
+            var results: [LatencyBench.Result] = []
+            for _ in 0..<runs { results.append(try await bench.run()) }
+            func ms(_ d: Duration) -> Double { (Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) / 1e15) }
+            func show(_ values: [Double]) -> String { "\((median(values) * 100).rounded() / 100) ms" }
+            print("latency at \(Int((load * 100).rounded()))% (\(Self.format(median(results.map(\.fedRate)))) events/s fed): "
+                + "p50 \(show(results.map { ms($0.p50) })), p99 \(show(results.map { ms($0.p99) })), max \(show(results.map { ms($0.maximum) })) "
+                + "(medians of \(runs) runs, read to window state)")
+        }
         guard http else { return }
         let load = HTTPLoad(workload: workload, clients: clients, seed: seed)
         var posted: [Double] = []

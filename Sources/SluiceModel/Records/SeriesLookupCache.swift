@@ -1,15 +1,17 @@
-/// A direct-mapped cache in front of a map keyed by series (tenant, name, labels), for streams
-/// whose records share label storage: the decoder's `InternTable` gives every record with the
-/// same label set the same array.
+/// A bounded table in front of a map keyed by series (tenant, name, labels), for streams whose
+/// records share label storage: the decoder's `InternTable` gives every record with the same
+/// label set the same array.
 ///
-/// A slot is found by a hash of the two short names and the *address* of the labels' storage,
+/// A key is found by a hash of the two short names and the *address* of the labels' storage,
 /// so no label string is hashed again; a hit is confirmed with `==`, which shared storage
 /// answers by identity. Labels with equal content but their own storage (another decode
-/// lane's, or a one-off HTTP body's) just take another slot, or miss and ask the map.
+/// lane's, or a one-off HTTP body's) just take another entry.
 ///
-/// It never answers wrongly: a slot holds the key it was filled for and every hit compares it,
-/// and holding the key keeps its storage alive, so no other label set can be given that
-/// address while the slot names it.
+/// It never answers wrongly: an entry holds the key it was filled for and every hit compares
+/// it, and holding the key keeps its storage alive, so no other label set can be given that
+/// address while an entry names it. It holds at most half as many entries as it has slots
+/// (open addressing, linear probing); filling one more starts it over, so a stream of ever-new
+/// series costs a reset now and then, not memory.
 @frozen
 public struct SeriesLookupCache<Value> {
     /// Where `find` looked: pass it to `fill` after asking the map on a miss.
@@ -27,15 +29,13 @@ public struct SeriesLookupCache<Value> {
 
     @usableFromInline @frozen
     struct Entry {
-        @usableFromInline var fingerprint: UInt64
         @usableFromInline var tenantID: String?
         @usableFromInline var name: String
         @usableFromInline var labels: Labels
         @usableFromInline var value: Value
 
         @inlinable
-        init(fingerprint: UInt64, tenantID: String?, name: String, labels: Labels, value: Value) {
-            self.fingerprint = fingerprint
+        init(tenantID: String?, name: String, labels: Labels, value: Value) {
             self.tenantID = tenantID
             self.name = name
             self.labels = labels
@@ -43,40 +43,70 @@ public struct SeriesLookupCache<Value> {
         }
     }
 
+    /// Per slot, the fingerprint of its entry (never 0), or 0 when it is free: probing reads
+    /// only this array.
+    @usableFromInline var fingerprints: [UInt64] = []
     @usableFromInline var entries: [Entry?] = []
+    @usableFromInline var count = 0
     @usableFromInline let slotCount: Int
 
-    /// `slots` is rounded up to a power of two; the storage is made at the first miss.
+    /// `slots` is rounded up to a power of two (at least 2), and holds half as many entries;
+    /// the storage is made at the first miss.
     @inlinable
-    public init(slots: Int = 4_096) {
-        var n = 1
-        while n < max(1, slots) { n <<= 1 }
+    public init(slots: Int = 8_192) {
+        var n = 2
+        while n < slots { n <<= 1 }
         slotCount = n
     }
 
-    /// The value filled for an equal key, if its slot still holds it.
+    /// The value filled for an equal key, if the table still holds it.
     @inlinable
     public func find(tenantID: String?, name: String, labels: Labels) -> (probe: Probe, value: Value?) {
-        let fingerprint = Self.fingerprint(tenantID, name, labels)
-        let slot = Int(truncatingIfNeeded: fingerprint) & (slotCount - 1)
-        let probe = Probe(slot: slot, fingerprint: fingerprint)
-        guard !entries.isEmpty, let entry = entries[slot], entry.fingerprint == fingerprint,
-              entry.labels == labels, entry.name == name, entry.tenantID == tenantID
-        else { return (probe, nil) }
-        return (probe, entry.value)
+        let fingerprint = Self.fingerprint(tenantID, name, labels) | 1
+        let mask = slotCount - 1
+        var slot = Int(truncatingIfNeeded: fingerprint) & mask
+        guard !fingerprints.isEmpty else { return (Probe(slot: slot, fingerprint: fingerprint), nil) }
+        // At most half the slots are taken, so a free one ends every probe.
+        while true {
+            let f = fingerprints[slot]
+            if f == 0 { return (Probe(slot: slot, fingerprint: fingerprint), nil) }
+            if f == fingerprint, let entry = entries[slot], entry.labels == labels, entry.name == name, entry.tenantID == tenantID {
+                return (Probe(slot: slot, fingerprint: fingerprint), entry.value)
+            }
+            slot = (slot + 1) & mask
+        }
     }
 
-    /// Remembers `value` for the key `find` missed.
+    /// Remembers `value` for the key `find` was asked about (with no change to the table in
+    /// between): a new entry after a miss, a new value after a hit.
     @inlinable
     public mutating func fill(_ probe: Probe, tenantID: String?, name: String, labels: Labels, value: Value) {
-        if entries.isEmpty { entries = Array(repeating: nil, count: slotCount) }
-        entries[probe.slot] = Entry(fingerprint: probe.fingerprint, tenantID: tenantID, name: name, labels: labels, value: value)
+        if fingerprints.isEmpty {
+            fingerprints = Array(repeating: 0, count: slotCount)
+            entries = Array(repeating: nil, count: slotCount)
+        }
+        // The slot `find` stopped at: free after a miss, this key's after a hit.
+        var slot = probe.slot
+        if fingerprints[slot] == 0 {
+            if count >= slotCount / 2 {
+                removeAll()
+                slot = Int(truncatingIfNeeded: probe.fingerprint) & (slotCount - 1)
+            }
+            count += 1
+        }
+        fingerprints[slot] = probe.fingerprint
+        entries[slot] = Entry(tenantID: tenantID, name: name, labels: labels, value: value)
     }
 
-    /// Forgets every slot, keeping the storage.
+    /// Forgets every entry, keeping the storage.
     @inlinable
     public mutating func removeAll() {
-        for i in entries.indices { entries[i] = nil }
+        guard count > 0 else { return }
+        for i in fingerprints.indices where fingerprints[i] != 0 {
+            fingerprints[i] = 0
+            entries[i] = nil
+        }
+        count = 0
     }
 
     @inlinable @inline(__always)

@@ -25,7 +25,7 @@ struct SeriesLookupCacheTests {
         }
     }
 
-    @Test("answers only what was filled for an equal key, whatever the slot count", arguments: [1, 2, 64, 4_096])
+    @Test("answers only what was filled for an equal key, whatever the slot count", arguments: [1, 2, 64, 8_192])
     func agreesWithADictionary(slots: Int) {
         var cache = SeriesLookupCache<Int>(slots: slots)
         var oracle: [Key: Int] = [:]
@@ -42,12 +42,34 @@ struct SeriesLookupCacheTests {
         }
         #expect(oracle.count == 425)  // 17 label sets × 5 names × 5 tenants, all seen
         // With room for every series, nearly every record whose labels share storage hits.
-        if slots == 4_096 { #expect(hits > 10_000) }
+        if slots == 8_192 { #expect(hits > 10_000) }
+    }
+
+    @Test("a value filled again after a hit replaces the old one, and a full table starts over")
+    func refillAndReset() {
+        var cache = SeriesLookupCache<Int>(slots: 8)  // holds 4
+        let keys: [Labels] = (0..<5).map { ["host": "h\($0)"] }
+        for (i, labels) in keys.prefix(4).enumerated() {
+            let (probe, value) = cache.find(tenantID: "t", name: "cpu", labels: labels)
+            #expect(value == nil)
+            cache.fill(probe, tenantID: "t", name: "cpu", labels: labels, value: i)
+        }
+        for (i, labels) in keys.prefix(4).enumerated() {
+            let (probe, value) = cache.find(tenantID: "t", name: "cpu", labels: labels)
+            #expect(value == i)
+            cache.fill(probe, tenantID: "t", name: "cpu", labels: labels, value: i + 10)
+        }
+        for (i, labels) in keys.prefix(4).enumerated() { #expect(cache.find(tenantID: "t", name: "cpu", labels: labels).value == i + 10) }
+        // A fifth key does not fit: the table starts over with it alone.
+        let (probe, _) = cache.find(tenantID: "t", name: "cpu", labels: keys[4])
+        cache.fill(probe, tenantID: "t", name: "cpu", labels: keys[4], value: 4)
+        #expect(cache.find(tenantID: "t", name: "cpu", labels: keys[4]).value == 4)
+        #expect(keys.prefix(4).allSatisfy { cache.find(tenantID: "t", name: "cpu", labels: $0).value == nil })
     }
 
     @Test("a key differing only in its tenant (absent against empty) or one byte of its name is a miss")
     func nearMisses() {
-        var cache = SeriesLookupCache<Int>(slots: 1)
+        var cache = SeriesLookupCache<Int>(slots: 2)
         let labels: Labels = ["host": "a"]
         let (probe, first) = cache.find(tenantID: nil, name: "http_server_request_duration_seconds", labels: labels)
         #expect(first == nil)

@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "SluiceClient", targets: ["SluiceClient"]),
         // The core without the server, for the benchmark suite in Benchmarks/Throughput.
         .library(name: "SluiceCore", targets: ["SluiceModel", "SluiceConfig", "SluicePipeline", "SluiceStore"]),
+        // The commands' library, for the same suite's HTTP ingest load (`HTTPLoad`).
+        .library(name: "SluiceCommands", targets: ["SluiceCLI"]),
         // A Hummingbird app wired to Sluice through the library: cache, queries, LLM calls.
         .executable(name: "sluice-example-app", targets: ["SluiceExampleApp"]),
     ],

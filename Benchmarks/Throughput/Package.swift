@@ -1,6 +1,6 @@
 // swift-tools-version: 6.1
-// The throughput benchmarks (ordo-one/benchmark): parse, aggregate, the whole run pipeline and
-// the pipeline with the store, each with wall time, throughput and malloc counts. A package of
+// The throughput benchmarks (ordo-one/benchmark): parse, aggregate, the whole run pipeline, the
+// pipeline with the store and HTTP ingest, each with wall time, throughput and malloc counts. A package of
 // its own so that the main package's build and CI never see it. From this directory:
 //
 //     swift package --disable-sandbox benchmark                          # run
@@ -20,6 +20,7 @@ let package = Package(
             name: "Throughput",
             dependencies: [
                 .product(name: "SluiceCore", package: "sluice"),
+                .product(name: "SluiceCommands", package: "sluice"),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/Throughput",

@@ -7,14 +7,15 @@ import SluiceServer
 
 /// HTTP ingest under load, for `sluice bench --http`: an in-process server on loopback, fed
 /// by concurrent keep-alive clients whose request bodies are built before the clock starts, so
-/// the client costs one write per request and the server is what is measured.
-struct HTTPLoad {
-    let clients: Int
+/// the client costs one write per request and the server is what is measured. Public for the
+/// throughput suite in `Benchmarks/Throughput`.
+public struct HTTPLoad: Sendable {
+    public let clients: Int
     /// Request bodies, each NDJSON of 1,000–5,000 lines, dealt to the clients in turn.
-    let bodies: [[UInt8]]
-    let records: Int
+    public let bodies: [[UInt8]]
+    public let records: Int
 
-    init(workload: [UInt8], clients: Int, seed: UInt64) {
+    public init(workload: [UInt8], clients: Int, seed: UInt64) {
         var random = SeededRandom(seed: seed)
         var bodies: [[UInt8]] = []
         var records = 0
@@ -36,7 +37,7 @@ struct HTTPLoad {
     }
 
     /// Seconds from the first request to the pipeline drained (graceful shutdown finished).
-    func run() async throws -> Double {
+    public func run() async throws -> Double {
         var configuration = Configuration()
         configuration.server.maxBodyBytes = 16 << 20
         let ports = AsyncStream.makeStream(of: Int.self)

@@ -7,6 +7,7 @@ import Benchmark
 import SluiceModel
 import SluicePipeline
 import SluiceStore
+import SluiceCLI
 
 /// Metric lines as a new user sends them: RFC 3339 timestamps with milliseconds, a tenant, a
 /// name, one label; about 111 bytes. `series` distinct series, timestamps 10,000 a second.
@@ -28,47 +29,55 @@ func metricLines(count: Int, series: Int = 1_000, seed: UInt64 = 42) -> [UInt8] 
     return out
 }
 
-let perIteration = 1_000
-
 let benchmarks: @Sendable () -> Void = {
     let metrics: [BenchmarkMetric] = [.wallClock, .throughput, .mallocCountTotal, .peakMemoryResident]
     Benchmark.defaultConfiguration = .init(metrics: metrics, maxDuration: .seconds(3), maxIterations: 10_000)
 
-    // Parse: 1,000 lines into records, by a decoder whose intern table has seen the stream,
-    // as every decoder of a long stream soon has. Mallocs per iteration are per 1,000 records.
-    let lines = metricLines(count: perIteration)
-    var warmed = IngestDecoder(decoder: .init())
-    lines.withUnsafeBufferPointer { warmed.feed($0, now: nil, source: nil) }
-    let table = warmed.intern
-    Benchmark("parse: 1,000 RFC 3339 lines") { benchmark in
-        for _ in benchmark.scaledIterations {
-            var decoder = IngestDecoder(decoder: .init(), intern: table)
-            lines.withUnsafeBufferPointer { decoder.feed($0, now: nil, source: nil) }
-            let batch = decoder.take()
-            precondition(batch.records.count == perIteration && batch.rejections.isEmpty)
-            blackHole(batch)
-        }
+    // What the harness allocates around an iteration that does nothing: the floor of every
+    // malloc count below.
+    Benchmark("harness: an empty iteration") { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(benchmark) }
     }
 
-    // Aggregate: 1,000 records into the open 1m window of a machine that knows their series.
-    let records = warmed.take().records
-    let windowed = records.map { record -> Record in
-        guard case .metric(var m) = record else { return record }
-        m.timestamp = Timestamp(microseconds: 1_795_600_000_000_000)  // one window: nothing fires
-        return .metric(m)
-    }
-    Benchmark("aggregate: 1,000 records into open windows") { benchmark in
-        var machine = WindowAggregator.StateMachine(configuration: .init(windows: [.minutes(1)]))
-        var events: [StageEvent] = []
-        events.reserveCapacity(16)
-        for r in windowed { machine.record(r, into: &events) }
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            for r in windowed { machine.record(r, into: &events) }
-            events.removeAll(keepingCapacity: true)
+    // Parse and aggregate at 1,000 and at 10,000 records an iteration: allocations made per
+    // record would grow tenfold; those made per batch (the batch's own arrays) barely grow.
+    for (perIteration, count) in [(1_000, "1,000"), (10_000, "10,000")] {
+        // Parse: lines into records, by a decoder whose intern table has seen the stream, as
+        // every decoder of a long stream soon has.
+        let lines = metricLines(count: perIteration)
+        var warmed = IngestDecoder(decoder: .init())
+        lines.withUnsafeBufferPointer { warmed.feed($0, now: nil, source: nil) }
+        let table = warmed.intern
+        Benchmark("parse: \(count) RFC 3339 lines") { benchmark in
+            for _ in benchmark.scaledIterations {
+                var decoder = IngestDecoder(decoder: .init(), intern: table)
+                lines.withUnsafeBufferPointer { decoder.feed($0, now: nil, source: nil) }
+                let batch = decoder.take()
+                precondition(batch.records.count == perIteration && batch.rejections.isEmpty)
+                blackHole(batch)
+            }
         }
-        benchmark.stopMeasurement()
-        blackHole(machine)
+
+        // Aggregate: the records into the open 1m window of a machine that knows their series.
+        let records = warmed.take().records
+        let windowed = records.map { record -> Record in
+            guard case .metric(var m) = record else { return record }
+            m.timestamp = Timestamp(microseconds: 1_795_600_000_000_000)  // one window: nothing fires
+            return .metric(m)
+        }
+        Benchmark("aggregate: \(count) records into open windows") { benchmark in
+            var machine = WindowAggregator.StateMachine(configuration: .init(windows: [.minutes(1)]))
+            var events: [StageEvent] = []
+            events.reserveCapacity(16)
+            for r in windowed { machine.record(r, into: &events) }
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                for r in windowed { machine.record(r, into: &events) }
+                events.removeAll(keepingCapacity: true)
+            }
+            benchmark.stopMeasurement()
+            blackHole(machine)
+        }
     }
 
     // The run pipeline: 200,000 lines, decoded on every core, windowed (1m) and written as
@@ -89,6 +98,15 @@ let benchmarks: @Sendable () -> Void = {
             let directory = try DataDirectory(path: path, create: true)
             let writer = SegmentWriter(replayConfiguration: .init(), directory: directory, report: { _ in })
             try await runPipeline(stream, store: writer)
+        }
+    }
+
+    // HTTP ingest: the same 200,000 lines POSTed as NDJSON bodies of 1,000-5,000 lines by 4
+    // keep-alive clients to an in-process server (no store), until its pipeline has drained.
+    let load = HTTPLoad(workload: stream, clients: 4, seed: 42)
+    Benchmark("http ingest: 200,000 lines, 4 clients", configuration: .init(scalingFactor: .one, maxIterations: 20)) { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try await load.run())
         }
     }
 }

@@ -1,6 +1,7 @@
 // swift-tools-version: 6.1
 // The throughput benchmarks (ordo-one/benchmark): parse, aggregate, the whole run pipeline, the
-// pipeline with the store and HTTP ingest, each with wall time, throughput and malloc counts. A package of
+// pipeline with the store, HTTP ingest and the anomaly model, each with wall time, throughput
+// and malloc counts. A package of
 // its own so that the main package's build and CI never see it. From this directory:
 //
 //     swift package --disable-sandbox benchmark                          # run

@@ -97,6 +97,22 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // The anomaly model: one series of 10,000 points (a daily-like wave with noise), scored and
+    // learnt point by point, as the detector does for each statistic of each closed window.
+    var wave = SeededRandom(seed: 7)
+    var points: [Double] = []
+    for i in 0..<10_000 {
+        let phase = Double(i) * 2 * Double.pi / 288
+        let noise = Double(wave.next() % 1_000) / 100
+        points.append(100 + 40 * sin(phase) + noise)
+    }
+    Benchmark("anomaly model: 10,000 points of one series") { benchmark in
+        for _ in benchmark.scaledIterations {
+            var model = AnomalyModel()
+            for p in points { blackHole(model.observe(p)) }
+        }
+    }
+
     // HTTP ingest: the same 200,000 lines POSTed as NDJSON bodies of 1,000-5,000 lines by 4
     // keep-alive clients to an in-process server (no store), until its pipeline has drained.
     let load = HTTPLoad(workload: stream, clients: 4, seed: 42)

@@ -105,14 +105,15 @@ public enum RFC3339 {
         var secondOfDay = seconds % 86_400
         if secondOfDay < 0 { secondOfDay += 86_400; days -= 1 }
         let (year, month, day) = civilFromDays(Int(days))
+        // Zero-padded digits written in place: no array per field.
         func put(_ value: Int, _ width: Int) {
-            var digits = [UInt8](repeating: 48, count: width)
+            let start = out.count
+            out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width))
             var v = value
-            for i in stride(from: width - 1, through: 0, by: -1) {
-                digits[i] = UInt8(48 + v % 10)
+            for i in stride(from: start + width - 1, through: start, by: -1) {
+                out[i] = UInt8(48 + v % 10)
                 v /= 10
             }
-            out.append(contentsOf: digits)
         }
         if year < 0 || year > 9999 { out.append(contentsOf: Array("\(year)".utf8)) } else { put(year, 4) }
         out.append(UInt8(ascii: "-")); put(month, 2)

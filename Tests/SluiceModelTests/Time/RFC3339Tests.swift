@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import SluiceModel
 
@@ -15,6 +16,22 @@ struct RFC3339Tests {
         for (micros, text) in cases {
             #expect(RFC3339.format(Timestamp(microseconds: micros)) == text)
             #expect(try RFC3339.parse(text).get() == Timestamp(microseconds: micros))
+        }
+    }
+
+    @Test("random instants from 1970 to 9999 format as Foundation's Gregorian UTC calendar reads them")
+    func againstFoundation() {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        var random = SeededRandom(seed: 3_339)
+        for _ in 0..<5_000 {
+            let seconds = Int64(random.next() % 253_402_300_800)
+            let micros = Int64(random.next() % 1_000_000)
+            let text = RFC3339.format(Timestamp(microseconds: seconds * 1_000_000 + micros))
+            let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+            let fraction = micros == 0 ? "" : micros % 1_000 == 0 ? "." + String(String(micros / 1_000 + 1_000).dropFirst()) : "." + String(String(micros + 1_000_000).dropFirst())
+            let expected = String(format: "%04d-%02d-%02dT%02d:%02d:%02d", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!) + fraction + "Z"
+            #expect(text == expected)
         }
     }
 

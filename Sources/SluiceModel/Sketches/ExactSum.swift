@@ -6,10 +6,12 @@
 /// the store; the correctly rounded sum does not.
 public struct ExactSum: Sendable, Hashable {
     /// Non-overlapping partial sums, smallest magnitude first; their exact total is the sum.
-    /// The first two live inline: sums of typical metrics need no more, and a heap array per
-    /// series per window would cost a cache miss on every add.
+    /// The first three live inline: sums of typical metrics need no more (decimal samples
+    /// often hold three), and a heap array per series per window would cost a cache miss on
+    /// every add. `inline` counts them, 4 meaning "three, then `more`".
     @usableFromInline var p0: Double = 0
     @usableFromInline var p1: Double = 0
+    @usableFromInline var p2: Double = 0
     @usableFromInline var inline: UInt8 = 0
     @usableFromInline var more: [Double] = []
     /// Set once a partial overflows; the sum is then ±infinity.
@@ -23,105 +25,145 @@ public struct ExactSum: Sendable, Hashable {
             case 0: return []
             case 1: return [p0]
             case 2: return [p0, p1]
-            default: return [p0, p1] + more
+            case 3: return [p0, p1, p2]
+            default: return [p0, p1, p2] + more
             }
         }
         set {
-            inline = UInt8(min(newValue.count, 3))
+            inline = UInt8(min(newValue.count, 4))
             p0 = newValue.count > 0 ? newValue[0] : 0
             p1 = newValue.count > 1 ? newValue[1] : 0
-            more = newValue.count > 2 ? Array(newValue[2...]) : []
+            p2 = newValue.count > 2 ? newValue[2] : 0
+            more = newValue.count > 3 ? Array(newValue[3...]) : []
         }
+    }
+
+    /// Equal sums have equal partials and overflow, whatever a slot no longer in use holds.
+    public static func == (lhs: ExactSum, rhs: ExactSum) -> Bool {
+        lhs.partials == rhs.partials && lhs.overflow.bitPattern == rhs.overflow.bitPattern
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(partials)
+        hasher.combine(overflow.bitPattern)
+    }
+
+    /// One step of Shewchuk's grow-expansion: adds `y` to the running `x` and returns the
+    /// rounding error, the next partial when it is not zero.
+    @inlinable @inline(__always)
+    static func twoSum(_ x: inout Double, _ y: Double) -> Double {
+        var a = x, b = y
+        if abs(a) < abs(b) { swap(&a, &b) }
+        let hi = a + b
+        x = hi
+        return b - (hi - a)
     }
 
     @inlinable
     public mutating func add(_ value: Double) {
-        // Fast paths for zero, one and two partials; the general loop below otherwise.
-        if inline == 0 {
+        // Fast paths for up to three partials; the general loop below otherwise.
+        switch inline {
+        case 0:
             if value.isFinite { p0 = value; inline = 1 } else { overflow += value }
-            return
-        }
-        if inline == 1 {
-            var x = value, y = p0
-            if abs(x) < abs(y) { swap(&x, &y) }
-            let hi = x + y
-            let lo = y - (hi - x)
-            guard hi.isFinite else { overflow += hi; inline = 0; return }
-            if lo != 0 { p0 = lo; p1 = hi; inline = 2 } else { p0 = hi }
-            return
-        }
-        if inline == 2 {
+        case 1:
             var x = value
+            let lo = Self.twoSum(&x, p0)
+            guard x.isFinite else { return overflowed(x) }
+            if lo != 0 { p0 = lo; p1 = x; inline = 2 } else { p0 = x }
+        case 2:
+            var x = value
+            var out: (Double, Double) = (0, 0)
             var kept = 0
-            var out0 = 0.0, out1 = 0.0
-            var y = p0
-            if abs(x) < abs(y) { swap(&x, &y) }
-            var hi = x + y
-            var lo = y - (hi - x)
-            if lo != 0 { out0 = lo; kept = 1 }
-            x = hi
-            y = p1
-            if abs(x) < abs(y) { swap(&x, &y) }
-            hi = x + y
-            lo = y - (hi - x)
-            if lo != 0 {
-                if kept == 0 { out0 = lo } else { out1 = lo }
+            let lo0 = Self.twoSum(&x, p0)
+            if lo0 != 0 { out.0 = lo0; kept = 1 }
+            let lo1 = Self.twoSum(&x, p1)
+            if lo1 != 0 {
+                if kept == 0 { out.0 = lo1 } else { out.1 = lo1 }
                 kept += 1
             }
-            x = hi
-            guard x.isFinite else { overflow += x; inline = 0; return }
+            guard x.isFinite else { return overflowed(x) }
             switch kept {
             case 0: p0 = x; inline = 1
-            case 1: p0 = out0; p1 = x; inline = 2
+            case 1: p0 = out.0; p1 = x; inline = 2
+            default: p0 = out.0; p1 = out.1; p2 = x; inline = 3
+            }
+        case 3:
+            var x = value
+            var out: (Double, Double, Double) = (0, 0, 0)
+            var kept = 0
+            let lo0 = Self.twoSum(&x, p0)
+            if lo0 != 0 { out.0 = lo0; kept = 1 }
+            let lo1 = Self.twoSum(&x, p1)
+            if lo1 != 0 {
+                if kept == 0 { out.0 = lo1 } else { out.1 = lo1 }
+                kept += 1
+            }
+            let lo2 = Self.twoSum(&x, p2)
+            if lo2 != 0 {
+                switch kept {
+                case 0: out.0 = lo2
+                case 1: out.1 = lo2
+                default: out.2 = lo2
+                }
+                kept += 1
+            }
+            guard x.isFinite else { return overflowed(x) }
+            switch kept {
+            case 0: p0 = x; inline = 1
+            case 1: p0 = out.0; p1 = x; inline = 2
+            case 2: p0 = out.0; p1 = out.1; p2 = x; inline = 3
             default:
-                p0 = out0; p1 = out1; inline = 3
-                // Reuses the storage an earlier third partial left (a sum that keeps crossing
-                // between two and three partials would otherwise allocate each time).
+                p0 = out.0; p1 = out.1; p2 = out.2; inline = 4
+                // Reuses the storage an earlier fourth partial left (a sum that keeps crossing
+                // between three and four partials would otherwise allocate each time).
                 more.removeAll(keepingCapacity: true)
                 more.append(x)
             }
-            return
+        default:
+            addSlow(value)
         }
-        addSlow(value)
+    }
+
+    @usableFromInline
+    mutating func overflowed(_ x: Double) {
+        overflow += x
+        partials = []
     }
 
     @usableFromInline
     mutating func addSlow(_ value: Double) {
-        // Three or more partials: p0, p1, then `more`, updated in place.
-        let n = 2 + more.count
+        // Four or more partials: p0, p1, p2, then `more`, updated in place.
+        let n = 3 + more.count
         var x = value
         var kept = 0
         for i in 0..<n {
-            var y = i == 0 ? p0 : i == 1 ? p1 : more[i - 2]
-            if abs(x) < abs(y) { swap(&x, &y) }
-            let hi = x + y
-            let lo = y - (hi - x)
+            let lo = Self.twoSum(&x, i == 0 ? p0 : i == 1 ? p1 : i == 2 ? p2 : more[i - 3])
             if lo != 0 {
                 switch kept {
                 case 0: p0 = lo
                 case 1: p1 = lo
-                default: more[kept - 2] = lo
+                case 2: p2 = lo
+                default: more[kept - 3] = lo
                 }
                 kept += 1
             }
-            x = hi
         }
         if !x.isFinite {
-            overflow += x
-            partials = []
+            overflowed(x)
             return
         }
         switch kept {
         case 0: p0 = x; more.removeAll(keepingCapacity: true); inline = 1
         case 1: p1 = x; more.removeAll(keepingCapacity: true); inline = 2
+        case 2: p2 = x; more.removeAll(keepingCapacity: true); inline = 3
         default:
-            if kept - 2 < more.count {
-                more[kept - 2] = x
-                more.removeSubrange((kept - 1)...)
+            if kept - 3 < more.count {
+                more[kept - 3] = x
+                more.removeSubrange((kept - 2)...)
             } else {
                 more.append(x)
             }
-            inline = 3
+            inline = 4
         }
     }
 

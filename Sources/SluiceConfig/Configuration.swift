@@ -96,8 +96,9 @@ public struct Configuration: Sendable, Hashable {
         public var metrics: [String: [String]] = [:]
         /// Windows a new series must see before it may alert.
         public var warmup = 30
-        /// The lowest score reported as an anomaly.
-        public var threshold = 0.9
+        /// The lowest score reported as an anomaly (chosen on the Numenta Anomaly Benchmark:
+        /// `AnomalyDetector.Configuration.threshold`).
+        public var threshold = 0.643
         public init() {}
     }
 

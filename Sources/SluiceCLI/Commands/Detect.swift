@@ -14,6 +14,11 @@ struct Detect: AsyncParsableCommand {
             it. The same detector watches closed windows in `run` and `serve`. Rows whose value \
             is not a number are reported on stderr with their line and scored 0.
 
+            The score is the highest of three detectors on one 0-1 scale: contextual novelty, \
+            a seasonal baseline (for series with a period of their own, found as they stream) \
+            and a level shift. `run` and `serve` report windows scoring at least \
+            anomaly.threshold (0.643).
+
             Warm-up: the first \(AnomalyModel.defaultWarmup) rows (--warmup) teach the detector \
             the series and score 0, as a new series in `run` and `serve` raises no anomaly \
             during its first \(AnomalyModel.defaultWarmup) windows (anomaly.warmup).

@@ -12,6 +12,7 @@ extension Topology {
         let lock: DirectoryLock
         let writer: any StoreStage
         let tokenState: TokenMeterStateFile
+        let anomalyState: AnomalyStateFile
         public let statistics = StoreStatistics()
         public let health = StoreHealth()
         public let reader: StoreReader
@@ -49,6 +50,7 @@ extension Topology {
             segmentBytes = writerConfiguration.segmentBytes
             compactionLevel = writerConfiguration.compactionLevel
             tokenState = try TokenMeterStateFile(directory: directory)
+            anomalyState = AnomalyStateFile(directory: directory)
             reader = StoreReader(directory: directory)
             let retention = try RetentionRoutes.saved(in: directory) ?? configuration.retention
             policy = Mutex(retention)

@@ -65,7 +65,8 @@ public struct Topology: Sendable {
                                     counters: counters, report: options.report)
         var stages: [any EventStage] = []
         if configuration.anomaly.enabled {
-            stages.append(AnomalyDetector(configuration: configuration.anomalyConfiguration, counters: counters))
+            stages.append(try AnomalyDetector(configuration: configuration.anomalyConfiguration, counters: counters,
+                                              persistence: store?.anomalyState, report: options.report))
         }
         stages.append(tokenMeter)
         let aggregator = WindowAggregator.Configuration(windows: configuration.pipeline.windows, lateness: configuration.pipeline.lateness)

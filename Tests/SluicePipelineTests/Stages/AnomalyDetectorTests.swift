@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 import SluiceTesting
 import SluiceModel
@@ -26,8 +27,95 @@ struct AnomalyDetectorTests {
         #expect(a.map { abs($0.expected - 120) < 5 } == true)
         #expect(a.map { $0.score >= 0.9 && $0.score <= 1 } == true)
         #expect(a?.reason.hasPrefix("p99 response_time 840 ms, expected 11") == true)
-        #expect(a?.reason.hasSuffix(" ms") == true)
+        #expect(a?.reason.hasSuffix(" ms (novelty \(AnomalyDetector.StateMachine.compact(a?.score ?? 0)))") == true, "the detector that fired, with its score")
         #expect(a?.timestamp == Self.window(150, p99: 0).span.end)
+    }
+
+    /// A store as the detector sees it: its checkpoint, and the windows and anomalies kept.
+    final class MemoryStore: AnomalyDetectorPersistence, @unchecked Sendable {
+        var state: [UInt8]?
+        var windows: [WindowSummary] = []
+        var anomalies: [Anomaly] = []
+        var saves = 0
+        init(state: [UInt8]? = nil) { self.state = state }
+        func load() throws -> [UInt8]? { state }
+        func save(_ state: [UInt8]) throws { self.state = state; saves += 1 }
+        func setAside() throws -> String { state = nil; return "aside" }
+        func storedWindows(from: Timestamp) throws -> [WindowSummary] { windows.filter { $0.span.start >= from } }
+        func storedAnomalies(from: Timestamp) throws -> [Anomaly] { anomalies.filter { $0.timestamp >= from } }
+    }
+
+    /// Two series, a spike in one of them at window 150.
+    static func series(_ i: Int) -> [WindowSummary] {
+        let p99 = i == 150 ? 840 : 120 + Double((i * 7) % 11) - 5
+        var other = window(i, p99: 300 + Double((i * 5) % 7))
+        other.series = SeriesKey(tenantID: "t", name: "response_time", labels: ["route": "/b"])
+        return [window(i, p99: p99), other]
+    }
+
+    @Test("a restart resumes the checkpoint, scores the stored windows it missed, and sends only the anomalies the store lacks",
+          arguments: [false, true])
+    func restart(anomalyWasStored: Bool) throws {
+        var uninterrupted = AnomalyDetector.StateMachine(configuration: .init())
+        var found: [Anomaly] = []
+        let store = MemoryStore()
+        for i in 0..<160 {
+            if i == 140 { store.state = uninterrupted.encoded() }
+            for w in Self.series(i) {
+                let anomalies = uninterrupted.window(w)
+                found += anomalies
+                // Everything closed is stored; the stop came before the spike's anomaly was.
+                if i >= 140 { store.windows.append(w) }
+                if anomalyWasStored { store.anomalies += anomalies }
+            }
+        }
+        #expect(found.count == 1 && found.first?.timestamp == Self.window(150, p99: 0).span.end)
+        let detector = try AnomalyDetector(configuration: .init(), counters: PipelineCounters(), persistence: store)
+        #expect(detector.initial.encoded() == uninterrupted.encoded(), "the models are where the uninterrupted ones are")
+        #expect(detector.pending == (anomalyWasStored ? [] : found))
+        // The windows the aggregator closes again after the restart change nothing.
+        var resumed = detector.initial
+        for i in 150..<160 { for w in Self.series(i) { #expect(resumed.window(w).isEmpty) } }
+        #expect(resumed.encoded() == uninterrupted.encoded())
+    }
+
+    @Test("without a checkpoint a detector starts empty; with a damaged one, it sets it aside and starts empty")
+    func damagedCheckpoint() throws {
+        let empty = AnomalyDetector.StateMachine(configuration: .init()).encoded()
+        #expect(try AnomalyDetector(configuration: .init(), counters: PipelineCounters(), persistence: MemoryStore()).initial.encoded() == empty)
+        let reports = Mutex<[String]>([])
+        let damaged = MemoryStore(state: [1, 2, 3])
+        let detector = try AnomalyDetector(configuration: .init(), counters: PipelineCounters(), persistence: damaged) { line in
+            reports.withLock { $0.append(line) }
+        }
+        #expect(detector.initial.encoded() == empty)
+        #expect(damaged.state == nil)
+        let said = reports.withLock { $0 }
+        #expect(said.count == 1 && said[0].contains("moved to aside"), "\(said)")
+    }
+
+    @Test("the stage checkpoints as windows close and when its input ends, and a second run goes on from there")
+    func stageCheckpoints() async throws {
+        let store = MemoryStore()
+        func run(_ range: Range<Int>) async throws -> [Anomaly] {
+            let detector = try AnomalyDetector(configuration: .init(), counters: PipelineCounters(), persistence: store, checkpointEvery: 50)
+            let input = BoundedChannel<[StageEvent]>(capacity: 4), output = BoundedChannel<[StageEvent]>(capacity: 1_000)
+            async let running: Void = detector.run(input: input, output: output)
+            for i in range { try await input.send(Self.series(i).map { .output(.window($0)) }) }
+            input.finish()
+            try await running
+            output.finish()
+            var anomalies: [Anomaly] = []
+            for await events in output { for case .output(.anomaly(let a)) in events { anomalies.append(a) } }
+            return anomalies
+        }
+        #expect(try await run(0..<110).isEmpty)
+        #expect(store.saves == 5, "every 50 of the 220 windows scored, and at the end for the last 20")
+        let restarted = try await run(110..<200)
+        #expect(restarted.map(\.timestamp) == [Self.window(150, p99: 0).span.end], "warm, the spike is caught")
+        var whole = AnomalyDetector.StateMachine(configuration: .init())
+        for i in 0..<200 { for w in Self.series(i) { _ = whole.window(w) } }
+        #expect(store.state == whole.encoded())
     }
 
     @Test("a new series warms up before it may alert")
@@ -56,7 +144,7 @@ struct AnomalyDetectorTests {
     @Test("a model's memory does not grow with the length of its series")
     func boundedMemory() {
         var a = AnomalyModel(), b = AnomalyModel()
-        for i in 0..<100 { _ = a.observe(Double(i % 13)) }
+        for i in 0..<2_000 { _ = a.observe(Double(i % 13)) }
         for i in 0..<100_000 { _ = b.observe(Double(i % 13)) }
         #expect(MemoryLayout.size(ofValue: a) == MemoryLayout.size(ofValue: b))
         #expect(a.footprint == b.footprint)

@@ -7,9 +7,9 @@ import Testing
 import SluiceModel
 @testable import SluicePipeline
 
-/// The anomaly model as it was before its state was packed (one array, inline history, the
-/// rest period as a counter): the packed model must score exactly as this one.
-@Suite("Anomaly model: packed state")
+/// The novelty detector as it was before its state was packed (one array, inline history, the
+/// rest period as a counter): the packed detector must score exactly as this one.
+@Suite("Anomaly model: packed novelty state")
 struct AnomalyModelPackingTests {
     @Test("the packed model scores every value as the reference model does, bit for bit", arguments: [0, 1, 2, 3, 4, 5])
     func sameScores(seed: UInt64) {
@@ -30,18 +30,19 @@ struct AnomalyModelPackingTests {
             for i in 0..<2_000 { values.append(exp(Double(random.next() % 1_000) / 100) + (i == 1_000 ? 1e6 : 0)) }
         }
         for warmup in [0, 30] {
-            var packed = AnomalyModel(warmup: warmup), reference = ReferenceAnomalyModel(warmup: warmup)
+            var packed = ContextualNovelty(warmup: warmup), reference = ReferenceAnomalyModel(warmup: warmup)
             for (i, v) in values.enumerated() {
                 let a = packed.observe(v), b = reference.observe(v)
-                #expect(a == b, "value \(i) of series \(seed)")
-                if a != b { return }
+                let same = a.score == b.score && a.expected == b.expected && a.deviation == b.deviation && a.warmingUp == b.warmingUp
+                #expect(same, "value \(i) of series \(seed)")
+                if !same { return }
             }
         }
     }
 
     @Test("a model holds no array until it has seen a transition, then one of 79 words")
     func lazyBits() {
-        var model = AnomalyModel()
+        var model = ContextualNovelty()
         _ = model.observe(1)
         #expect(model.footprint == 0, "one value: no (context, level) pair yet")
         _ = model.observe(2)
@@ -81,7 +82,7 @@ struct ReferenceAnomalyModel {
 
     /// Scores `value` against the past, then learns it; 0 during the warm-up (the value is
     /// still learnt, so a model's scores after it do not depend on its warm-up length).
-    mutating func observe(_ value: Double) -> AnomalyModel.Assessment {
+    mutating func observe(_ value: Double) -> ContextualNovelty.Assessment {
         let warming = count < warmup
         let expected = mean, deviation = variance.squareRoot()
         defer { learn(value) }
@@ -121,7 +122,7 @@ struct ReferenceAnomalyModel {
         recent.append(novelty)
         if recent.count > Self.restPoints { recent.removeFirst() }
         if warming { score = 0 }
-        return AnomalyModel.Assessment(score: score, expected: expected, deviation: deviation, warmingUp: warming)
+        return ContextualNovelty.Assessment(score: score, expected: expected, deviation: deviation, warmingUp: warming)
     }
 
     private mutating func learn(_ value: Double) {

@@ -1,139 +1,135 @@
-/// One series' anomaly model: how surprising each new value is, from its recent past alone.
+import SluiceModel
+
+/// One series' anomaly model: three detectors that see different kinds of surprise, each
+/// scored on the same 0…1 scale, and the highest score wins.
 ///
-/// The core is contextual novelty (after Numenta's CAD OSE detector): values are cut into 4
-/// and into 8 levels across the range seen so far, and the model remembers which level
-/// followed which sequence of the last one, two and three levels. A value whose transition
-/// has never been seen, at several resolutions and context lengths, is novel; one beyond
-/// every value seen so far is novel outright. Novelty is blended with a Gaussian z-score
-/// against an exponentially weighted mean, which orders the many equally novel points, and
-/// a rest period keeps one anomaly from firing again on every point that follows it.
+/// - **Novelty** (`ContextualNovelty`): a value whose level does not follow its recent levels
+///   as it has before, or beyond every value seen. Halved when the value is within two
+///   deviations of both the running mean and the seasonal prediction: novel, but not far.
+/// - **Seasonal** (`SeasonalBaseline`): a value far from the same phase of earlier periods,
+///   for series with a strong period; z / (z + 8) of the residual's z.
+/// - **Level shift**: the mean of the last 10 values far from the long-run mean, in standard
+///   errors; z / (z + 7).
 ///
-/// A model warms up first: the first `warmup` values are learnt but score 0, since with so
-/// little past nearly every value is novel.
+/// The seasonal and level-shift scores pass only when higher than every one of theirs in the
+/// last 100 and 300 values (`RecordGate`), so a change that persists alerts once. The first
+/// `warmup` values are learnt but score 0.
 ///
-/// Memory is fixed and small: the contexts of 4 levels and 8 levels up to length three fit
-/// in 5,008 bits (79 words, one array made at the second value); the rest is inline, and
-/// nothing grows with the series' length.
+/// Scoring is online: a value's score depends on the values before it alone, so a prefix of a
+/// series scores exactly as it does inside the whole. Memory per model is bounded: the
+/// novelty table (632 bytes, from the second value), the seasonal baseline's values (up to
+/// 1,024: 8 KiB), the gates' queues (empty until their detector scores; a handful of entries,
+/// at most 401 in all) and some 200 bytes of numbers.
 public struct AnomalyModel: Sendable, Hashable {
     /// Values a new model learns from before it scores (the `anomaly.warmup` default).
     public static let defaultWarmup = 30
-    static let resolutions = [4, 8]
-    static let contextLengths = [1, 2, 3]
-    /// Points after a strongly novel one during which the model stays silent.
-    static let restPoints = 15
-    static let restThreshold = 0.75
-    static let zWeight = 0.2
-    static let meanAlpha = 0.003
+    static let nearBaseline = 2.0
+    static let nearBaselineFactor = 0.5
+    static let seasonalScale = 8.0
+    static let shiftScale = 7.0
+    static let shiftValues = 10
 
-    private var low = 0.0
-    private var high = 0.0
-    /// The last three levels at the 4-level and the 8-level resolution, newest in the lowest
-    /// byte; how many are held (up to three) in `historyCount`.
-    private var coarseHistory: UInt32 = 0
-    private var fineHistory: UInt32 = 0
-    private var historyCount: UInt8 = 0
-    /// Seen (context, level) pairs: the 4-level contexts' bits, then the 8-level ones'.
-    /// Empty until the first pair is seen (a new series' first window sets none), then fixed.
-    private var seen: [UInt64] = []
-    /// The observation number of the latest strongly novel value (for the rest period).
-    private var lastStrong = Int.min / 2
-    private var mean = 0.0
-    private var variance = 0.0
+    private var novelty = ContextualNovelty(warmup: 0)
+    private var seasonal = SeasonalBaseline()
+    private var seasonalGate = RecordGate()
+    private var shiftGate = RecordGate()
+    static let seasonalGateSpan = 100
+    static let shiftGateSpan = 300
+    /// The sum of the last `shiftValues` values (the values themselves are the seasonal
+    /// baseline's newest).
+    private var recentSum = 0.0
     public private(set) var count = 0
     /// Values learnt, and scored 0, before scores count.
     public let warmup: Int
 
-    /// Words of `seen`, and where each resolution's bits start in it.
-    static let seenLayout: (words: Int, starts: [Int]) = {
-        var starts: [Int] = []
-        var bits = 0
-        for levels in resolutions {
-            starts.append(bits)
-            bits += contextLengths.reduce(0) { $0 + power(levels, $1 + 1) }
-        }
-        return ((bits + 63) / 64, starts)
-    }()
-
     /// A model that scores 0 for its first `warmup` values.
     public init(warmup: Int = AnomalyModel.defaultWarmup) { self.warmup = max(0, warmup) }
+
+    /// Which detector gave a score.
+    public enum Detector: String, Sendable, Hashable {
+        case novelty
+        case seasonal
+        case levelShift = "level_shift"
+
+        /// As a reason says it.
+        public var label: String { self == .levelShift ? "level shift" : rawValue }
+    }
 
     /// What the model made of one value.
     public struct Assessment: Sendable, Hashable {
         /// 0…1; higher is more anomalous.
         public var score: Double
-        /// The value the model expected (its running mean) and the typical deviation.
+        /// The value the winning detector expected, and its typical deviation.
         public var expected: Double
         public var deviation: Double
         /// Whether the value fell in the model's warm-up (its score is then 0).
         public var warmingUp = false
+        /// The detector whose score this is.
+        public var detector = Detector.novelty
     }
 
     /// Scores `value` against the past, then learns it; 0 during the warm-up (the value is
     /// still learnt, so a model's scores after it do not depend on its warm-up length).
     public mutating func observe(_ value: Double) -> Assessment {
         let warming = count < warmup
-        let expected = mean, deviation = variance.squareRoot()
-        defer { learn(value) }
-        if count == 0 {
-            low = value
-            high = value
-        }
-        let beyond = count > 0 && (value < low || value > high)
-        low = min(low, value)
-        high = max(high, value)
-        let range = high - low
-        var novel = 0.0, contexts = 0.0
-        let held = Int(historyCount)
-        for (r, levels) in Self.resolutions.enumerated() {
-            let level = range > 0 ? min(levels - 1, Int((value - low) / range * Double(levels))) : 0
-            let past = r == 0 ? coarseHistory : fineHistory
-            var offset = Self.seenLayout.starts[r]
-            for k in Self.contextLengths {
-                defer { offset += Self.power(levels, k + 1) }
-                guard held >= k else { continue }
-                // The last k levels, oldest first.
-                var index = 0
-                for j in stride(from: k - 1, through: 0, by: -1) { index = index * levels + Int((past >> UInt32(8 * j)) & 0xFF) }
-                index = offset + index * levels + level
-                contexts += 1
-                if seen.isEmpty { seen = [UInt64](repeating: 0, count: Self.seenLayout.words) }
-                if seen[index >> 6] & (1 << UInt64(index & 63)) == 0 {
-                    novel += 1
-                    seen[index >> 6] |= 1 << UInt64(index & 63)
-                }
-            }
-            let kept = ((past << 8) | UInt32(level)) & 0x00FF_FFFF
-            if r == 0 { coarseHistory = kept } else { fineHistory = kept }
-        }
-        historyCount = UInt8(min(held + 1, Self.contextLengths.last!))
-        var novelty = contexts > 0 ? novel / contexts : 0
-        if beyond { novelty = 1 }
-        let scale = max(deviation, 1e-9 + 1e-6 * abs(expected))
-        let z = count >= 10 ? abs(value - expected) / scale : 0
-        var score = (1 - Self.zWeight) * novelty + Self.zWeight * z / (z + 4)
-        // Silent while a strongly novel value is among the last `restPoints`.
-        if count - lastStrong <= Self.restPoints { score = 0 }
-        if novelty >= Self.restThreshold { lastStrong = count }
-        if warming { score = 0 }
-        return Assessment(score: score, expected: expected, deviation: deviation, warmingUp: warming)
-    }
-
-    private mutating func learn(_ value: Double) {
+        let n = novelty.observe(value)
+        let s = seasonal.observe(value, mean: n.expected)
+        // Level shift: the mean of the last values, in standard errors from the long-run mean.
+        recentSum += value - (count >= Self.shiftValues ? seasonal.value(back: Self.shiftValues) : 0)
+        let k = Double(min(count + 1, Self.shiftValues))
+        let scale = max(n.deviation, 1e-9 + 1e-6 * abs(n.expected))
+        let shiftZ = count >= Self.shiftValues ? abs(recentSum / k - n.expected) / scale * k.squareRoot() : 0
         count += 1
-        if count == 1 {
-            mean = value
-            return
+
+        var best = Assessment(score: n.score, expected: n.expected, deviation: n.deviation, detector: .novelty)
+        if max(n.z, s.z) < Self.nearBaseline { best.score *= Self.nearBaselineFactor }
+        let seasonalScore = seasonalGate.pass(s.strength >= SeasonalBaseline.strongPeriod ? s.z / (s.z + Self.seasonalScale) : 0,
+                                              span: Self.seasonalGateSpan)
+        if seasonalScore > best.score {
+            best = Assessment(score: seasonalScore, expected: s.prediction, deviation: s.spread, detector: .seasonal)
         }
-        let d = value - mean
-        mean += Self.meanAlpha * d
-        variance = (1 - Self.meanAlpha) * (variance + Self.meanAlpha * d * d)
+        let shiftScore = shiftGate.pass(shiftZ / (shiftZ + Self.shiftScale), span: Self.shiftGateSpan)
+        if shiftScore > best.score {
+            best = Assessment(score: shiftScore, expected: n.expected, deviation: n.deviation, detector: .levelShift)
+        }
+        if warming {
+            best.score = 0
+            best.warmingUp = true
+        }
+        return best
     }
 
-    /// Words held in the model's one array: none until it has seen a transition, then fixed
-    /// for its whole life.
-    var footprint: Int { seen.count }
+    /// Bytes the model holds beyond its inline fields: none at first, then growing with the
+    /// series to a fixed bound.
+    var footprint: Int { novelty.footprint * 8 + seasonal.footprint }
+}
 
-    static func power(_ base: Int, _ exponent: Int) -> Int {
-        (0..<exponent).reduce(1) { r, _ in r * base }
+extension AnomalyModel {
+    /// The whole state, for the detector's checkpoint: a model read back scores every later
+    /// value exactly as the one written would have.
+    public func encode(into w: inout BinaryWriter) {
+        w.varint(warmup)
+        w.varint(count)
+        novelty.encode(into: &w)
+        seasonal.encode(into: &w)
+        seasonalGate.encode(into: &w)
+        shiftGate.encode(into: &w)
+        w.f64(recentSum)
+    }
+
+    /// Reads what `encode(into:)` wrote; throws on anything a model could not hold.
+    public init(decoding r: inout BinaryReader) throws(BinaryDecodingError) {
+        let warmup = try r.varint(), count = try r.varint()
+        guard warmup <= UInt64(Int32.max), count <= UInt64(Int.max / 2) else { throw .malformed("a model's warm-up or count is out of range") }
+        self.init(warmup: Int(warmup))
+        self.count = Int(count)
+        novelty = try ContextualNovelty(decoding: &r)
+        seasonal = try SeasonalBaseline(decoding: &r)
+        seasonalGate = try RecordGate(span: Self.seasonalGateSpan, decoding: &r)
+        shiftGate = try RecordGate(span: Self.shiftGateSpan, decoding: &r)
+        recentSum = try r.f64()
+        guard novelty.count == self.count, seasonal.count == self.count else {
+            throw .malformed("a model's detectors disagree on how many values they have seen")
+        }
     }
 }

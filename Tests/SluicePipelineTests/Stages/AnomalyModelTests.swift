@@ -1,0 +1,134 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Testing
+import SluiceTesting
+import SluiceModel
+@testable import SluicePipeline
+
+/// The three detectors of the anomaly model, each against a series made to show what it looks
+/// for, and the model's checkpoint against the model that was never interrupted.
+@Suite("Anomaly model: detectors and checkpoint")
+struct AnomalyModelTests {
+    /// A sine of `period` values, amplitude 10 around 50, with uniform noise of ±0.5.
+    static func seasonal(period: Int, count: Int, seed: UInt64) -> [Double] {
+        var random = SeededRandom(seed: seed)
+        return (0..<count).map { i in 50 + 10 * sin(2 * Double.pi * Double(i) / Double(period)) + Double(random.next() % 1_001) / 1_000 - 0.5 }
+    }
+
+    @Test("the seasonal detector finds the period a series was made with", arguments: [24, 100, 288])
+    func findsPeriod(period: Int) {
+        var baseline = SeasonalBaseline()
+        var mean = 0.0
+        for (i, v) in Self.seasonal(period: period, count: 1_024 + 64, seed: UInt64(period)).enumerated() {
+            _ = baseline.observe(v, mean: mean)
+            mean = i == 0 ? v : mean + 0.003 * (v - mean)
+        }
+        // The autocorrelation over a finite window leans to shorter lags, by under 2%.
+        #expect(abs(baseline.period - period) <= max(1, period / 50), "found \(baseline.period)")
+        #expect(baseline.strength > 0.6)
+    }
+
+    @Test("noise has no period, and gets no seasonal score")
+    func noPeriod() {
+        var random = SeededRandom(seed: 9)
+        var baseline = SeasonalBaseline()
+        var readings: [SeasonalBaseline.Reading] = []
+        for _ in 0..<2_000 { readings.append(baseline.observe(Double(random.next() % 1_000), mean: 500)) }
+        #expect(readings.dropFirst(1_100).allSatisfy { $0.strength < SeasonalBaseline.strongPeriod })
+    }
+
+    @Test("a value from the wrong phase of its season alerts, from the seasonal detector, though it is well inside the range")
+    func offSeason() {
+        var values = Self.seasonal(period: 50, count: 1_600, seed: 4)
+        // At a trough the series is near 40; put the crest's value there instead.
+        let trough = 1_500 + 37
+        values[trough] = 60
+        var model = AnomalyModel()
+        let assessments = values.map { model.observe($0) }
+        let top = assessments.indices.dropFirst(1_100).max { assessments[$0].score < assessments[$1].score }!
+        #expect(top == trough)
+        #expect(assessments[trough].detector == .seasonal)
+        #expect(assessments[trough].score >= AnomalyDetector.Configuration().threshold)
+        #expect(abs(assessments[trough].expected - 40) < 1.5, "the prediction is the trough's value")
+    }
+
+    @Test("a level shift alerts as it happens, from the level-shift detector, and not again however long the new level lasts")
+    func levelShift() {
+        var random = SeededRandom(seed: 5)
+        let values = (0..<1_600).map { i in (i < 1_000 ? 20.0 : 23.0) + Double(random.next() % 1_001) / 500 - 1 }
+        var model = AnomalyModel()
+        let assessments = values.map { model.observe($0) }
+        let fired = assessments.indices.filter { assessments[$0].score >= 0.6 && assessments[$0].detector == .levelShift }
+        #expect(!fired.isEmpty)
+        #expect(fired.allSatisfy { (1_000..<1_012).contains($0) }, "fired at \(fired)")
+        #expect(assessments[1_100...].allSatisfy { $0.score < 0.6 }, "the new level is not news")
+    }
+
+    @Test("every score is in 0…1, and a prefix of a series scores as it does inside the whole")
+    func prefix() {
+        var random = SeededRandom(seed: 6)
+        let values = Self.seasonal(period: 30, count: 3_000, seed: 6).enumerated().map { i, v in
+            v + (i > 2_000 ? 15 : 0) + (i % 777 == 700 ? Double(random.next() % 50) : 0)
+        }
+        var whole = AnomalyModel()
+        let all = values.map { whole.observe($0) }
+        for cut in [1, 31, 1_024, 2_001] {
+            var part = AnomalyModel()
+            #expect(values.prefix(cut).map { part.observe($0) } == Array(all.prefix(cut)))
+        }
+        #expect(all.allSatisfy { $0.score >= 0 && $0.score <= 1 })
+    }
+
+    @Test("a model checkpointed anywhere scores what follows exactly as the one never checkpointed",
+          arguments: [0, 1, 9, 30, 31, 500, 1_023, 1_024, 1_057, 2_500])
+    func checkpoint(cut: Int) throws {
+        var random = SeededRandom(seed: 7)
+        let values = Self.seasonal(period: 40, count: 3_000, seed: 7).enumerated().map { i, v in
+            v + (i > 1_800 ? 8 : 0) + (i % 401 == 400 ? Double(random.next() % 40) : 0)
+        }
+        var whole = AnomalyModel(warmup: 25), before = AnomalyModel(warmup: 25)
+        let all = values.map { whole.observe($0) }
+        for v in values.prefix(cut) { _ = before.observe(v) }
+        var w = BinaryWriter()
+        before.encode(into: &w)
+        var r = BinaryReader(w.bytes)
+        var after = try AnomalyModel(decoding: &r)
+        try r.expectEnd("the model")
+        var again = BinaryWriter()
+        after.encode(into: &again)
+        #expect(again.bytes == w.bytes)
+        #expect(values.dropFirst(cut).map { after.observe($0) } == Array(all.dropFirst(cut)))
+    }
+
+    @Test("a damaged model checkpoint is refused, never trusted")
+    func damaged() {
+        var model = AnomalyModel()
+        for v in Self.seasonal(period: 20, count: 200, seed: 8) { _ = model.observe(v) }
+        var w = BinaryWriter()
+        model.encode(into: &w)
+        for cut in [0, 1, 5, w.bytes.count / 2, w.bytes.count - 1] {
+            var r = BinaryReader(Array(w.bytes.prefix(cut)))
+            #expect(throws: BinaryDecodingError.self) { try AnomalyModel(decoding: &r) }
+        }
+        // The same state claiming one value more than its detectors have seen.
+        var bad = BinaryWriter()
+        bad.varint(30)
+        bad.varint(201)
+        bad.raw(w.bytes.dropFirst(3))
+        var r = BinaryReader(bad.bytes)
+        #expect(throws: BinaryDecodingError.self) { try AnomalyModel(decoding: &r) }
+    }
+
+    @Test("memory per model is bounded: a million values hold what two thousand do")
+    func bounded() {
+        var a = AnomalyModel(), b = AnomalyModel()
+        let values = Self.seasonal(period: 60, count: 1_000_000, seed: 10)
+        for v in values.prefix(2_000) { _ = a.observe(v) }
+        for v in values { _ = b.observe(v) }
+        #expect(a.footprint == b.footprint)
+        #expect(b.footprint <= 632 + 8_192 + 80)
+    }
+}

@@ -12,6 +12,7 @@ public struct AnomalyStateFile: AnomalyDetectorPersistence {
     public static let name = "anomaly/detector.state"
     static let magic: [UInt8] = Array("SLUICEAD".utf8)
     static let version: UInt8 = 1
+    static let envelope = StateFileEnvelope(magic: magic, what: "an anomaly detector checkpoint", afresh: "every series warms up again")
 
     public var path: String { directory.path + "/" + Self.name }
 
@@ -21,25 +22,11 @@ public struct AnomalyStateFile: AnomalyDetectorPersistence {
     /// checksum (a person then decides: the message says how to start afresh).
     public func load() throws -> [UInt8]? {
         guard let bytes = try directory.readFile(Self.name) else { return nil }
-        guard bytes.count >= 13, Array(bytes[0..<8]) == Self.magic else { throw StoreError.corrupt("\(path) is not an anomaly detector checkpoint") }
-        guard bytes[8] == Self.version else {
-            throw StoreError.usage("\(path) is checkpoint version \(bytes[8]); this Sluice reads version \(Self.version); move it aside to start the detector afresh (every series warms up again)")
-        }
-        let body = Array(bytes[13...])
-        var r = BinaryReader(Array(bytes[9..<13]))
-        guard try r.u32() == CRC32C.checksum(body) else {
-            throw StoreError.corrupt("\(path) fails its checksum; move it aside to start the detector afresh (every series warms up again)")
-        }
-        return body
+        return try Self.envelope.unwrap(bytes, path: path, readable: Self.version...Self.version).body
     }
 
     public func save(_ state: [UInt8]) throws {
-        var w = BinaryWriter(capacity: state.count + 13)
-        w.raw(Self.magic)
-        w.u8(Self.version)
-        w.u32(CRC32C.checksum(state))
-        w.raw(state)
-        try directory.writeFile(Self.name, w.bytes)
+        try directory.writeFile(Self.name, Self.envelope.wrap(state, version: Self.version))
     }
 
     public func setAside() throws -> String { try directory.quarantineFile(Self.name) }

@@ -20,6 +20,7 @@ public struct TokenMeterStateFile: TokenMeterPersistence {
     static let magic: [UInt8] = Array("SLUICETM".utf8)
     static let version: UInt8 = 2
     static let readable: ClosedRange<UInt8> = 1...2
+    static let envelope = StateFileEnvelope(magic: magic, what: "a token meter checkpoint", afresh: "totals would restart from zero")
 
     public var path: String { directory.path + "/" + Self.name }
 
@@ -29,16 +30,8 @@ public struct TokenMeterStateFile: TokenMeterPersistence {
 
     public func load() throws -> TokenMeter.StateMachine.State? {
         guard let bytes = try directory.readFile(Self.name) else { return nil }
-        guard bytes.count >= 13, Array(bytes[0..<8]) == Self.magic else { throw StoreError.corrupt("\(path) is not a token meter checkpoint") }
-        guard Self.readable.contains(bytes[8]) else {
-            throw StoreError.usage("\(path) is checkpoint version \(bytes[8]); this Sluice reads versions \(Self.readable.lowerBound) to \(Self.readable.upperBound)")
-        }
-        let body = Array(bytes[13...])
-        var r = ByteReader(Array(bytes[9..<13]))
-        guard try r.u32() == CRC32C.checksum(body) else {
-            throw StoreError.corrupt("\(path) fails its checksum; move it aside to start the token meter afresh (totals would restart from zero)")
-        }
-        return try Self.decode(body, version: bytes[8])
+        let (version, body) = try Self.envelope.unwrap(bytes, path: path, readable: Self.readable)
+        return try Self.decode(body, version: version)
     }
 
     /// Raw `token_usage` records in the store from `since` on, in timestamp order (ties as
@@ -53,13 +46,7 @@ public struct TokenMeterStateFile: TokenMeterPersistence {
     }
 
     public func save(_ state: TokenMeter.StateMachine.State) throws {
-        let body = Self.encode(state)
-        var w = ByteWriter(capacity: body.count + 13)
-        w.raw(Self.magic)
-        w.u8(Self.version)
-        w.u32(CRC32C.checksum(body))
-        w.raw(body)
-        try directory.writeFile(Self.name, w.bytes)
+        try directory.writeFile(Self.name, Self.envelope.wrap(Self.encode(state), version: Self.version))
     }
 
     typealias State = TokenMeter.StateMachine.State

@@ -29,7 +29,7 @@ public struct AnomalyDetector: EventStage {
     let checkpointEvery: Int
     let report: @Sendable (String) -> Void
     /// Where `run` starts: empty, or the checkpoint brought up to date from the store.
-    let initial: StateMachine
+    public let initial: StateMachine
     /// Anomalies the rebuild found that the store does not hold, sent before anything else.
     let pending: [Anomaly]
 
@@ -44,12 +44,13 @@ public struct AnomalyDetector: EventStage {
         self.report = report
         var machine = StateMachine(configuration: configuration)
         var pending: [Anomaly] = []
-        if let persistence, let bytes = try persistence.load() {
+        if let persistence {
+            // The models are derived data: one that cannot be read costs a warm-up, not a start.
             do {
-                machine = try StateMachine(configuration: configuration, restoring: bytes)
+                if let bytes = try persistence.load() { machine = try StateMachine(configuration: configuration, restoring: bytes) }
             } catch {
                 let aside = try persistence.setAside()
-                report("the anomaly detector's checkpoint cannot be read (\(error.message)); moved to \(aside); every series warms up again")
+                report("the anomaly detector's checkpoint cannot be read (\((error as? BinaryDecodingError)?.message ?? "\(error)")); moved to \(aside); every series warms up again")
             }
             if let from = machine.rebuildFrom {
                 let windows = try persistence.storedWindows(from: from)

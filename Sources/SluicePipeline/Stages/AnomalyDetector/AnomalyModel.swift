@@ -29,15 +29,13 @@ public struct AnomalyModel: Sendable, Hashable {
     static let shiftScale = 7.0
     static let shiftValues = 10
 
-    private var novelty = ContextualNovelty(warmup: 0)
-    private var seasonal = SeasonalBaseline()
-    private var seasonalGate = RecordGate()
-    private var shiftGate = RecordGate()
     static let seasonalGateSpan = 100
     static let shiftGateSpan = 300
-    /// The sum of the last `shiftValues` values (the values themselves are the seasonal
-    /// baseline's newest).
-    private var recentSum = 0.0
+
+    private var novelty = ContextualNovelty(warmup: 0)
+    /// The seasonal and level-shift detectors: none until the second value (a series seen in
+    /// one window only costs no more than its novelty detector), then one, held out of line.
+    private var baselines: [Baselines] = []
     public private(set) var count = 0
     /// Values learnt, and scored 0, before scores count.
     public let warmup: Int
@@ -72,26 +70,29 @@ public struct AnomalyModel: Sendable, Hashable {
     /// still learnt, so a model's scores after it do not depend on its warm-up length).
     public mutating func observe(_ value: Double) -> Assessment {
         let warming = count < warmup
+        if count == 1 {
+            // The first value, which the novelty detector alone has seen so far.
+            var b = Baselines()
+            _ = b.observe(novelty.onlyValue, expected: 0, deviation: 0, count: 0)
+            baselines = [b]
+        }
         let n = novelty.observe(value)
-        let s = seasonal.observe(value, mean: n.expected)
-        // Level shift: the mean of the last values, in standard errors from the long-run mean.
-        recentSum += value - (count >= Self.shiftValues ? seasonal.value(back: Self.shiftValues) : 0)
-        let k = Double(min(count + 1, Self.shiftValues))
-        let scale = max(n.deviation, 1e-9 + 1e-6 * abs(n.expected))
-        let shiftZ = count >= Self.shiftValues ? abs(recentSum / k - n.expected) / scale * k.squareRoot() : 0
-        count += 1
-
         var best = Assessment(score: n.score, expected: n.expected, deviation: n.deviation, detector: .novelty)
-        if max(n.z, s.z) < Self.nearBaseline { best.score *= Self.nearBaselineFactor }
-        let seasonalScore = seasonalGate.pass(s.strength >= SeasonalBaseline.strongPeriod ? s.z / (s.z + Self.seasonalScale) : 0,
-                                              span: Self.seasonalGateSpan)
-        if seasonalScore > best.score {
-            best = Assessment(score: seasonalScore, expected: s.prediction, deviation: s.spread, detector: .seasonal)
+        var seasonalZ = 0.0
+        if !baselines.isEmpty {
+            let b = baselines[0].observe(value, expected: n.expected, deviation: n.deviation, count: count)
+            seasonalZ = b.seasonal.z
+            if max(n.z, seasonalZ) < Self.nearBaseline { best.score *= Self.nearBaselineFactor }
+            if b.seasonalScore > best.score {
+                best = Assessment(score: b.seasonalScore, expected: b.seasonal.prediction, deviation: b.seasonal.spread, detector: .seasonal)
+            }
+            if b.shiftScore > best.score {
+                best = Assessment(score: b.shiftScore, expected: n.expected, deviation: n.deviation, detector: .levelShift)
+            }
+        } else if n.z < Self.nearBaseline {
+            best.score *= Self.nearBaselineFactor
         }
-        let shiftScore = shiftGate.pass(shiftZ / (shiftZ + Self.shiftScale), span: Self.shiftGateSpan)
-        if shiftScore > best.score {
-            best = Assessment(score: shiftScore, expected: n.expected, deviation: n.deviation, detector: .levelShift)
-        }
+        count += 1
         if warming {
             best.score = 0
             best.warmingUp = true
@@ -99,9 +100,41 @@ public struct AnomalyModel: Sendable, Hashable {
         return best
     }
 
+    /// The seasonal and level-shift detectors with their record gates.
+    struct Baselines: Sendable, Hashable {
+        var seasonal = SeasonalBaseline()
+        var seasonalGate = RecordGate()
+        var shiftGate = RecordGate()
+        /// The sum of the last `shiftValues` values (the values themselves are the seasonal
+        /// baseline's newest).
+        var recentSum = 0.0
+
+        /// `expected` and `deviation` are the running mean and deviation before `value`;
+        /// `count` the values seen before it.
+        mutating func observe(_ value: Double, expected: Double, deviation: Double, count: Int)
+            -> (seasonal: SeasonalBaseline.Reading, seasonalScore: Double, shiftScore: Double) {
+            let s = seasonal.observe(value, mean: expected)
+            // Level shift: the mean of the last values, in standard errors from the long-run mean.
+            recentSum += value - (count >= shiftValues ? seasonal.value(back: shiftValues) : 0)
+            let k = Double(min(count + 1, shiftValues))
+            let scale = max(deviation, 1e-9 + 1e-6 * abs(expected))
+            let shiftZ = count >= shiftValues ? abs(recentSum / k - expected) / scale * k.squareRoot() : 0
+            let seasonalScore = seasonalGate.pass(s.strength >= SeasonalBaseline.strongPeriod ? s.z / (s.z + seasonalScale) : 0,
+                                                  span: seasonalGateSpan)
+            let shiftScore = shiftGate.pass(shiftZ / (shiftZ + shiftScale), span: shiftGateSpan)
+            return (s, seasonalScore, shiftScore)
+        }
+
+        private var shiftValues: Int { AnomalyModel.shiftValues }
+        private var seasonalScale: Double { AnomalyModel.seasonalScale }
+        private var shiftScale: Double { AnomalyModel.shiftScale }
+        private var seasonalGateSpan: Int { AnomalyModel.seasonalGateSpan }
+        private var shiftGateSpan: Int { AnomalyModel.shiftGateSpan }
+    }
+
     /// Bytes the model holds beyond its inline fields: none at first, then growing with the
     /// series to a fixed bound.
-    var footprint: Int { novelty.footprint * 8 + seasonal.footprint }
+    var footprint: Int { novelty.footprint * 8 + (baselines.first?.seasonal.footprint ?? 0) }
 }
 
 extension AnomalyModel {
@@ -111,10 +144,12 @@ extension AnomalyModel {
         w.varint(warmup)
         w.varint(count)
         novelty.encode(into: &w)
-        seasonal.encode(into: &w)
-        seasonalGate.encode(into: &w)
-        shiftGate.encode(into: &w)
-        w.f64(recentSum)
+        if let b = baselines.first {
+            b.seasonal.encode(into: &w)
+            b.seasonalGate.encode(into: &w)
+            b.shiftGate.encode(into: &w)
+            w.f64(b.recentSum)
+        }
     }
 
     /// Reads what `encode(into:)` wrote; throws on anything a model could not hold.
@@ -124,12 +159,15 @@ extension AnomalyModel {
         self.init(warmup: Int(warmup))
         self.count = Int(count)
         novelty = try ContextualNovelty(decoding: &r)
-        seasonal = try SeasonalBaseline(decoding: &r)
-        seasonalGate = try RecordGate(span: Self.seasonalGateSpan, decoding: &r)
-        shiftGate = try RecordGate(span: Self.shiftGateSpan, decoding: &r)
-        recentSum = try r.f64()
-        guard novelty.count == self.count, seasonal.count == self.count else {
-            throw .malformed("a model's detectors disagree on how many values they have seen")
-        }
+        guard novelty.count == self.count else { throw .malformed("a model's detectors disagree on how many values they have seen") }
+        // From the second value on, the seasonal and level-shift detectors follow.
+        guard self.count >= 2 else { return }
+        var b = Baselines()
+        b.seasonal = try SeasonalBaseline(decoding: &r)
+        b.seasonalGate = try RecordGate(span: Self.seasonalGateSpan, decoding: &r)
+        b.shiftGate = try RecordGate(span: Self.shiftGateSpan, decoding: &r)
+        b.recentSum = try r.f64()
+        guard b.seasonal.count == self.count else { throw .malformed("a model's detectors disagree on how many values they have seen") }
+        baselines = [b]
     }
 }

@@ -134,6 +134,9 @@ public struct ContextualNovelty: Sendable, Hashable {
         variance = (1 - Self.meanAlpha) * (variance + Self.meanAlpha * d * d)
     }
 
+    /// The one value seen, when exactly one has been (it is both ends of the range).
+    var onlyValue: Double { low }
+
     /// Words held in the model's one array: none until it has seen a transition, then fixed
     /// for its whole life.
     var footprint: Int { seen.count }

@@ -108,10 +108,24 @@ struct SeasonalBaseline: Sendable, Hashable {
         }
         guard energy > 0 else { return }
         x.withUnsafeBufferPointer { x in
+            // Four running sums, so the products pipeline (and vectorise) instead of queueing
+            // on one addition each.
             func correlation(_ lag: Int) -> Double {
-                var s = 0.0
-                for t in 0..<(held - lag) { s += x[t] * x[t + lag] }
-                return s / energy
+                let n = held - lag
+                var s = SIMD4<Double>()
+                var t = 0
+                while t + 4 <= n {
+                    let a = SIMD4<Double>(x[t], x[t + 1], x[t + 2], x[t + 3])
+                    let b = SIMD4<Double>(x[t + lag], x[t + lag + 1], x[t + lag + 2], x[t + lag + 3])
+                    s += a * b
+                    t += 4
+                }
+                var sum = s.sum()
+                while t < n {
+                    sum += x[t] * x[t + lag]
+                    t += 1
+                }
+                return sum / energy
             }
             var best = Self.peakMinimum
             var previous = correlation(Self.minimumLag - 1), current = correlation(Self.minimumLag)

@@ -28,7 +28,7 @@ extension SegmentWriter {
         /// records a block (0: not at all)…
         public var compactRecords = 1 << 20
         /// …at this zstd level: sealing happens once per segment, so it can afford to pack tighter.
-        public var compactionLevel: Int32 = 9
+        public var compactionLevel: Int32 = 3
         /// What to do when the disk refuses a write: end the stage with the error (batch
         /// runs), or hold the blocks and retry every interval (a server).
         public var onWriteFailure = WriteFailurePolicy.fail

@@ -231,17 +231,21 @@ final class SegmentAppender {
 
     /// Syncs, closes and renames `.open` to `.seg`. With a compactor, the sealed file is the
     /// compacted copy: written beside, synced, renamed into place, and only then is the open
-    /// file removed (recovery removes an open file whose sealed copy exists).
+    /// file removed (recovery removes an open file whose sealed copy exists). The copy is
+    /// `compacted`'s when it holds the whole segment, else the compactor makes it now.
     ///
     /// A failed seal may be called again: it carries on from the step that failed (the open
     /// file gone means it was renamed or replaced; the directory fsync is always made again).
-    func seal(compactor: SegmentCompactor? = nil) throws(StoreError) -> SegmentFile {
+    func seal(compactor: SegmentCompactor? = nil, compacted: SegmentCompactor.Incremental? = nil) throws(StoreError) -> SegmentFile {
         if !closed { try sync() }
         closeFile()
         let sealed = SegmentFile(id: file.id, sealed: true, directory: file.directory)
         if FileIO.size(path: file.path) == nil {
             // An earlier attempt got past the rename (or the removal of an empty segment).
         } else if blocks == 0 {
+            try FileIO.remove(file.path)
+        } else if compactor != nil, let compacted, compacted.covers(blocks: blocks) {
+            try compacted.finish(as: sealed.path)
             try FileIO.remove(file.path)
         } else if let compactor, let frames = try compactor.compactedFrames(file) {
             try FileIO.writeAtomically(sealed.path, [SegmentFile.header()] + frames, temporary: sealed.path + ".compact.tmp")

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import SluiceModel
 
 /// Rewrites a segment's blocks into as few blocks as fit `maximumRecords` each, with each
@@ -27,5 +32,109 @@ struct SegmentCompactor {
         }
         if !builder.isEmpty { frames.append(try BlockFrame.build(&builder, level: level).bytes) }
         return frames
+    }
+}
+
+extension SegmentCompactor {
+    /// The open segment compacted while it is written: each block, once appended, joins the
+    /// compacted copy growing beside it (`<id>.open.compact.tmp`, recovery removes it), which
+    /// frames a block whenever `maximumRecords` have gathered. Sealing then frames only the
+    /// rest, instead of reading the whole segment back and compacting it after the input ended.
+    ///
+    /// The copy is what `compactedFrames` makes of the finished segment, block for block. It is
+    /// given up (and sealing compacts the old way) once anything about it is in doubt: a write
+    /// to it failed, or the segment itself was cut back after a failed write.
+    final class Incremental {
+        let compactor: SegmentCompactor
+        let temporary: String
+        private var builder = BlockBuilder()
+        private var fd: Int32 = -1
+        /// The copy's file is there (made, not yet moved into place).
+        private var exists = false
+        private var size = 0
+        /// Blocks of the segment taken so far.
+        private(set) var blocks = 0
+        /// Why the copy was given up.
+        private(set) var abandoned: StoreError?
+
+        /// For the open segment `open`. The copy's name is not the one a compaction at the seal
+        /// writes, so that falling back to that never touches it.
+        init(_ compactor: SegmentCompactor, open: SegmentFile) {
+            self.compactor = compactor
+            temporary = open.path + ".compact.tmp"
+        }
+
+        /// The next block appended to the segment.
+        func add(_ block: BlockBuilder) {
+            guard abandoned == nil else { return }
+            blocks += 1
+            for group in block.groups { builder.append(group) }
+            builder.receipts += block.receipts
+            guard builder.count >= compactor.maximumRecords else { return }
+            do throws(StoreError) {
+                try writeBlock()
+            } catch {
+                abandon(error)
+            }
+        }
+
+        /// Whether the copy holds all of a segment of `blocks` blocks, and compacting gains
+        /// something (a segment of one block is kept as written).
+        func covers(blocks: Int) -> Bool { abandoned == nil && blocks > 1 && self.blocks == blocks }
+
+        /// Frames the rest and moves the copy to `path`, durably; the caller syncs the directory.
+        /// A failure leaves nothing behind.
+        func finish(as path: String) throws(StoreError) {
+            if let abandoned { throw abandoned }
+            do throws(StoreError) {
+                if !builder.isEmpty { try writeBlock() }
+                try openIfNeeded()
+                try FileIO.fsync(fd, temporary)
+                close(fd)
+                fd = -1
+                try FileIO.rename(temporary, path)
+                exists = false
+            } catch {
+                abandon(error)
+                throw error
+            }
+        }
+
+        /// Gives the copy up, removing what was written of it.
+        func abandon(_ reason: StoreError) {
+            if abandoned == nil { abandoned = reason }
+            discard()
+        }
+
+        /// Lets go of the copy's memory, and of its file unless `finish` moved it into place.
+        func discard() {
+            builder = BlockBuilder()
+            if fd >= 0 {
+                close(fd)
+                fd = -1
+            }
+            if exists {
+                try? FileIO.remove(temporary)
+                exists = false
+            }
+        }
+
+        private func writeBlock() throws(StoreError) {
+            let frame = try BlockFrame.build(&builder, level: compactor.level).bytes
+            builder = BlockBuilder()
+            try openIfNeeded()
+            try FileIO.writeAll(fd, temporary, frame, at: size)
+            size += frame.count
+        }
+
+        private func openIfNeeded() throws(StoreError) {
+            guard fd < 0 else { return }
+            fd = try FileIO.open(temporary, O_WRONLY | O_CREAT | O_TRUNC)
+            exists = true
+            try FileIO.writeAll(fd, temporary, SegmentFile.header(), at: 0)
+            size = SegmentFile.headerBytes
+        }
+
+        deinit { if fd >= 0 { close(fd) } }
     }
 }

@@ -20,6 +20,8 @@ extension SegmentWriter {
             var frame: [UInt8]
             var records: Int
             var acknowledgements: [Acknowledgement]
+            /// What was framed, for the segment's compacted copy; let go once written.
+            var builder: BlockBuilder?
         }
 
         private struct State {
@@ -29,6 +31,8 @@ extension SegmentWriter {
             /// have dropped them.
             var unsynced: [Block] = []
             var segment: SegmentAppender?
+            /// The open segment's compacted copy, made as its blocks are written.
+            var compaction: SegmentCompactor.Incremental?
             var syncedSize = 0
             /// A failed write or sync could not be cut back: the cut comes before the next write.
             var cutPending = false
@@ -63,7 +67,7 @@ extension SegmentWriter {
                 var block = block
                 return try BlockFrame.build(&block, level: level).bytes
             }
-            let framed = Block(frame: frame, records: block.count, acknowledgements: acknowledgements)
+            let framed = Block(frame: frame, records: block.count, acknowledgements: acknowledgements, builder: compactor == nil ? nil : block)
             state.withLock { $0.waiting.append(framed) }
         }
 
@@ -126,13 +130,21 @@ extension SegmentWriter {
                         try open.truncate(to: s.syncedSize)
                         s.cutPending = false
                     }
-                    while let block = s.waiting.first {
+                    while var block = s.waiting.first {
                         if s.segment == nil {
-                            s.segment = try directory.createSegment()
-                            s.syncedSize = s.segment!.size
+                            let segment = try directory.createSegment()
+                            s.segment = segment
+                            s.syncedSize = segment.size
+                            s.compaction = compactor.map { .init($0, open: segment.file) }
                         }
                         try s.segment!.append(block.frame)
                         s.waiting.removeFirst()
+                        if let builder = block.builder {
+                            s.compaction?.add(builder)
+                            block.builder = nil
+                        } else {
+                            s.compaction?.abandon(.io("a block came without its records"))
+                        }
                         statistics.recordBlock(records: block.records, bytes: block.frame.count)
                         bytes += block.frame.count
                         s.unsynced.append(block)
@@ -157,11 +169,14 @@ extension SegmentWriter {
             try state.withLock { s throws(StoreError) in
                 guard let open = s.segment else { return }
                 do throws(StoreError) {
-                    _ = try open.seal(compactor: compactor)
+                    _ = try open.seal(compactor: compactor, compacted: s.compaction)
                 } catch where compactor != nil {
                     report("could not compact \(open.file.path) (\(error)); sealed it uncompacted")
+                    s.compaction?.abandon(error)
                     _ = try open.seal(compactor: nil)
                 }
+                s.compaction?.discard()
+                s.compaction = nil
                 s.segment = nil
                 s.unsynced = []
             }
@@ -173,6 +188,8 @@ extension SegmentWriter {
         /// old one too, and a restart would find them twice.
         private func repair(_ s: inout State) {
             guard let open = s.segment else { return }
+            // The copy may hold blocks the cut takes away: sealing compacts the old way.
+            s.compaction?.abandon(.io("the segment was cut back after a failed write"))
             do {
                 try open.truncate(to: s.syncedSize)
                 s.cutPending = false

@@ -51,23 +51,60 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
         let started = clock?.now
         func now() -> Duration { if let clock, let started { started.duration(to: clock.now) } else { .zero } }
 
+        /// The block being framed and written while the next one fills: compression and the
+        /// write run on the blocking pool, off the path records take. One at a time, so blocks
+        /// reach the segment in order; everything else waits for it (`settle()`).
+        var inFlight: (task: Task<Result<Int, StoreError>, any Error>, sync: Bool)?
+
+        /// Waits for the block in flight to be written; then seals the segment if it is due.
+        func settle() async throws {
+            guard let (task, sync) = inFlight else { return }
+            inFlight = nil
+            var bytes = 0
+            switch try await task.value {
+            case .success(let written): bytes = written
+            case .failure(let error):
+                // The blocks stay queued and the segment was cut back: that failure goes to the
+                // policy as if it had happened here, and later attempts write them again.
+                var failed: StoreError? = error
+                try await write { () async throws(StoreError) in
+                    if let error = failed { failed = nil; throw error }
+                    bytes = try await output.flush(sync: sync)
+                }
+            }
+            if bytes > 0, machine.appended(bytes: bytes, now: now()) {
+                try await write { () async throws(StoreError) in try await output.seal() }
+            }
+        }
+
         func perform(_ action: StateMachine.Action) async throws {
             switch action {
             case .none:
                 return
             case .sync:
+                try await settle()
                 try await write { () async throws(StoreError) in _ = try await output.flush(sync: true) }
             case .flush(let sync):
-                if let block = machine.takeBlock() {
-                    try await output.enqueue(block, acknowledgements: machine.takeAcknowledgements())
+                try await settle()
+                guard let block = machine.takeBlock() else {
+                    // Nothing new, but blocks a failed write left may be waiting.
+                    var bytes = 0
+                    try await write { () async throws(StoreError) in bytes = try await output.flush(sync: sync) }
+                    if bytes > 0, machine.appended(bytes: bytes, now: now()) {
+                        try await write { () async throws(StoreError) in try await output.seal() }
+                    }
+                    return
                 }
-                var bytes = 0
-                try await write { () async throws(StoreError) in bytes = try await output.flush(sync: sync) }
-                if bytes > 0, machine.appended(bytes: bytes, now: now()) {
-                    try await write { () async throws(StoreError) in try await output.seal() }
-                }
+                let acknowledgements = machine.takeAcknowledgements()
+                inFlight = (Task {
+                    try await output.enqueue(block, acknowledgements: acknowledgements)
+                    do throws(StoreError) { return .success(try await output.flush(sync: sync)) } catch { return .failure(error) }
+                }, sync)
+                // Someone waits for these records: they are answered once the block is durable.
+                if !acknowledgements.isEmpty { try await settle() }
             case .checkpoint(let checkpoint, let sync):
                 try await perform(.flush(sync: sync))
+                try await settle()
                 try await write { () async throws(StoreError) in try await output.replace(checkpoint) }
             }
         }
@@ -119,6 +156,7 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
             for await batch in input { try await perform(machine.batch(batch)) }
         }
         try await perform(.flush(sync: configuration.fsync != .never))
+        try await settle()
         try await write { () async throws(StoreError) in try await output.seal() }
     }
 }

@@ -13,4 +13,8 @@ public enum StageEvent: Sendable, Hashable {
     /// Event time has advanced: everything before this instant (minus nothing: the aggregator
     /// has already subtracted the allowed lateness) is final.
     case watermark(Timestamp)
+    /// The anomaly detector's models (`AnomalyDetector.StateMachine.encoded()`) as of this
+    /// point in the stream. The store keeps them only once every anomaly before them is stored,
+    /// so after a crash they never speak for an anomaly the store lacks.
+    case detectorCheckpoint([UInt8])
 }

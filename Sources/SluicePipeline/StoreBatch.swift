@@ -9,6 +9,9 @@ public struct StoreBatch: Sendable {
     public var acknowledgements: [Acknowledgement]
     /// The aggregator's open windows as of these outputs, to keep once they are durable.
     public var checkpoint: Checkpoint?
+    /// The anomaly detector's models as of these outputs (`StageEvent.detectorCheckpoint`), to
+    /// keep once they are durable.
+    public var detectorCheckpoint: [UInt8]?
     /// Answers to requests with an `Idempotency-Key`, stored in the same block as `records`.
     public var receipts: [IngestReceipt]
 
@@ -20,11 +23,12 @@ public struct StoreBatch: Sendable {
     }
 
     public init(records: [Record] = [], outputs: [OutputRecord] = [], acknowledgements: [Acknowledgement] = [], checkpoint: Checkpoint? = nil,
-                receipts: [IngestReceipt] = []) {
+                detectorCheckpoint: [UInt8]? = nil, receipts: [IngestReceipt] = []) {
         self.records = records
         self.outputs = outputs
         self.acknowledgements = acknowledgements
         self.checkpoint = checkpoint
+        self.detectorCheckpoint = detectorCheckpoint
         self.receipts = receipts
     }
 }

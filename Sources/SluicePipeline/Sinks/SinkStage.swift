@@ -2,8 +2,9 @@ import SluiceModel
 
 /// The last stage: hands output records to every sink, in order, and closes the run with the
 /// `summary` record once everything upstream has drained. Anomalies, which the event stages
-/// add after the windows went to the store, go to the store from here; being last to drain,
-/// this stage finishes the store's channel.
+/// add after the windows went to the store, go to the store from here, and so do the
+/// detector's checkpoints, each with the anomalies before it; being last to drain, this stage
+/// finishes the store's channel.
 public struct SinkStage: Sendable {
     let input: BoundedChannel<[StageEvent]>
     let sinks: [any Sink]
@@ -31,15 +32,24 @@ public struct SinkStage: Sendable {
             var records: [OutputRecord] = []
             records.reserveCapacity(events.count)
             var emitted: [String: UInt64] = [:]
-            for case .output(let record) in events {
-                records.append(record)
-                emitted[record.typeName, default: 0] += 1
+            var stored = StoreBatch()
+            for event in events {
+                switch event {
+                case .output(let record):
+                    records.append(record)
+                    emitted[record.typeName, default: 0] += 1
+                    if case .anomaly = record { stored.outputs.append(record) }
+                case .detectorCheckpoint(let state):
+                    // Kept only after the anomalies before it: the writer stores them first.
+                    stored.detectorCheckpoint = state
+                    try await store?.send(stored)
+                    stored = StoreBatch()
+                case .tokenUsage, .watermark:
+                    break
+                }
             }
+            if !stored.outputs.isEmpty { try await store?.send(stored) }
             guard !records.isEmpty else { continue }
-            if let store {
-                let anomalies = records.filter { if case .anomaly = $0 { true } else { false } }
-                if !anomalies.isEmpty { try await store.send(StoreBatch(outputs: anomalies)) }
-            }
             counters.update { summary in
                 for (type, n) in emitted { summary.emitted[type, default: 0] += n }
             }

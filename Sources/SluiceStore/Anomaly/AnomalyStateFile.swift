@@ -25,7 +25,8 @@ public struct AnomalyStateFile: AnomalyDetectorPersistence {
         return try Self.envelope.unwrap(bytes, path: path, readable: Self.version...Self.version).body
     }
 
-    public func save(_ state: [UInt8]) throws {
+    /// Replaces the checkpoint (the segment writer does, once the anomalies before it are stored).
+    public func save(_ state: [UInt8]) throws(StoreError) {
         try directory.writeFile(Self.name, Self.envelope.wrap(state, version: Self.version))
     }
 

@@ -36,10 +36,8 @@ struct AnomalyDetectorTests {
         var state: [UInt8]?
         var windows: [WindowSummary] = []
         var anomalies: [Anomaly] = []
-        var saves = 0
         init(state: [UInt8]? = nil) { self.state = state }
         func load() throws -> [UInt8]? { state }
-        func save(_ state: [UInt8]) throws { self.state = state; saves += 1 }
         func setAside() throws -> String { state = nil; return "aside" }
         func storedWindows(from: Timestamp) throws -> [WindowSummary] { windows.filter { $0.span.start >= from } }
         func storedAnomalies(from: Timestamp) throws -> [Anomaly] { anomalies.filter { $0.timestamp >= from } }
@@ -94,9 +92,10 @@ struct AnomalyDetectorTests {
         #expect(said.count == 1 && said[0].contains("moved to aside"), "\(said)")
     }
 
-    @Test("the stage checkpoints as windows close and when its input ends, and a second run goes on from there")
+    @Test("the stage checkpoints as windows close and when its input ends, each checkpoint after the anomalies it has seen, and a second run goes on from there")
     func stageCheckpoints() async throws {
         let store = MemoryStore()
+        var checkpoints = 0
         func run(_ range: Range<Int>) async throws -> [Anomaly] {
             let detector = try AnomalyDetector(configuration: .init(), counters: PipelineCounters(), persistence: store, checkpointEvery: 50)
             let input = BoundedChannel<[StageEvent]>(capacity: 4), output = BoundedChannel<[StageEvent]>(capacity: 1_000)
@@ -106,11 +105,24 @@ struct AnomalyDetectorTests {
             try await running
             output.finish()
             var anomalies: [Anomaly] = []
-            for await events in output { for case .output(.anomaly(let a)) in events { anomalies.append(a) } }
+            for await events in output {
+                for event in events {
+                    switch event {
+                    case .output(.anomaly(let a)): anomalies.append(a)
+                    case .detectorCheckpoint(let state):
+                        // What the store does with it: keep it once what came before is stored.
+                        store.state = state
+                        checkpoints += 1
+                        let models = try AnomalyDetector.StateMachine(configuration: .init(), restoring: state)
+                        #expect(models.anomalies == UInt64(anomalies.count), "every anomaly the models found is ahead of their checkpoint")
+                    default: break
+                    }
+                }
+            }
             return anomalies
         }
         #expect(try await run(0..<110).isEmpty)
-        #expect(store.saves == 5, "every 50 of the 220 windows scored, and at the end for the last 20")
+        #expect(checkpoints == 5, "every 50 of the 220 windows scored, and at the end for the last 20")
         let restarted = try await run(110..<200)
         #expect(restarted.map(\.timestamp) == [Self.window(150, p99: 0).span.end], "warm, the spike is caught")
         var whole = AnomalyDetector.StateMachine(configuration: .init())

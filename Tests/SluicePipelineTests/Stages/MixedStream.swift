@@ -106,6 +106,7 @@ func rendered(_ events: [StageEvent]) -> [String] {
         case .output(let o): o.ndjson
         case .tokenUsage(let u): "token_usage \(u.requestID)"
         case .watermark(let t): "watermark \(t.microseconds)"
+        case .detectorCheckpoint(let state): "detector checkpoint \(state.count) bytes"
         }
     }
 }

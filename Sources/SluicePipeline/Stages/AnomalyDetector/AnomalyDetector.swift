@@ -5,7 +5,6 @@ import SluiceModel
 public protocol AnomalyDetectorPersistence: Sendable {
     /// The last checkpoint (`AnomalyDetector.StateMachine.encoded()`), or `nil` when there is none.
     func load() throws -> [UInt8]?
-    func save(_ state: [UInt8]) throws
     /// Moves a checkpoint that cannot be read aside; returns where it went.
     func setAside() throws -> String
     /// The closed windows stored from `from` (their start) on, in store order.
@@ -17,10 +16,11 @@ public protocol AnomalyDetectorPersistence: Sendable {
 /// The anomaly detector stage: watches every closed window and puts an `anomaly` record right
 /// after the window that shows one. Everything else passes through untouched, in order.
 ///
-/// With a store, it checkpoints its models every so often and when its input ends. A restart
-/// loads the checkpoint and scores the stored windows that closed after it, so the models
-/// carry on where they were, and the anomalies those windows show that never reached the store
-/// go out first.
+/// With a store, it checkpoints its models every so often and when its input ends: a
+/// `detectorCheckpoint` event after the anomalies it has sent, which the store keeps once
+/// those are stored. A restart loads the checkpoint and scores the stored windows that closed
+/// after it, so the models carry on where they were, and the anomalies those windows show that
+/// never reached the store go out first.
 public struct AnomalyDetector: EventStage {
     public let configuration: Configuration
     let counters: PipelineCounters
@@ -66,11 +66,12 @@ public struct AnomalyDetector: EventStage {
 
     public func run(input: BoundedChannel<[StageEvent]>, output: BoundedChannel<[StageEvent]>) async throws {
         var machine = initial
-        var checkpoint = Checkpointing(persistence: persistence, report: report)
+        let checkpoints = persistence != nil
         if !pending.isEmpty {
             counters.add("anomalies", UInt64(pending.count))
-            checkpoint.save(machine)
-            try await output.send(pending.map { .output(.anomaly($0)) })
+            var out: [StageEvent] = pending.map { .output(.anomaly($0)) }
+            if checkpoints { out.append(.detectorCheckpoint(machine.encoded())) }
+            try await output.send(out)
         }
         var scored = 0
         for await events in input {
@@ -85,33 +86,12 @@ public struct AnomalyDetector: EventStage {
                 }
             }
             counters.add("anomalies", machine.anomalies - before)
-            if scored >= max(checkpointEvery, machine.modelCount) || checkpoint.failed, scored > 0 {
-                checkpoint.save(machine)
+            if checkpoints, scored >= max(checkpointEvery, machine.modelCount) {
+                out.append(.detectorCheckpoint(machine.encoded()))
                 scored = 0
             }
             try await output.send(out)
         }
-        if scored > 0 || checkpoint.failed { checkpoint.save(machine) }
-    }
-
-    /// Saves checkpoints; one that cannot be written (a full disk) is reported once and tried
-    /// again with the next batch. Nothing is lost meanwhile: the store's windows rebuild what
-    /// the last checkpoint misses.
-    struct Checkpointing {
-        let persistence: (any AnomalyDetectorPersistence)?
-        let report: @Sendable (String) -> Void
-        var failed = false
-
-        mutating func save(_ machine: StateMachine) {
-            guard let persistence else { return }
-            do {
-                try persistence.save(machine.encoded())
-                if failed { report("anomaly detector checkpoint written again") }
-                failed = false
-            } catch {
-                if !failed { report("anomaly detector checkpoint not written (\(error)); trying again with every batch until it is") }
-                failed = true
-            }
-        }
+        if checkpoints, scored > 0 { try await output.send([.detectorCheckpoint(machine.encoded())]) }
     }
 }

@@ -82,7 +82,7 @@ public actor TokenMeter: EventStage {
                 case .watermark(let t):
                     out.append(event)
                     machine.advance(to: t.microseconds, into: &out)
-                case .output:
+                case .output, .detectorCheckpoint:
                     out.append(event)
                 }
             }

@@ -82,6 +82,12 @@ extension SegmentWriter {
             }
         }
 
+        /// Replaces the anomaly detector's checkpoint.
+        func replace(detector state: [UInt8]) async throws(StoreError) {
+            let file = AnomalyStateFile(directory: directory)
+            try await BlockingWork.run { () throws(StoreError) in try file.save(state) }
+        }
+
         /// Writes every waiting block; with `sync`, makes them durable. Acknowledgements are
         /// resolved once their block is as durable as the flush asked. Returns the bytes
         /// written. On failure the segment is cut back and the blocks stay queued.

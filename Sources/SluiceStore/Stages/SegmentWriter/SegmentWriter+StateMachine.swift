@@ -28,8 +28,9 @@ extension SegmentWriter {
             /// Nothing buffered, but an unsynced block should reach the disk.
             case sync
             /// Flush (and sync, per the policy) what came before, then replace the window
-            /// checkpoint: it may only speak for windows the store already holds.
-            case checkpoint(StoreBatch.Checkpoint, sync: Bool)
+            /// checkpoint and the anomaly detector's, whichever came: each may only speak for
+            /// windows and anomalies the store already holds.
+            case checkpoint(StoreBatch.Checkpoint?, detector: [UInt8]?, sync: Bool)
         }
 
         mutating func batch(_ batch: StoreBatch) -> Action {
@@ -38,7 +39,9 @@ extension SegmentWriter {
             // A whole batch goes into one block, so its receipts share its records' frame.
             block.receipts += batch.receipts
             waiting += batch.acknowledgements
-            if let checkpoint = batch.checkpoint { return .checkpoint(checkpoint, sync: configuration.fsync != .never) }
+            if batch.checkpoint != nil || batch.detectorCheckpoint != nil {
+                return .checkpoint(batch.checkpoint, detector: batch.detectorCheckpoint, sync: configuration.fsync != .never)
+            }
             // Someone waits for these records to be durable: flush and sync now.
             if !batch.acknowledgements.isEmpty, configuration.fsync == .always { return .flush(sync: true) }
             guard block.count >= configuration.flushRecords else { return .none }

@@ -102,10 +102,11 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
                 }, sync)
                 // Someone waits for these records: they are answered once the block is durable.
                 if !acknowledgements.isEmpty { try await settle() }
-            case .checkpoint(let checkpoint, let sync):
+            case .checkpoint(let checkpoint, let detector, let sync):
                 try await perform(.flush(sync: sync))
                 try await settle()
-                try await write { () async throws(StoreError) in try await output.replace(checkpoint) }
+                if let checkpoint { try await write { () async throws(StoreError) in try await output.replace(checkpoint) } }
+                if let detector { try await write { () async throws(StoreError) in try await output.replace(detector: detector) } }
             }
         }
 

@@ -23,7 +23,9 @@ struct BlockCodecTests {
         out.append(.output(.window(WindowSummary(span: span, series: SeriesKey(tenantID: "t", name: "m", labels: ["a": "b"]), count: 3, sum: 6.5, min: -1, max: 4.25, p50: 2, p90: 4, p95: 4.2, p99: 4.25))))
         out.append(.output(.cacheWindow(CacheWindowSummary(span: span, tenantID: nil, cache: "c", labels: .empty, hits: 9, misses: 1, sizeKB: 4))))
         out.append(.output(.visitsWindow(VisitsWindowSummary(span: span, tenantID: "s", visits: 10, uniqueVisitors: 7))))
-        out.append(.output(.anomaly(Anomaly(timestamp: span.end, series: SeriesKey(tenantID: "t", name: "m"), statistic: "p99", value: 840, expected: 120, score: 0.97, reason: "p99 m 840, expected 120 ± 35"))))
+        out.append(.output(.anomaly(Anomaly(timestamp: span.end, series: SeriesKey(tenantID: "t", name: "m"), statistic: "p99", value: 840, expected: 120, score: 0.97, reason: "p99 m 840, expected 120 ± 35", window: .minutes(1)))))
+        // As stored before anomalies kept their window length.
+        out.append(.output(.anomaly(Anomaly(timestamp: span.end, series: SeriesKey(tenantID: "t", name: "m"), statistic: "mean", value: 84, expected: 12, score: 0.9, reason: "mean m 84, expected 12 ± 3"))))
         return out
     }
 

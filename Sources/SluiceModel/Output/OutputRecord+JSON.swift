@@ -113,6 +113,10 @@ extension Anomaly {
         json.string(series.name)
         json.key("labels")
         json.labels(series.labels)
+        if let window {
+            json.key("window")
+            json.string(window.description)
+        }
         json.key("statistic")
         json.string(statistic)
         json.key("value")

@@ -181,8 +181,12 @@ public struct Anomaly: Sendable, Hashable {
     public var expected: Double
     public var score: Double
     public var reason: String
+    /// The length of the window that showed it (`nil` for anomalies stored before it was kept):
+    /// with several window lengths, the same series can be scored at the same instant twice.
+    public var window: WindowDuration?
 
-    public init(timestamp: Timestamp, series: SeriesKey, statistic: String, value: Double, expected: Double, score: Double, reason: String) {
+    public init(timestamp: Timestamp, series: SeriesKey, statistic: String, value: Double, expected: Double, score: Double, reason: String,
+                window: WindowDuration? = nil) {
         self.timestamp = timestamp
         self.series = series
         self.statistic = statistic
@@ -190,6 +194,7 @@ public struct Anomaly: Sendable, Hashable {
         self.expected = expected
         self.score = score
         self.reason = reason
+        self.window = window
     }
 }
 

@@ -27,7 +27,7 @@ enum BlockCodec {
             case .output(.window(let w)): name = w.series.name; labels = w.series.labels; length = w.span.length.microseconds
             case .output(.cacheWindow(let w)): name = w.cache; labels = w.labels; length = w.span.length.microseconds
             case .output(.visitsWindow(let w)): length = w.span.length.microseconds
-            case .output(.anomaly(let a)): name = a.series.name; labels = a.series.labels; length = 0
+            case .output(.anomaly(let a)): name = a.series.name; labels = a.series.labels; length = a.window?.microseconds ?? 0
             case .output: break
             }
         }
@@ -274,7 +274,8 @@ extension BlockBuilder.Group {
             let series = SeriesKey(tenantID: tenant, name: name ?? "", labels: labels)
             for i in 0..<n {
                 out.append(.output(.anomaly(Anomaly(timestamp: Timestamp(microseconds: times[i]), series: series, statistic: texts[2 * i] ?? "",
-                                                    value: floats[0][i], expected: floats[1][i], score: floats[2][i], reason: texts[2 * i + 1] ?? ""))))
+                                                    value: floats[0][i], expected: floats[1][i], score: floats[2][i], reason: texts[2 * i + 1] ?? "",
+                                                    window: key.length > 0 ? length : nil))))
             }
         }
     }

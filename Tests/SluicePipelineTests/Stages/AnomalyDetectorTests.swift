@@ -77,6 +77,37 @@ struct AnomalyDetectorTests {
         #expect(resumed.encoded() == uninterrupted.encoded())
     }
 
+    @Test("with two window lengths ending together, a restart tells their anomalies apart by window length")
+    func restartWithTwoWindowLengths() throws {
+        // The same values in 1m windows and in 2m windows ending at the same instants.
+        func windows(_ i: Int) -> [WindowSummary] {
+            let short = Self.window(i, p99: i == 150 ? 840 : 120 + Double((i * 7) % 11) - 5)
+            var long = short
+            long.span = WindowSpan(length: .minutes(2), start: short.span.start - .minutes(1))
+            return [short, long]
+        }
+        var uninterrupted = AnomalyDetector.StateMachine(configuration: .init())
+        let store = MemoryStore()
+        var found: [Anomaly] = []
+        for i in 0..<160 {
+            if i == 140 { store.state = uninterrupted.encoded() }
+            for w in windows(i) {
+                let anomalies = uninterrupted.window(w)
+                found += anomalies
+                if i >= 140 { store.windows.append(w) }
+                // Only the 1m window's anomaly reached the store before the stop.
+                store.anomalies += anomalies.filter { $0.window == .minutes(1) }
+            }
+        }
+        #expect(found.map(\.window) == [.minutes(1), .minutes(2)])
+        #expect(Set(found.map(\.timestamp)).count == 1, "both at the same instant, same series, same statistic")
+        let detector = try AnomalyDetector(configuration: .init(), counters: PipelineCounters(), persistence: store)
+        #expect(detector.pending == found.filter { $0.window == .minutes(2) })
+        // An anomaly stored before the window length was kept counts for either length.
+        store.anomalies = found.map { var a = $0; a.window = nil; return a }.prefix(1).map { $0 }
+        #expect(try AnomalyDetector(configuration: .init(), counters: PipelineCounters(), persistence: store).pending.isEmpty)
+    }
+
     @Test("without a checkpoint a detector starts empty; with a damaged one, it sets it aside and starts empty")
     func damagedCheckpoint() throws {
         let empty = AnomalyDetector.StateMachine(configuration: .init()).encoded()

@@ -56,7 +56,7 @@ extension AnomalyDetector {
                 found.append(Anomaly(
                     timestamp: w.span.end, series: w.series, statistic: statistic, value: value,
                     expected: assessment.expected, score: assessment.score,
-                    reason: Self.reason(statistic, w.series.name, value, assessment)))
+                    reason: Self.reason(statistic, w.series.name, value, assessment), window: w.span.length))
             }
             return found
         }
@@ -67,11 +67,16 @@ extension AnomalyDetector {
         /// those reached the store). Windows must come in store order (by start).
         public mutating func recover(windows: [WindowSummary], storedAnomalies: [Anomaly]) -> [Anomaly] {
             let checkpointed = through
-            struct Key: Hashable { var timestamp: Timestamp; var series: SeriesKey; var statistic: String }
-            let known = Set(storedAnomalies.map { Key(timestamp: $0.timestamp, series: $0.series, statistic: $0.statistic) })
+            // An anomaly stored without its window length (before it was kept) stands for any.
+            struct Key: Hashable { var timestamp: Timestamp; var series: SeriesKey; var statistic: String; var window: WindowDuration? }
+            let known = Set(storedAnomalies.map { Key(timestamp: $0.timestamp, series: $0.series, statistic: $0.statistic, window: $0.window) })
+            func stored(_ a: Anomaly) -> Bool {
+                let key = Key(timestamp: a.timestamp, series: a.series, statistic: a.statistic, window: a.window)
+                return known.contains(key) || known.contains(Key(timestamp: key.timestamp, series: key.series, statistic: key.statistic, window: nil))
+            }
             var found: [Anomaly] = []
             for w in windows where w.span.end.microseconds > checkpointed && !w.partial {
-                found += window(w).filter { !known.contains(Key(timestamp: $0.timestamp, series: $0.series, statistic: $0.statistic)) }
+                found += window(w).filter { !stored($0) }
             }
             return found
         }

@@ -48,7 +48,8 @@ public struct NDJSONDecoder: Sendable {
         decode(Array(line.utf8), ingestTime: ingestTime)
     }
 
-    func decodeOrThrow(_ line: UnsafeBufferPointer<UInt8>, ingestTime: Timestamp?, intern: inout InternTable) throws(DecodeError) -> Record {
+    /// `decode(_:ingestTime:interning:)` with the error thrown, for the ingest hot path.
+    public func decodeOrThrow(_ line: UnsafeBufferPointer<UInt8>, ingestTime: Timestamp?, intern: inout InternTable) throws(DecodeError) -> Record {
         guard line.count <= configuration.maximumLineBytes else {
             throw DecodeError(.lineTooLong, "line is \(line.count) bytes, longer than the limit of \(configuration.maximumLineBytes)")
         }

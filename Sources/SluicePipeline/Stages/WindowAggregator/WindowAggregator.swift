@@ -57,7 +57,10 @@ public struct WindowAggregator: Sendable {
         try await emit(resumption?.events ?? [], checkpoint: nil)
         for await batch in input {
             var events: [StageEvent] = []
-            for record in batch.records { machine.record(record, into: &events) }
+            // Borrowed where they lie: copying each record would retain and release its strings.
+            batch.records.withUnsafeBufferPointer { records in
+                for i in records.indices { machine.record(records[i], into: &events) }
+            }
             late.report(machine, counters: counters, windows: configuration.windows)
             count(records: batch.records.count, events: events)
             if let live, live.isRequested { live.publish(machine.openSummaries()) }

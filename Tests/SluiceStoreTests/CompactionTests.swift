@@ -14,12 +14,13 @@ import SluiceTesting
 struct CompactionTests {
     /// Every kind of record and output, in batches of `perBatch`, through a replay writer
     /// (blocks cut by size, so two writers cut them alike).
-    static func write(_ records: [StoredRecord], compactRecords: Int, perBatch: Int = 37,
+    static func write(_ records: [StoredRecord], compactRecords: Int, compactionMemory: Int = 32 << 20, perBatch: Int = 37,
                       whileRunning: @Sendable (DataDirectory, StoreStatistics) async throws -> Void = { _, _ in }) async throws -> DataDirectory {
         let directory = try DataDirectory(path: TestFiles.temporaryDirectory(), create: true)
         var configuration = SegmentWriter<ContinuousClock>.Configuration()
         configuration.flushRecords = 100
         configuration.compactRecords = compactRecords
+        configuration.compactionMemory = compactionMemory
         let statistics = StoreStatistics()
         let writer = SegmentWriter(replayConfiguration: configuration, directory: directory, statistics: statistics) { _ in }
         let input = BoundedChannel<StoreBatch>(capacity: 2)
@@ -87,5 +88,22 @@ struct CompactionTests {
         #expect(UInt(status.st_ino) == copyInode.withLock { $0 }, "the sealed segment is the copy, not a compaction made at the seal")
         #expect(try segment.scan(verify: true).blocks.map(\.recordCount) == [300, 300, 300, 100])
         #expect(try StoreReader(directory: directory).records(StoreQuery()).count == 1_000)
+    }
+
+    @Test("a copy that would hold more than its memory bound is given up while records arrive, and the seal compacts the segment to the same bytes",
+          arguments: [2_000, 32 << 20])
+    func copyOverItsMemoryIsGivenUp(compactionMemory: Int) async throws {
+        let records = BlockCodecTests.sample()
+        let given = compactionMemory < 10_000
+        let directory = try await Self.write(records, compactRecords: 250, compactionMemory: compactionMemory) { directory, statistics in
+            // Every whole block of 100 is written; the rest waits for the end.
+            while statistics.records < records.count - records.count % 100 { await Task.yield() }
+            let copies = try FileIO.list(directory.segmentsPath).filter { $0.hasSuffix(".compact.tmp") }
+            #expect(copies.isEmpty == given, given ? "a copy over its bound is given up" : "within its bound the copy grows")
+        }
+        let asWritten = try await Self.write(records, compactRecords: 0)
+        let segment = try #require(try asWritten.segments().first)
+        let frames = try #require(try SegmentCompactor(maximumRecords: 250, level: 3).compactedFrames(segment))
+        #expect(try Self.segmentBytes(directory) == SegmentFile.header() + frames.flatMap { $0 })
     }
 }

@@ -43,10 +43,16 @@ extension SegmentCompactor {
     ///
     /// The copy is what `compactedFrames` makes of the finished segment, block for block. It is
     /// given up (and sealing compacts the old way) once anything about it is in doubt: a write
-    /// to it failed, or the segment itself was cut back after a failed write.
+    /// to it failed, or the segment itself was cut back after a failed write. It is also given
+    /// up when the records it holds unframed pass `maximumHeldBytes` of encoded payload (window
+    /// aggregates carry sketches, so `maximumRecords` of them can be large): memory for the
+    /// open segment's whole life is bounded, and only a seal pays for such a segment, as before.
     final class Incremental {
         let compactor: SegmentCompactor
+        let maximumHeldBytes: Int
         let temporary: String
+        /// Encoded payload bytes of the blocks `builder` holds.
+        private var held = 0
         private var builder = BlockBuilder()
         private var fd: Int32 = -1
         /// The copy's file is there (made, not yet moved into place).
@@ -59,18 +65,25 @@ extension SegmentCompactor {
 
         /// For the open segment `open`. The copy's name is not the one a compaction at the seal
         /// writes, so that falling back to that never touches it.
-        init(_ compactor: SegmentCompactor, open: SegmentFile) {
+        init(_ compactor: SegmentCompactor, open: SegmentFile, maximumHeldBytes: Int) {
             self.compactor = compactor
+            self.maximumHeldBytes = maximumHeldBytes
             temporary = open.path + ".compact.tmp"
         }
 
-        /// The next block appended to the segment.
-        func add(_ block: BlockBuilder) {
+        /// The next block appended to the segment, whose encoded payload is `payloadBytes`.
+        func add(_ block: BlockBuilder, payloadBytes: Int) {
             guard abandoned == nil else { return }
             blocks += 1
             for group in block.groups { builder.append(group) }
             builder.receipts += block.receipts
-            guard builder.count >= compactor.maximumRecords else { return }
+            held += payloadBytes
+            guard builder.count >= compactor.maximumRecords else {
+                if held > maximumHeldBytes {
+                    abandon(.io("the compacted copy would hold more than \(maximumHeldBytes) bytes of records in memory"))
+                }
+                return
+            }
             do throws(StoreError) {
                 try writeBlock()
             } catch {
@@ -122,6 +135,7 @@ extension SegmentCompactor {
         private func writeBlock() throws(StoreError) {
             let frame = try BlockFrame.build(&builder, level: compactor.level).bytes
             builder = BlockBuilder()
+            held = 0
             try openIfNeeded()
             try FileIO.writeAll(fd, temporary, frame, at: size)
             size += frame.count

@@ -29,6 +29,11 @@ extension SegmentWriter {
         public var compactRecords = 1 << 20
         /// …at this zstd level: sealing happens once per segment, so it can afford to pack tighter.
         public var compactionLevel: Int32 = 3
+        /// The open segment is compacted as it is written while the records waiting for the
+        /// copy's next block come to at most this many bytes of encoded payload (a million raw
+        /// metric records of a thousand series come to about 6 MB; window aggregates carry sketches and come to
+        /// much more); past it, the segment is compacted when it is sealed instead.
+        public var compactionMemory = 32 << 20
         /// What to do when the disk refuses a write: end the stage with the error (batch
         /// runs), or hold the blocks and retry every interval (a server).
         public var onWriteFailure = WriteFailurePolicy.fail

@@ -22,6 +22,8 @@ extension SegmentWriter {
             var acknowledgements: [Acknowledgement]
             /// What was framed, for the segment's compacted copy; let go once written.
             var builder: BlockBuilder?
+            /// The frame's payload before compression.
+            var payloadBytes: Int
         }
 
         private struct State {
@@ -41,16 +43,19 @@ extension SegmentWriter {
         private let directory: DataDirectory
         private let statistics: StoreStatistics
         private let compactor: SegmentCompactor?
+        /// Encoded bytes the open segment's compacted copy may hold unframed.
+        private let compactionMemory: Int
         /// zstd's level for the blocks framed while a segment is open.
         private let level: Int32
         private let report: @Sendable (String) -> Void
         private let state = Mutex(State())
 
-        init(directory: DataDirectory, statistics: StoreStatistics, compactor: SegmentCompactor?, level: Int32,
+        init(directory: DataDirectory, statistics: StoreStatistics, compactor: SegmentCompactor?, compactionMemory: Int, level: Int32,
              report: @escaping @Sendable (String) -> Void) {
             self.directory = directory
             self.statistics = statistics
             self.compactor = compactor
+            self.compactionMemory = compactionMemory
             self.level = level
             self.report = report
         }
@@ -67,7 +72,8 @@ extension SegmentWriter {
                 var block = block
                 return try BlockFrame.build(&block, level: level).bytes
             }
-            let framed = Block(frame: frame, records: block.count, acknowledgements: acknowledgements, builder: compactor == nil ? nil : block)
+            let framed = Block(frame: frame, records: block.count, acknowledgements: acknowledgements, builder: compactor == nil ? nil : block,
+                               payloadBytes: BlockFrame.header(frame)?.rawLength ?? frame.count)
             state.withLock { $0.waiting.append(framed) }
         }
 
@@ -141,12 +147,12 @@ extension SegmentWriter {
                             let segment = try directory.createSegment()
                             s.segment = segment
                             s.syncedSize = segment.size
-                            s.compaction = compactor.map { .init($0, open: segment.file) }
+                            s.compaction = compactor.map { .init($0, open: segment.file, maximumHeldBytes: compactionMemory) }
                         }
                         try s.segment!.append(block.frame)
                         s.waiting.removeFirst()
                         if let builder = block.builder {
-                            s.compaction?.add(builder)
+                            s.compaction?.add(builder, payloadBytes: block.payloadBytes)
                             block.builder = nil
                         } else {
                             s.compaction?.abandon(.io("a block came without its records"))

@@ -46,7 +46,7 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
         let output = Output(
             directory: directory, statistics: statistics,
             compactor: configuration.compactRecords > 0 ? SegmentCompactor(maximumRecords: configuration.compactRecords, level: configuration.compactionLevel) : nil,
-            level: configuration.compressionLevel, report: report)
+            compactionMemory: configuration.compactionMemory, level: configuration.compressionLevel, report: report)
         // Segment age is measured on the injected clock; replay has none, and seals by size only.
         let started = clock?.now
         func now() -> Duration { if let clock, let started { started.duration(to: clock.now) } else { .zero } }

@@ -71,6 +71,49 @@ struct BlockCodecTests {
         }
     }
 
+    @Test("metric samples keep each series' arrival order and groups their first appearance, with other kinds and merged groups between them")
+    func metricOrder() throws {
+        let shared: [Labels] = (0..<40).map { ["host": "h\($0)"] }
+        var random = SeededRandom(seed: 11)
+        var builder = BlockBuilder()
+        // Per group key (first appearance order), the times and values as added.
+        var expected: [(key: String, times: [Int64], values: [Double])] = []
+        func note(_ key: String, _ time: Int64, _ value: Double) {
+            if let i = expected.firstIndex(where: { $0.key == key }) {
+                expected[i].times.append(time)
+                expected[i].values.append(value)
+            } else {
+                expected.append((key, [time], [value]))
+            }
+        }
+        for i in 0..<5_000 {
+            let host = Int(random.next() % 40)
+            // Out of order in time, as late samples arrive.
+            let time = Self.t0 + Int64(i) * 1_000 - Int64(random.next() % 5) * 7_000
+            let value = Double(random.next() % 10_000) / 8
+            builder.add(Record.metric(MetricRecord(timestamp: Timestamp(microseconds: time), tenantID: "t", labels: shared[host], name: "cpu", value: value)))
+            note("cpu h\(host)", time, value)
+            if i % 500 == 499 {
+                builder.add(Record.cache(CacheRecord(timestamp: Timestamp(microseconds: time), tenantID: "t", cache: "lru", hits: 1, misses: 2, sizeKB: 3)))
+                // A decoded group merged in (as compaction does) lands after the samples before it.
+                var group = BlockBuilder.Group(key: BlockCodec.GroupKey(.record(.metric(MetricRecord(
+                    timestamp: Timestamp(microseconds: 0), tenantID: "t", labels: shared[0], name: "cpu", value: 0)))))
+                group.times = [time + 1]
+                group.floats[0] = [-Double(i)]
+                builder.append(group)
+                note("cpu h0", time + 1, -Double(i))
+            }
+        }
+        let (payload, summary) = builder.encode()
+        #expect(summary.recordCount == 5_000 + 10 + 10)
+        let metrics = try BlockCodec.decodeGroups(payload).filter { $0.key.kind == .metric }
+        #expect(metrics.map { "\($0.key.name!) \($0.key.labels["host"]!)" } == expected.map(\.key))
+        for (group, want) in zip(metrics, expected) {
+            #expect(group.times == want.times, "\(want.key)")
+            #expect(group.floats[0].map(\.bitPattern) == want.values.map(\.bitPattern), "\(want.key)")
+        }
+    }
+
     @Test("floats of every kind round-trip bit for bit", arguments: [
         [0.0, 1.5, 2.25, 100.125], [-0.0, 1.0], [0.1, 0.2, 0.30000000000000004], [1e300, -1e-300, .leastNonzeroMagnitude],
         [73.967, 12.345678, 0.000001], [Double.greatestFiniteMagnitude, 123456789.123], [3.141592653589793],

@@ -4,6 +4,11 @@ import SluicePipeline
 /// Builds one block's columns as records arrive, so that flushing only has to serialise them:
 /// no record is copied, and a metric record whose labels are interned finds its group through
 /// a `SeriesLookupCache` instead of by hashing its key.
+///
+/// Metric samples, the bulk of most streams, are kept as flat rows (group, time, value) in
+/// arrival order: one append to one array per sample, where filling the group's own columns
+/// would touch a thousand arrays spread over memory. `gather()` moves them into their groups'
+/// columns, in order, when the block is encoded, which happens off the writer's task.
 struct BlockBuilder {
     /// One series' columns (FORMAT.md, "Payload"): what is encoded, and what decoding yields.
     struct Group {
@@ -34,7 +39,17 @@ struct BlockBuilder {
         }
     }
 
+    /// The groups in order of first appearance. A metric group's columns lack the samples still
+    /// in `rows` until `gather()`.
     private(set) var groups: [Group] = []
+    /// A metric sample waiting for its group's columns.
+    private struct Row {
+        var group: Int32
+        var time: Int64
+        var value: Double
+    }
+
+    private var rows: [Row] = []
     private var index: [BlockCodec.GroupKey: Int] = [:]
     /// Metric series seen lately, with their group in the block they were seen in: a slot
     /// from an earlier block is stale, so `reset()` only has to count blocks.
@@ -69,8 +84,7 @@ struct BlockBuilder {
                 g = group(for: .record(record))
                 metricGroups.fill(probe, tenantID: m.tenantID, name: m.name, labels: m.labels, value: (Int32(g), block))
             }
-            groups[g].times.append(m.timestamp.microseconds)
-            groups[g].floats[0].append(m.value)
+            rows.append(Row(group: Int32(truncatingIfNeeded: g), time: m.timestamp.microseconds, value: m.value))
         case .cache(let c):
             let g = group(for: .record(record))
             groups[g].times.append(c.timestamp.microseconds)
@@ -128,8 +142,38 @@ struct BlockBuilder {
         }
     }
 
+    /// Moves the metric samples held as rows into their groups' columns, keeping each group's
+    /// samples in arrival order: a counting sort by group, then one copy per group.
+    mutating func gather() {
+        guard !rows.isEmpty else { return }
+        var starts = [Int](repeating: 0, count: groups.count + 1)
+        for row in rows { starts[Int(row.group) + 1] += 1 }
+        for g in groups.indices { starts[g + 1] += starts[g] }
+        var next = starts
+        var times = [Int64](repeating: 0, count: rows.count)
+        var values = [Double](repeating: 0, count: rows.count)
+        times.withUnsafeMutableBufferPointer { times in
+            values.withUnsafeMutableBufferPointer { values in
+                rows.withUnsafeBufferPointer { rows in
+                    for row in rows {
+                        let at = next[Int(row.group)]
+                        next[Int(row.group)] = at + 1
+                        times[at] = row.time
+                        values[at] = row.value
+                    }
+                }
+            }
+        }
+        for g in groups.indices where starts[g + 1] > starts[g] {
+            groups[g].times += times[starts[g]..<starts[g + 1]]
+            groups[g].floats[0] += values[starts[g]..<starts[g + 1]]
+        }
+        rows.removeAll(keepingCapacity: true)
+    }
+
     /// Appends a decoded group's columns (compaction merges blocks this way).
     mutating func append(_ other: Group) {
+        gather()
         let g: Int
         if let existing = index[other.key] {
             g = existing
@@ -150,7 +194,8 @@ struct BlockBuilder {
     }
 
     /// The payload (FORMAT.md) and the summary of everything added.
-    func encode() -> (payload: [UInt8], summary: BlockSummary) {
+    mutating func encode() -> (payload: [UInt8], summary: BlockSummary) {
+        gather()
         var dictionary = BlockCodec.Dictionary()
         var body = ByteWriter(capacity: count * 6)
         body.varint(groups.count)
@@ -263,6 +308,7 @@ struct BlockBuilder {
     /// Empties the builder for the next block, keeping its capacity.
     mutating func reset() {
         groups.removeAll(keepingCapacity: true)
+        rows.removeAll(keepingCapacity: true)
         index.removeAll(keepingCapacity: true)
         block &+= 1
         // After 2³² blocks a stale slot could look current: start the cache over first.

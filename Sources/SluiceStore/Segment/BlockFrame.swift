@@ -137,7 +137,8 @@ struct BlockFrame {
         return try build(&builder, level: level)
     }
 
-    /// Frames what a builder holds (and leaves the builder as it was).
+    /// Frames what a builder holds (and leaves it holding the same records, gathered into its
+    /// groups' columns).
     static func build(_ builder: inout BlockBuilder, level: Int32) throws(StoreError) -> (bytes: [UInt8], summary: BlockSummary) {
         let count = builder.count
         let (raw, summary) = builder.encode()

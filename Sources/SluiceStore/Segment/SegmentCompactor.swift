@@ -75,6 +75,8 @@ extension SegmentCompactor {
         func add(_ block: BlockBuilder, payloadBytes: Int) {
             guard abandoned == nil else { return }
             blocks += 1
+            var block = block
+            block.gather()
             for group in block.groups { builder.append(group) }
             builder.receipts += block.receipts
             held += payloadBytes

@@ -68,11 +68,13 @@ extension SegmentWriter {
         /// Frames `block` (compressing it, on the pool) and queues it for the next flush.
         func enqueue(_ block: BlockBuilder, acknowledgements: [Acknowledgement]) async throws(StoreError) {
             let level = self.level
-            let frame = try await BlockingWork.run { () throws(StoreError) -> [UInt8] in
+            // The framed builder, its rows gathered into columns, is what the compacted copy takes.
+            let (frame, gathered) = try await BlockingWork.run { () throws(StoreError) -> ([UInt8], BlockBuilder) in
                 var block = block
-                return try BlockFrame.build(&block, level: level).bytes
+                let frame = try BlockFrame.build(&block, level: level).bytes
+                return (frame, block)
             }
-            let framed = Block(frame: frame, records: block.count, acknowledgements: acknowledgements, builder: compactor == nil ? nil : block,
+            let framed = Block(frame: frame, records: block.count, acknowledgements: acknowledgements, builder: compactor == nil ? nil : gathered,
                                payloadBytes: BlockFrame.header(frame)?.rawLength ?? frame.count)
             state.withLock { $0.waiting.append(framed) }
         }

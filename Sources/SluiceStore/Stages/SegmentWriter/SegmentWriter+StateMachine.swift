@@ -34,7 +34,10 @@ extension SegmentWriter {
         }
 
         mutating func batch(_ batch: StoreBatch) -> Action {
-            for record in batch.records { block.add(record) }
+            // Read in place: iterating the array would copy (retain and release) every record.
+            batch.records.withUnsafeBufferPointer { records in
+                for i in records.indices { block.add(records[i]) }
+            }
             for output in batch.outputs { block.add(output) }
             // A whole batch goes into one block, so its receipts share its records' frame.
             block.receipts += batch.receipts

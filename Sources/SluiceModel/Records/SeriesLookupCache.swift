@@ -1,16 +1,18 @@
 /// A bounded table in front of a map keyed by series (tenant, name, labels), for streams whose
-/// records share label storage: the decoder's `InternTable` gives every record with the same
-/// label set the same array.
+/// records share storage: the decoder's `InternTable` gives every record with the same label
+/// set the same array, and every repeat of a name or tenant the same string.
 ///
-/// A key is found by a hash of the two short names and the *address* of the labels' storage,
-/// so no label string is hashed again; a hit is confirmed with `==`, which shared storage
-/// answers by identity. Labels with equal content but their own storage (another decode
-/// lane's, or a one-off HTTP body's) just take another entry.
+/// A key is known by identity: the *address* of the labels' storage and the raw bits of the
+/// two strings (which are the bytes themselves for a string of up to 15 bytes, and its storage
+/// otherwise). Finding one hashes and compares those five words in one slot, with no string
+/// hashed or compared and no reference counted. Equal contents in storage of their own (a
+/// one-off HTTP body's, another decode lane's) are another key to the table, and just take
+/// another entry.
 ///
-/// It never answers wrongly: an entry holds the key it was filled for and every hit compares
-/// it, and holding the key keeps its storage alive, so no other label set can be given that
-/// address while an entry names it. It holds at most half as many entries as it has slots
-/// (open addressing, linear probing); filling one more starts it over, so a stream of ever-new
+/// It never answers wrongly: equal identities mean equal keys, and the table holds each key it
+/// was filled for, so its storage cannot be freed and its address or bits given to another
+/// while an entry names them. It holds at most half as many entries as it has slots (open
+/// addressing, linear probing); filling one more starts it over, so a stream of ever-new
 /// series costs a reset now and then, not memory.
 @frozen
 public struct SeriesLookupCache<Value> {
@@ -18,35 +20,74 @@ public struct SeriesLookupCache<Value> {
     @frozen
     public struct Probe {
         @usableFromInline let slot: Int
-        @usableFromInline let fingerprint: UInt64
+        @usableFromInline let identity: Identity
 
         @inlinable
-        init(slot: Int, fingerprint: UInt64) {
+        init(slot: Int, identity: Identity) {
             self.slot = slot
-            self.fingerprint = fingerprint
+            self.identity = identity
         }
     }
 
+    /// A key's storage, as plain words.
     @usableFromInline @frozen
-    struct Entry {
-        @usableFromInline var tenantID: String?
-        @usableFromInline var name: String
-        @usableFromInline var labels: Labels
+    struct Identity {
+        @usableFromInline var labels: UInt
+        @usableFromInline var name: (UInt64, UInt64)
+        @usableFromInline var tenant: (UInt64, UInt64)
+        /// A mix of the rest, never 0 (0 marks a free slot).
+        @usableFromInline var fingerprint: UInt64
+
+        @inlinable @inline(__always)
+        init(tenantID: String?, name: String, labels: Labels) {
+            self.labels = labels.storageAddress
+            self.name = unsafeBitCast(name, to: (UInt64, UInt64).self)
+            self.tenant = unsafeBitCast(tenantID, to: (UInt64, UInt64).self)
+            var h = UInt64(self.labels) &* 0x9E37_79B9_7F4A_7C15
+            h = (h ^ self.name.0 ^ (self.name.1 &* 0x2545_F491_4F6C_DD1D)) &* 0xBF58_476D_1CE4_E5B9
+            h ^= h >> 31
+            h = (h ^ self.tenant.0 ^ (self.tenant.1 &* 0x2545_F491_4F6C_DD1D)) &* 0x94D0_49BB_1331_11EB
+            fingerprint = (h ^ (h >> 29)) | 1
+        }
+
+        @inlinable @inline(__always)
+        func same(as other: Identity) -> Bool {
+            fingerprint == other.fingerprint && labels == other.labels && name == other.name && tenant == other.tenant
+        }
+    }
+
+    /// What a slot holds: only plain words, so probing touches one place and counts no references.
+    @usableFromInline @frozen
+    struct Slot {
+        @usableFromInline var identity: Identity
         @usableFromInline var value: Value
 
         @inlinable
-        init(tenantID: String?, name: String, labels: Labels, value: Value) {
-            self.tenantID = tenantID
-            self.name = name
-            self.labels = labels
+        init(identity: Identity, value: Value) {
+            self.identity = identity
             self.value = value
         }
     }
 
-    /// Per slot, the fingerprint of its entry (never 0), or 0 when it is free: probing reads
-    /// only this array.
-    @usableFromInline var fingerprints: [UInt64] = []
-    @usableFromInline var entries: [Entry?] = []
+    /// The key of an entry, held so that its storage outlives the entry.
+    @usableFromInline @frozen
+    struct Key {
+        @usableFromInline var tenantID: String?
+        @usableFromInline var name: String
+        @usableFromInline var labels: Labels
+
+        @inlinable
+        init(tenantID: String?, name: String, labels: Labels) {
+            self.tenantID = tenantID
+            self.name = name
+            self.labels = labels
+        }
+    }
+
+    /// `nil` where the slot is free.
+    @usableFromInline var slots: [Slot?] = []
+    /// Per slot, the key its entry was filled for.
+    @usableFromInline var keys: [Key?] = []
     @usableFromInline var count = 0
     @usableFromInline let slotCount: Int
 
@@ -59,21 +100,20 @@ public struct SeriesLookupCache<Value> {
         slotCount = n
     }
 
-    /// The value filled for an equal key, if the table still holds it.
+    /// The value filled for the same key, if the table still holds it.
     @inlinable
     public func find(tenantID: String?, name: String, labels: Labels) -> (probe: Probe, value: Value?) {
-        let fingerprint = Self.fingerprint(tenantID, name, labels) | 1
+        let identity = Identity(tenantID: tenantID, name: name, labels: labels)
         let mask = slotCount - 1
-        var slot = Int(truncatingIfNeeded: fingerprint) & mask
-        guard !fingerprints.isEmpty else { return (Probe(slot: slot, fingerprint: fingerprint), nil) }
-        // At most half the slots are taken, so a free one ends every probe.
-        while true {
-            let f = fingerprints[slot]
-            if f == 0 { return (Probe(slot: slot, fingerprint: fingerprint), nil) }
-            if f == fingerprint, let entry = entries[slot], entry.labels == labels, entry.name == name, entry.tenantID == tenantID {
-                return (Probe(slot: slot, fingerprint: fingerprint), entry.value)
+        var slot = Int(truncatingIfNeeded: identity.fingerprint) & mask
+        guard !slots.isEmpty else { return (Probe(slot: slot, identity: identity), nil) }
+        return slots.withUnsafeBufferPointer { slots in
+            // At most half the slots are taken, so a free one ends every probe.
+            while let entry = slots[slot] {
+                if entry.identity.same(as: identity) { return (Probe(slot: slot, identity: identity), entry.value) }
+                slot = (slot + 1) & mask
             }
-            slot = (slot + 1) & mask
+            return (Probe(slot: slot, identity: identity), nil)
         }
     }
 
@@ -81,52 +121,37 @@ public struct SeriesLookupCache<Value> {
     /// between): a new entry after a miss, a new value after a hit.
     @inlinable
     public mutating func fill(_ probe: Probe, tenantID: String?, name: String, labels: Labels, value: Value) {
-        if fingerprints.isEmpty {
-            fingerprints = Array(repeating: 0, count: slotCount)
-            entries = Array(repeating: nil, count: slotCount)
+        if slots.isEmpty {
+            slots = Array(repeating: nil, count: slotCount)
+            keys = Array(repeating: nil, count: slotCount)
         }
         // The slot `find` stopped at: free after a miss, this key's after a hit.
         var slot = probe.slot
-        if fingerprints[slot] == 0 {
+        if slots[slot] == nil {
             if count >= slotCount / 2 {
                 removeAll()
-                slot = Int(truncatingIfNeeded: probe.fingerprint) & (slotCount - 1)
+                slot = Int(truncatingIfNeeded: probe.identity.fingerprint) & (slotCount - 1)
             }
             count += 1
+            keys[slot] = Key(tenantID: tenantID, name: name, labels: labels)
         }
-        fingerprints[slot] = probe.fingerprint
-        entries[slot] = Entry(tenantID: tenantID, name: name, labels: labels, value: value)
+        slots[slot] = Slot(identity: probe.identity, value: value)
     }
 
     /// Forgets every entry, keeping the storage.
     @inlinable
     public mutating func removeAll() {
         guard count > 0 else { return }
-        for i in fingerprints.indices where fingerprints[i] != 0 {
-            fingerprints[i] = 0
-            entries[i] = nil
+        for i in slots.indices where slots[i] != nil {
+            slots[i] = nil
+            keys[i] = nil
         }
         count = 0
-    }
-
-    @inlinable @inline(__always)
-    static func fingerprint(_ tenantID: String?, _ name: String, _ labels: Labels) -> UInt64 {
-        var h = UInt64(labels.storageAddress) &* 0x9E37_79B9_7F4A_7C15
-        h = (h ^ bytesHash(name)) &* 0xBF58_476D_1CE4_E5B9
-        h ^= h >> 31
-        h = (h ^ (tenantID.map(bytesHash) ?? 0x632B_E59B_D9B4_E019)) &* 0x94D0_49BB_1331_11EB
-        return h ^ (h >> 29)
-    }
-
-    @inlinable @inline(__always)
-    static func bytesHash(_ s: String) -> UInt64 {
-        if let h = s.utf8.withContiguousStorageIfAvailable(InternTable.hash) { return h }
-        var hasher = Hasher()
-        hasher.combine(s)
-        return UInt64(truncatingIfNeeded: hasher.finalize())
     }
 }
 
 extension SeriesLookupCache: Sendable where Value: Sendable {}
 extension SeriesLookupCache.Probe: Sendable {}
-extension SeriesLookupCache.Entry: Sendable where Value: Sendable {}
+extension SeriesLookupCache.Identity: Sendable {}
+extension SeriesLookupCache.Slot: Sendable where Value: Sendable {}
+extension SeriesLookupCache.Key: Sendable {}

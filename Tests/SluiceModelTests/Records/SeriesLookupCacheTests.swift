@@ -45,6 +45,31 @@ struct SeriesLookupCacheTests {
         if slots == 8_192 { #expect(hits > 10_000) }
     }
 
+    @Test("a long name or tenant in storage of its own is another key: found once filled, never mistaken for the shared one")
+    func storageOfItsOwn() {
+        var cache = SeriesLookupCache<Int>(slots: 64)
+        let labels: Labels = ["host": "a"]
+        let shared = "http_server_request_duration_seconds"
+        let tenant = "tenant-with-a-long-identifier"
+        // Equal contents, made afresh from bytes as a decoder without an intern table makes them.
+        let ownName = String(decoding: Array(shared.utf8), as: UTF8.self)
+        let ownTenant = String(decoding: Array(tenant.utf8), as: UTF8.self)
+        let (probe, _) = cache.find(tenantID: tenant, name: shared, labels: labels)
+        cache.fill(probe, tenantID: tenant, name: shared, labels: labels, value: 1)
+        #expect(cache.find(tenantID: tenant, name: shared, labels: labels).value == 1)
+        for (t, n) in [(ownTenant, shared), (tenant, ownName), (ownTenant, ownName)] {
+            let (p, value) = cache.find(tenantID: t, name: n, labels: labels)
+            #expect(value == nil)
+            cache.fill(p, tenantID: t, name: n, labels: labels, value: 2)
+            #expect(cache.find(tenantID: t, name: n, labels: labels).value == 2)
+        }
+        #expect(cache.find(tenantID: tenant, name: shared, labels: labels).value == 1)
+        // Short strings are their bytes: equal contents are the same key wherever they came from.
+        let (p, _) = cache.find(tenantID: "t1", name: "cpu", labels: labels)
+        cache.fill(p, tenantID: "t1", name: "cpu", labels: labels, value: 3)
+        #expect(cache.find(tenantID: String(decoding: Array("t1".utf8), as: UTF8.self), name: String(decoding: Array("cpu".utf8), as: UTF8.self), labels: labels).value == 3)
+    }
+
     @Test("a value filled again after a hit replaces the old one, and a full table starts over")
     func refillAndReset() {
         var cache = SeriesLookupCache<Int>(slots: 8)  // holds 4

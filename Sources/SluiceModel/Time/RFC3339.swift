@@ -19,6 +19,63 @@ public enum RFC3339 {
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; digits past the microsecond are dropped.
     public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<Timestamp, ParseError> {
+        if let timestamp = parseCommonUTC(bytes) { return .success(timestamp) }
+        return parseAny(bytes)
+    }
+
+    /// The shapes nearly every client sends, `2026-11-24T10:00:00Z` and `2026-11-24T10:00:00.250Z`,
+    /// read eight bytes at a time: `nil` for anything else (other shapes, lower-case `t` or `z`,
+    /// and every invalid or out-of-range field), which `parseAny` then reads or explains.
+    @inlinable
+    static func parseCommonUTC(_ bytes: UnsafeBufferPointer<UInt8>) -> Timestamp? {
+        let n = bytes.count
+        guard n == 24 || n == 20, let base = bytes.baseAddress else { return nil }
+        let raw = UnsafeRawPointer(base)
+        // Little-endian words: byte i of a word is bits 8i..<8i+8. Separators are checked, then
+        // made "0", so one test checks that all eight bytes are digits.
+        let w0 = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self))   // "2026-11-"
+        let w1 = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))   // "24T10:00"
+        // ":00.250Z", or for the 20-byte shape "0:00:00Z" (bytes 12..<20).
+        let w2 = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self))
+        let separators0: UInt64 = 0xFF00_00FF_0000_0000, expected0: UInt64 = 0x2D00_002D_0000_0000      // '-' at 4 and 7
+        let separators1: UInt64 = 0x0000_FF00_00FF_0000, expected1: UInt64 = 0x0000_3A00_0054_0000      // 'T' at 2, ':' at 5
+        let separators2: UInt64, expected2: UInt64
+        if n == 24 {
+            separators2 = 0xFF00_0000_FF00_00FF; expected2 = 0x5A00_0000_2E00_003A  // ':' at 0, '.' at 3, 'Z' at 7
+        } else {
+            separators2 = 0xFF00_00FF_0000_FF00; expected2 = 0x5A00_003A_0000_3A00  // ':' at 1 and 4, 'Z' at 7
+        }
+        guard w0 & separators0 == expected0, w1 & separators1 == expected1, w2 & separators2 == expected2 else { return nil }
+        let zeros: UInt64 = 0x3030_3030_3030_3030
+        let d0 = (w0 & ~separators0) | (zeros & separators0)
+        let d1 = (w1 & ~separators1) | (zeros & separators1)
+        let d2 = (w2 & ~separators2) | (zeros & separators2)
+        @inline(__always) func allDigits(_ w: UInt64) -> Bool {
+            (w & 0xF0F0_F0F0_F0F0_F0F0) | (((w &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) >> 4) == 0x3333_3333_3333_3333
+        }
+        guard allDigits(d0), allDigits(d1), allDigits(d2) else { return nil }
+        let v0 = d0 &- zeros, v1 = d1 &- zeros, v2 = d2 &- zeros
+        @inline(__always) func digit(_ w: UInt64, _ i: UInt64) -> Int { Int(truncatingIfNeeded: (w >> (8 * i)) & 0xFF) }
+        @inline(__always) func two(_ w: UInt64, _ i: UInt64) -> Int { digit(w, i) * 10 + digit(w, i + 1) }
+        let year = two(v0, 0) * 100 + two(v0, 2), month = two(v0, 5), day = two(v1, 0)
+        let hour = two(v1, 3), minute = two(v1, 6)
+        let second: Int, millis: Int
+        if n == 24 {
+            second = two(v2, 1)
+            millis = digit(v2, 4) * 100 + two(v2, 5)
+        } else {
+            second = two(v2, 5)
+            millis = 0
+        }
+        guard month >= 1, month <= 12, day >= 1, day <= 28 || day <= daysInMonth(year: year, month: month),
+              hour <= 23, minute <= 59, second <= 59 else { return nil }
+        let seconds = Int64(daysFromCivil(year: year, month: month, day: day)) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
+        let timestamp = Timestamp(microseconds: seconds * 1_000_000 + Int64(millis) * 1_000)
+        return timestamp.isRepresentable ? timestamp : nil
+    }
+
+    /// Every shape RFC 3339 allows, with the reason for refusing the rest.
+    static func parseAny(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<Timestamp, ParseError> {
         let n = bytes.count
         guard n >= 19 else { return .failure(n >= 10 && n < 19 ? .malformed : .malformed) }
         func digits(_ at: Int, _ count: Int) -> Int? {
@@ -139,8 +196,10 @@ public enum RFC3339 {
         daysFromCivil(year: year, month: month, day: day)
     }
 
+    @usableFromInline
     static func isLeapYear(_ y: Int) -> Bool { (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 }
 
+    @usableFromInline
     static func daysInMonth(year: Int, month: Int) -> Int {
         switch month {
         case 2: isLeapYear(year) ? 29 : 28
@@ -150,6 +209,7 @@ public enum RFC3339 {
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+    @usableFromInline
     static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400

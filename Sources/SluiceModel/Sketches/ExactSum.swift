@@ -6,35 +6,33 @@
 /// the store; the correctly rounded sum does not.
 public struct ExactSum: Sendable, Hashable {
     /// Non-overlapping partial sums, smallest magnitude first; their exact total is the sum.
-    /// The first three live inline: sums of typical metrics need no more (decimal samples
-    /// often hold three), and a heap array per series per window would cost a cache miss on
-    /// every add. `inline` counts them, 4 meaning "three, then `more`".
-    @usableFromInline var p0: Double = 0
-    @usableFromInline var p1: Double = 0
-    @usableFromInline var p2: Double = 0
-    @usableFromInline var inline: UInt8 = 0
+    /// The first four live inline: sums of typical metrics need no more (decimal samples often
+    /// hold three or four), and a heap array per series per window would cost a cache miss on
+    /// every add. `count` counts them, 5 meaning "four, then `more`".
+    @usableFromInline var first: (Double, Double, Double, Double) = (0, 0, 0, 0)
+    @usableFromInline var count: UInt8 = 0
     @usableFromInline var more: [Double] = []
     /// Set once a partial overflows; the sum is then ±infinity.
     @usableFromInline var overflow: Double = 0
+
+    @usableFromInline static let inlineCount = 4
 
     public init() {}
 
     @usableFromInline var partials: [Double] {
         get {
-            switch inline {
-            case 0: return []
-            case 1: return [p0]
-            case 2: return [p0, p1]
-            case 3: return [p0, p1, p2]
-            default: return [p0, p1, p2] + more
-            }
+            var copy = first
+            let inline = withUnsafeBytes(of: &copy) { Array($0.bindMemory(to: Double.self).prefix(Swift.min(Int(count), Self.inlineCount))) }
+            return count > Self.inlineCount ? inline + more : inline
         }
         set {
-            inline = UInt8(min(newValue.count, 4))
-            p0 = newValue.count > 0 ? newValue[0] : 0
-            p1 = newValue.count > 1 ? newValue[1] : 0
-            p2 = newValue.count > 2 ? newValue[2] : 0
-            more = newValue.count > 3 ? Array(newValue[3...]) : []
+            count = UInt8(Swift.min(newValue.count, Self.inlineCount + 1))
+            first = (0, 0, 0, 0)
+            withUnsafeMutableBytes(of: &first) { raw in
+                let p = raw.bindMemory(to: Double.self)
+                for i in 0..<Swift.min(newValue.count, Self.inlineCount) { p[i] = newValue[i] }
+            }
+            more = newValue.count > Self.inlineCount ? Array(newValue[Self.inlineCount...]) : []
         }
     }
 
@@ -59,68 +57,37 @@ public struct ExactSum: Sendable, Hashable {
         return b - (hi - a)
     }
 
+    /// Adds `value`: Shewchuk's grow-expansion over the partials, in place. Each rounding error
+    /// that is not zero becomes the next partial kept (never ahead of the one being read), and
+    /// the running total becomes the last.
     @inlinable
     public mutating func add(_ value: Double) {
-        // Fast paths for up to three partials; the general loop below otherwise.
-        switch inline {
-        case 0:
-            if value.isFinite { p0 = value; inline = 1 } else { overflow += value }
-        case 1:
-            var x = value
-            let lo = Self.twoSum(&x, p0)
-            guard x.isFinite else { return overflowed(x) }
-            if lo != 0 { p0 = lo; p1 = x; inline = 2 } else { p0 = x }
-        case 2:
-            var x = value
-            var out: (Double, Double) = (0, 0)
-            var kept = 0
-            let lo0 = Self.twoSum(&x, p0)
-            if lo0 != 0 { out.0 = lo0; kept = 1 }
-            let lo1 = Self.twoSum(&x, p1)
-            if lo1 != 0 {
-                if kept == 0 { out.0 = lo1 } else { out.1 = lo1 }
-                kept += 1
-            }
-            guard x.isFinite else { return overflowed(x) }
-            switch kept {
-            case 0: p0 = x; inline = 1
-            case 1: p0 = out.0; p1 = x; inline = 2
-            default: p0 = out.0; p1 = out.1; p2 = x; inline = 3
-            }
-        case 3:
-            var x = value
-            var out: (Double, Double, Double) = (0, 0, 0)
-            var kept = 0
-            let lo0 = Self.twoSum(&x, p0)
-            if lo0 != 0 { out.0 = lo0; kept = 1 }
-            let lo1 = Self.twoSum(&x, p1)
-            if lo1 != 0 {
-                if kept == 0 { out.0 = lo1 } else { out.1 = lo1 }
-                kept += 1
-            }
-            let lo2 = Self.twoSum(&x, p2)
-            if lo2 != 0 {
-                switch kept {
-                case 0: out.0 = lo2
-                case 1: out.1 = lo2
-                default: out.2 = lo2
+        guard count <= Self.inlineCount else { return addSlow(value) }
+        let n = Int(count)
+        var x = value
+        var kept = 0
+        var partials = first
+        withUnsafeMutableBytes(of: &partials) { raw in
+            let p = raw.baseAddress!.assumingMemoryBound(to: Double.self)
+            for i in 0..<n {
+                let lo = Self.twoSum(&x, p[i])
+                if lo != 0 {
+                    p[kept] = lo
+                    kept += 1
                 }
-                kept += 1
             }
-            guard x.isFinite else { return overflowed(x) }
-            switch kept {
-            case 0: p0 = x; inline = 1
-            case 1: p0 = out.0; p1 = x; inline = 2
-            case 2: p0 = out.0; p1 = out.1; p2 = x; inline = 3
-            default:
-                p0 = out.0; p1 = out.1; p2 = out.2; inline = 4
-                // Reuses the storage an earlier fourth partial left (a sum that keeps crossing
-                // between three and four partials would otherwise allocate each time).
-                more.removeAll(keepingCapacity: true)
-                more.append(x)
-            }
-        default:
-            addSlow(value)
+            if kept < Self.inlineCount { p[kept] = x }
+        }
+        first = partials
+        guard x.isFinite else { return overflowed(x) }
+        if kept < Self.inlineCount {
+            count = UInt8(kept + 1)
+        } else {
+            // A fifth partial. The storage an earlier one left is reused (a sum that keeps
+            // crossing between four and five partials would otherwise allocate each time).
+            more.removeAll(keepingCapacity: true)
+            more.append(x)
+            count = UInt8(Self.inlineCount + 1)
         }
     }
 
@@ -130,40 +97,38 @@ public struct ExactSum: Sendable, Hashable {
         partials = []
     }
 
+    /// `add` past the inline partials: the same steps over the four inline, then `more`.
     @usableFromInline
     mutating func addSlow(_ value: Double) {
-        // Four or more partials: p0, p1, p2, then `more`, updated in place.
-        let n = 3 + more.count
         var x = value
         var kept = 0
-        for i in 0..<n {
-            let lo = Self.twoSum(&x, i == 0 ? p0 : i == 1 ? p1 : i == 2 ? p2 : more[i - 3])
-            if lo != 0 {
-                switch kept {
-                case 0: p0 = lo
-                case 1: p1 = lo
-                case 2: p2 = lo
-                default: more[kept - 3] = lo
+        var partials = first
+        withUnsafeMutableBytes(of: &partials) { raw in
+            let p = raw.bindMemory(to: Double.self)
+            let n = Self.inlineCount + more.count
+            for i in 0..<n {
+                let lo = Self.twoSum(&x, i < Self.inlineCount ? p[i] : more[i - Self.inlineCount])
+                if lo != 0 {
+                    if kept < Self.inlineCount { p[kept] = lo } else { more[kept - Self.inlineCount] = lo }
+                    kept += 1
                 }
-                kept += 1
             }
+            if kept < Self.inlineCount { p[kept] = x }
         }
-        if !x.isFinite {
-            overflowed(x)
-            return
-        }
-        switch kept {
-        case 0: p0 = x; more.removeAll(keepingCapacity: true); inline = 1
-        case 1: p1 = x; more.removeAll(keepingCapacity: true); inline = 2
-        case 2: p2 = x; more.removeAll(keepingCapacity: true); inline = 3
-        default:
-            if kept - 3 < more.count {
-                more[kept - 3] = x
-                more.removeSubrange((kept - 2)...)
+        first = partials
+        guard x.isFinite else { return overflowed(x) }
+        if kept < Self.inlineCount {
+            more.removeAll(keepingCapacity: true)
+            count = UInt8(kept + 1)
+        } else {
+            let at = kept - Self.inlineCount
+            if at < more.count {
+                more[at] = x
+                more.removeSubrange((at + 1)...)
             } else {
                 more.append(x)
             }
-            inline = 4
+            count = UInt8(Self.inlineCount + 1)
         }
     }
 

@@ -100,18 +100,22 @@ struct FieldSlots {
 }
 
 extension FieldSlots {
-    /// Builds the record once every field is scanned.
-    func record(scanner: JSONScanner, configuration: NDJSONDecoder.Configuration, ingestTime: Timestamp?, intern: inout InternTable) throws(DecodeError) -> Record {
+    /// Builds the record once every field is scanned (and takes the parsed labels out).
+    mutating func record(scanner: JSONScanner, configuration: NDJSONDecoder.Configuration, ingestTime: Timestamp?, intern: inout InternTable) throws(DecodeError) -> Record {
         let kind = try recordKind(scanner, default: configuration.defaultKind)
         let timestamp = try eventTime(scanner, ingestTime: ingestTime)
-        let tenant = try optionalString(.tenantID, scanner, &intern) ?? configuration.defaultTenantID
+        // No `??`: its autoclosure would copy the whole configuration for every record.
+        var tenant = try optionalString(.tenantID, scanner, &intern)
+        if tenant == nil { tenant = configuration.defaultTenantID }
         if let tenant, let problem = TenantID.problem(tenant.utf8) {
             throw DecodeError(.badTenant, problem)
         }
         var labels: Labels
         switch self.labels {
         case .absent, .null: labels = .empty
-        case .labels: labels = parsedLabels ?? .empty
+        case .labels:
+            // Taken, not read: reading them made a copy of all the field slots for every record.
+            labels = parsedLabels.take() ?? .empty
         case .string, .number, .other: throw .wrongType("labels", "an object of strings")
         }
         switch kind {

@@ -125,6 +125,14 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // A NATS client on SwiftNIO, and the JetStream calls the cluster needs (design §12).
+        .target(
+            name: "SluiceNATS",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // Test kit: manual clock, fixture locator, golden files, recording sinks.
         .target(name: "SluiceTesting", dependencies: ["SluiceModel", "SluicePipeline"]),
 
@@ -142,6 +150,7 @@ let package = Package(
             name: "SluiceServerTests",
             dependencies: ["SluiceServer", "SluiceTesting", "SluiceServerTesting"]
         ),
+        .testTarget(name: "SluiceNATSTests", dependencies: ["SluiceNATS", "SluiceTesting"]),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluicePipeline", "SluiceTesting"]),
         .testTarget(
             name: "SluiceClientTests",

@@ -43,6 +43,20 @@ public enum LoopbackSockets {
         }
     }
 
+    /// A loopback TCP port nobody listens on at the moment of asking. A peer started on it can
+    /// still lose it to another process: start it, and on failure ask again.
+    public static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = address(port: 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw Failure(description: "no free loopback port: \(String(cString: strerror(errno)))") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
     /// Sends one datagram to `port`.
     public static func sendUDP(port: Int, _ bytes: [UInt8]) {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)

@@ -1,0 +1,85 @@
+import Foundation
+
+/// A JetStream key-value bucket: the stream `KV_<bucket>` on subjects `$KV.<bucket>.<key>`,
+/// one message kept per key, as `nats kv` makes it. With a TTL, an entry nobody rewrites
+/// expires, which is what makes it a lease table: a claim is `create`, a renewal is `update`
+/// on the revision last seen, and a dead holder's claim disappears after the TTL.
+public struct KeyValue: Sendable {
+    public let jetStream: JetStream
+    public let bucket: String
+
+    /// One key's value and the revision (stream sequence) that wrote it.
+    public struct Entry: Sendable, Hashable {
+        public var key: String
+        public var value: [UInt8]
+        public var revision: UInt64
+        /// Whether this revision deleted the key.
+        public var deleted: Bool
+    }
+
+    /// Opens the bucket, creating it when it does not exist.
+    public static func open(_ jetStream: JetStream, bucket: String, ttl: Duration? = nil) async throws(NATSError) -> KeyValue {
+        var stream = JetStream.StreamConfiguration(name: "KV_\(bucket)", subjects: ["$KV.\(bucket).>"])
+        stream.maximumMessagesPerSubject = 1
+        stream.maximumAge = ttl
+        // The duplicate window may not be longer than the age limit.
+        if let ttl { stream.duplicateWindow = min(ttl, .seconds(120)) }
+        try await jetStream.ensureStream(stream)
+        return KeyValue(jetStream: jetStream, bucket: bucket)
+    }
+
+    private func subject(_ key: String) -> String { "$KV.\(bucket).\(key)" }
+
+    /// The key's latest entry, or `nil` when it has none (or it expired).
+    public func get(_ key: String) async throws(NATSError) -> Entry? {
+        struct Response: Decodable {
+            struct Message: Decodable {
+                var seq: UInt64
+                var data: String?
+                var hdrs: String?
+            }
+            var message: Message
+        }
+        let response: Response
+        do {
+            response = try await jetStream.call("STREAM.MSG.GET.KV_\(bucket)", ["last_by_subj": subject(key)])
+        } catch where error.apiCode == 10_037 {
+            return nil  // no message found
+        }
+        let value = response.message.data.flatMap { Data(base64Encoded: $0) }.map { Array($0) } ?? []
+        var deleted = false
+        if let encoded = response.message.hdrs, let block = Data(base64Encoded: encoded) {
+            let headers = try NATSHeaders.decode(Array(block)[...])
+            deleted = headers["KV-Operation"] != nil
+        }
+        return Entry(key: key, value: value, revision: response.message.seq, deleted: deleted)
+    }
+
+    /// Writes the key only if it has no value (never written, expired or deleted); returns the
+    /// new revision. Fails with `apiCode` 10071 when someone else holds it.
+    public func create(_ key: String, _ value: [UInt8]) async throws(NATSError) -> UInt64 {
+        do {
+            return try await update(key, value, revision: 0)
+        } catch where error.apiCode == 10_071 {
+            // A deleted key keeps its delete marker: it may be created on top of that.
+            guard let current = try await get(key), current.deleted else { throw error }
+            return try await update(key, value, revision: current.revision)
+        }
+    }
+
+    /// Writes the key only if `revision` is still its latest; returns the new revision. Fails
+    /// with `apiCode` 10071 when someone wrote it since.
+    public func update(_ key: String, _ value: [UInt8], revision: UInt64) async throws(NATSError) -> UInt64 {
+        try await jetStream.publish(subject(key), payload: value, expectedLastSubjectSequence: revision).sequence
+    }
+
+    /// Writes the key whatever it holds; returns the new revision.
+    public func put(_ key: String, _ value: [UInt8]) async throws(NATSError) -> UInt64 {
+        try await jetStream.publish(subject(key), payload: value).sequence
+    }
+
+    /// Deletes the key if `revision` is still its latest (any revision when `nil`).
+    public func delete(_ key: String, revision: UInt64? = nil) async throws(NATSError) {
+        _ = try await jetStream.publish(subject(key), payload: [], expectedLastSubjectSequence: revision, headers: NATSHeaders([("KV-Operation", "DEL")]))
+    }
+}

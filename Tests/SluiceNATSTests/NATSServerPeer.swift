@@ -1,0 +1,72 @@
+import Foundation
+import SluiceTesting
+
+/// A real `nats-server -js` on a loopback port with its own store directory, started by the
+/// test and stopped by its PID. `scripts/setup --tests` installs it (Debian `nats-server`); a
+/// test without it fails and says so.
+final class NATSServerPeer: Sendable {
+    let process: Process
+    let port: Int
+    let storeDirectory: String
+    var url: String { "nats://127.0.0.1:\(port)" }
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    private init(process: Process, port: Int, storeDirectory: String) {
+        self.process = process
+        self.port = port
+        self.storeDirectory = storeDirectory
+    }
+
+    static func executable() throws -> String {
+        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init) + ["/usr/sbin", "/usr/local/bin"]
+        for directory in path where FileManager.default.isExecutableFile(atPath: directory + "/nats-server") {
+            return directory + "/nats-server"
+        }
+        throw Failure(description: "nats-server is not installed: run `scripts/setup --tests` (it installs the test peers)")
+    }
+
+    /// Starts a server, on `port` when given (a restart on the same address), and returns once
+    /// it says it is ready: a condition read from its log, never a deadline.
+    static func start(port: Int? = nil, storeDirectory: String? = nil) async throws -> NATSServerPeer {
+        let executable = try executable()
+        let directory = storeDirectory ?? TestFiles.temporaryDirectory("sluice-nats")
+        for _ in 0..<5 {
+            let port = try port ?? LoopbackSockets.freePort()
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", directory, "-n", "sluice-test"]
+            process.standardInput = FileHandle.nullDevice
+            process.standardOutput = FileHandle.nullDevice
+            let log = Pipe()
+            process.standardError = log
+            try process.spawn()
+            let ready = try await offThePool { Self.waitForReady(log.fileHandleForReading) }
+            // From here on its log is read and dropped, so it never blocks on a full pipe.
+            log.fileHandleForReading.readabilityHandler = { _ = $0.availableData }
+            let peer = NATSServerPeer(process: process, port: port, storeDirectory: directory)
+            if ready { return peer }
+            log.fileHandleForReading.readabilityHandler = nil
+            peer.kill()
+        }
+        throw Failure(description: "nats-server did not start on a free port")
+    }
+
+    private static func waitForReady(_ log: FileHandle) -> Bool {
+        var text = ""
+        while true {
+            let chunk = log.availableData
+            if chunk.isEmpty { return false }
+            text += String(decoding: chunk, as: UTF8.self)
+            if text.contains("Server is ready") { return true }
+        }
+    }
+
+    /// `kill -9`, and waits for it to be gone.
+    func kill() {
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}

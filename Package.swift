@@ -129,6 +129,7 @@ let package = Package(
         .target(
             name: "SluiceNATS",
             dependencies: [
+                "SluiceModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -150,7 +151,7 @@ let package = Package(
             name: "SluiceServerTests",
             dependencies: ["SluiceServer", "SluiceTesting", "SluiceServerTesting"]
         ),
-        .testTarget(name: "SluiceNATSTests", dependencies: ["SluiceNATS", "SluiceTesting"]),
+        .testTarget(name: "SluiceNATSTests", dependencies: ["SluiceNATS", "SluiceModel", "SluiceTesting"]),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluicePipeline", "SluiceTesting"]),
         .testTarget(
             name: "SluiceClientTests",

@@ -55,6 +55,22 @@ public struct KeyValue: Sendable {
         return Entry(key: key, value: value, revision: response.message.seq, deleted: deleted)
     }
 
+    /// Every key with a value now (deleted and expired keys left out), and its entry.
+    public func entries() async throws(NATSError) -> [String: Entry] {
+        struct Response: Decodable {
+            struct State: Decodable { var subjects: [String: UInt64]? }
+            var state: State
+        }
+        let info: Response = try await jetStream.call("STREAM.INFO.KV_\(bucket)", ["subjects_filter": "$KV.\(bucket).>"])
+        var entries: [String: Entry] = [:]
+        let prefix = "$KV.\(bucket)."
+        for subject in (info.state.subjects ?? [:]).keys.sorted() where subject.hasPrefix(prefix) {
+            let key = String(subject.dropFirst(prefix.count))
+            if let entry = try await get(key), !entry.deleted { entries[key] = entry }
+        }
+        return entries
+    }
+
     /// Writes the key only if it has no value (never written, expired or deleted); returns the
     /// new revision. Fails with `apiCode` 10071 when someone else holds it.
     public func create(_ key: String, _ value: [UInt8]) async throws(NATSError) -> UInt64 {

@@ -134,6 +134,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // The cluster on NATS JetStream (design §12): partitioning, publishing accepted batches.
+        .target(name: "SluiceCluster", dependencies: ["SluiceModel", "SluiceNATS"]),
         // Test kit: manual clock, fixture locator, golden files, recording sinks.
         .target(name: "SluiceTesting", dependencies: ["SluiceModel", "SluicePipeline"]),
 
@@ -152,6 +154,7 @@ let package = Package(
             dependencies: ["SluiceServer", "SluiceTesting", "SluiceServerTesting"]
         ),
         .testTarget(name: "SluiceNATSTests", dependencies: ["SluiceNATS", "SluiceModel", "SluiceTesting"]),
+        .testTarget(name: "SluiceClusterTests", dependencies: ["SluiceCluster", "SluiceNATS", "SluiceModel", "SluiceTesting"]),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluicePipeline", "SluiceTesting"]),
         .testTarget(
             name: "SluiceClientTests",

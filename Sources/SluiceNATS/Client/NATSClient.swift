@@ -97,7 +97,13 @@ public final class NATSClient: Sendable {
             if let channel = state.channel { write(.subscribe(subject: subject, queue: queue, sid: sid), to: channel) }
             return sid
         }
-        try await flush()
+        do {
+            try await flush()
+        } catch {
+            // The caller never gets the subscription: it must not stay behind.
+            unsubscribe(sid)
+            throw error
+        }
         return NATSSubscription(stream: stream, sid: sid, client: self)
     }
 

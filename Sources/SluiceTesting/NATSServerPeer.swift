@@ -1,17 +1,17 @@
 import Foundation
-import SluiceTesting
 
 /// A real `nats-server -js` on a loopback port with its own store directory, started by the
 /// test and stopped by its PID. `scripts/setup --tests` installs it (Debian `nats-server`); a
 /// test without it fails and says so.
-final class NATSServerPeer: Sendable {
+public final class NATSServerPeer: Sendable {
     let process: Process
-    let port: Int
-    let storeDirectory: String
-    var url: String { "nats://127.0.0.1:\(port)" }
+    public let port: Int
+    public let storeDirectory: String
+    public var url: String { "nats://127.0.0.1:\(port)" }
 
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        public init(description: String) { self.description = description }
     }
 
     private init(process: Process, port: Int, storeDirectory: String) {
@@ -20,7 +20,7 @@ final class NATSServerPeer: Sendable {
         self.storeDirectory = storeDirectory
     }
 
-    static func executable() throws -> String {
+    public static func executable() throws -> String {
         let path = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init) + ["/usr/sbin", "/usr/local/bin"]
         for directory in path where FileManager.default.isExecutableFile(atPath: directory + "/nats-server") {
             return directory + "/nats-server"
@@ -28,9 +28,10 @@ final class NATSServerPeer: Sendable {
         throw Failure(description: "nats-server is not installed: run `scripts/setup --tests` (it installs the test peers)")
     }
 
-    /// Starts a server, on `port` when given (a restart on the same address), and returns once
-    /// it says it is ready: a condition read from its log, never a deadline.
-    static func start(port: Int? = nil, storeDirectory: String? = nil) async throws -> NATSServerPeer {
+    /// Starts a server, on `port` when given (a restart on the same address), with `settings`
+    /// as its configuration file's lines (`max_payload: 4096`), and returns once it says it is
+    /// ready: a condition read from its log, never a deadline.
+    public static func start(port: Int? = nil, storeDirectory: String? = nil, settings: [String] = []) async throws -> NATSServerPeer {
         let executable = try executable()
         let directory = storeDirectory ?? TestFiles.temporaryDirectory("sluice-nats")
         for _ in 0..<5 {
@@ -38,6 +39,11 @@ final class NATSServerPeer: Sendable {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", directory, "-n", "sluice-test"]
+            if !settings.isEmpty {
+                let file = directory + "/server.conf"
+                try settings.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+                process.arguments! += ["-c", file]
+            }
             process.standardInput = FileHandle.nullDevice
             process.standardOutput = FileHandle.nullDevice
             let log = Pipe()
@@ -65,7 +71,7 @@ final class NATSServerPeer: Sendable {
     }
 
     /// `kill -9`, and waits for it to be gone.
-    func kill() {
+    public func kill() {
         Foundation.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }

@@ -13,6 +13,21 @@ extension Process {
     }
 }
 
+extension FileHandle {
+    /// Reads a child's log until one of `phrases` appears (`true`) or the child closes it by
+    /// ending (`false`): how a test waits for a peer to be ready, on a condition, never a
+    /// deadline. Blocking: call it off the cooperative pool.
+    public func waitForLog(_ phrases: String...) -> Bool {
+        var text = ""
+        while true {
+            let chunk = availableData
+            if chunk.isEmpty { return false }
+            text += String(decoding: chunk, as: UTF8.self)
+            if phrases.contains(where: text.contains) { return true }
+        }
+    }
+}
+
 private enum ChildProcessLaunch {
     static let lock = NSLock()
 }

@@ -49,7 +49,7 @@ public final class NATSServerPeer: Sendable {
             let log = Pipe()
             process.standardError = log
             try process.spawn()
-            let ready = try await offThePool { Self.waitForReady(log.fileHandleForReading) }
+            let ready = try await offThePool { log.fileHandleForReading.waitForLog("Server is ready") }
             // From here on its log is read and dropped, so it never blocks on a full pipe.
             log.fileHandleForReading.readabilityHandler = { _ = $0.availableData }
             let peer = NATSServerPeer(process: process, port: port, storeDirectory: directory)
@@ -58,16 +58,6 @@ public final class NATSServerPeer: Sendable {
             peer.kill()
         }
         throw Failure(description: "nats-server did not start on a free port")
-    }
-
-    private static func waitForReady(_ log: FileHandle) -> Bool {
-        var text = ""
-        while true {
-            let chunk = log.availableData
-            if chunk.isEmpty { return false }
-            text += String(decoding: chunk, as: UTF8.self)
-            if text.contains("Server is ready") { return true }
-        }
     }
 
     /// `kill -9`, and waits for it to be gone.

@@ -31,7 +31,7 @@ final class PrometheusScraper: Sendable {
             process.standardError = log
             try process.spawn()
             let prometheus = PrometheusScraper(process: process, url: "http://127.0.0.1:\(port)", directory: directory)
-            let ready = try await offThePool { Self.waitForReady(log.fileHandleForReading) }
+            let ready = try await offThePool { log.fileHandleForReading.waitForLog("Server is ready to receive web requests.") }
             // From here on its log is read and dropped, so it never blocks on a full pipe.
             log.fileHandleForReading.readabilityHandler = { _ = $0.availableData }
             if ready { return prometheus }
@@ -40,17 +40,6 @@ final class PrometheusScraper: Sendable {
             prometheus.stop(removing: false)
         }
         throw TestPeer.Failure(description: "prometheus did not start on a free port")
-    }
-
-    /// Reads the log until Prometheus is ready (`true`) or the process ends (`false`).
-    private static func waitForReady(_ log: FileHandle) -> Bool {
-        var text = ""
-        while true {
-            let chunk = log.availableData
-            if chunk.isEmpty { return false }
-            text += String(decoding: chunk, as: UTF8.self)
-            if text.contains("Server is ready to receive web requests.") { return true }
-        }
     }
 
     private init(process: Process, url: String, directory: String) {

@@ -29,7 +29,7 @@ final class VictoriaMetrics: Sendable {
             process.standardError = log
             try process.spawn()
             let vm = VictoriaMetrics(process: process, url: "http://127.0.0.1:\(port)", dataDirectory: directory)
-            let listening = try await offThePool { Self.waitForListening(log.fileHandleForReading) }
+            let listening = try await offThePool { log.fileHandleForReading.waitForLog("starting http server at", "started server at") }
             // From here on its log is read and dropped, so it never blocks on a full pipe.
             log.fileHandleForReading.readabilityHandler = { _ = $0.availableData }
             if listening, try await vm.healthy() { return vm }
@@ -38,17 +38,6 @@ final class VictoriaMetrics: Sendable {
             vm.stop()
         }
         throw TestPeer.Failure(description: "victoria-metrics did not start on a free port")
-    }
-
-    /// Reads the log until the HTTP server says it listens (`true`) or the process ends (`false`).
-    private static func waitForListening(_ log: FileHandle) -> Bool {
-        var text = ""
-        while true {
-            let chunk = log.availableData
-            if chunk.isEmpty { return false }
-            text += String(decoding: chunk, as: UTF8.self)
-            if text.contains("starting http server at") || text.contains("started server at") { return true }
-        }
     }
 
     private init(process: Process, url: String, dataDirectory: String) {

@@ -137,7 +137,7 @@ let package = Package(
         // The cluster on NATS JetStream (design §12): partitioning, publishing accepted batches.
         .target(name: "SluiceCluster", dependencies: ["SluiceModel", "SluiceNATS"]),
         // Test kit: manual clock, fixture locator, golden files, recording sinks.
-        .target(name: "SluiceTesting", dependencies: ["SluiceModel", "SluicePipeline"]),
+        .target(name: "SluiceTesting", dependencies: ["SluiceModel", "SluicePipeline", "SluiceNATS"]),
 
         .testTarget(name: "SluiceModelTests", dependencies: ["SluiceModel", "SluiceTesting"]),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceTesting"]),

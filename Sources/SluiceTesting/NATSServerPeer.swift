@@ -1,4 +1,5 @@
 import Foundation
+import SluiceNATS
 
 /// A real `nats-server -js` on a loopback port with its own store directory, started by the
 /// test and stopped by its PID. `scripts/setup --tests` installs it (Debian `nats-server`); a
@@ -58,6 +59,16 @@ public final class NATSServerPeer: Sendable {
             peer.kill()
         }
         throw Failure(description: "nats-server did not start on a free port")
+    }
+
+    /// How a test's client connects to it. The whole suite runs at once on a small machine, so
+    /// an answer can take seconds: the timeouts are generous, and a test that waits on one
+    /// still fails, just later.
+    public func client(_ name: String = "sluice-test") -> NATSClient.Configuration {
+        var configuration = NATSClient.Configuration(url: url, name: name)
+        configuration.connectTimeout = .seconds(60)
+        configuration.requestTimeout = .seconds(60)
+        return configuration
     }
 
     /// `kill -9`, and waits for it to be gone.

@@ -7,7 +7,7 @@ import SluiceTesting
 
 /// Publishing accepted batches to a real `nats-server -js`, read back by a pull consumer per
 /// partition and, independently, by nats-py.
-@Suite("Cluster publisher against nats-server", .serialized, .timeLimit(.minutes(2)))
+@Suite("Cluster publisher against nats-server", .serialized, .timeLimit(.minutes(10)))
 struct ClusterPublisherTests {
     static let partitioning = Partitioning(partitions: 8)
 
@@ -46,7 +46,7 @@ struct ClusterPublisherTests {
     func publishOnce() async throws {
         let server = try await NATSServerPeer.start()
         defer { server.kill() }
-        let client = try await NATSClient.connect(NATSClient.Configuration(url: server.url))
+        let client = try await NATSClient.connect(server.client())
         let js = JetStream(client: client)
         let publisher = try await ClusterPublisher.open(js, stream: "SLUICE", partitioning: Self.partitioning, duplicateWindow: .seconds(60))
         let records = Self.records(600, tenants: 23)
@@ -76,7 +76,7 @@ struct ClusterPublisherTests {
     func largeBatches() async throws {
         let server = try await NATSServerPeer.start(settings: ["max_payload: 8192"])
         defer { server.kill() }
-        let client = try await NATSClient.connect(NATSClient.Configuration(url: server.url))
+        let client = try await NATSClient.connect(server.client())
         #expect(client.serverInfo?.maximumPayload == 8_192)
         let js = JetStream(client: client)
         let publisher = try await ClusterPublisher.open(js, stream: "SLUICE", partitioning: Self.partitioning, duplicateWindow: .seconds(60))
@@ -97,7 +97,7 @@ struct ClusterPublisherTests {
     func readableByAnyClient() async throws {
         let server = try await NATSServerPeer.start()
         defer { server.kill() }
-        let client = try await NATSClient.connect(NATSClient.Configuration(url: server.url))
+        let client = try await NATSClient.connect(server.client())
         let publisher = try await ClusterPublisher.open(JetStream(client: client), stream: "SLUICE", partitioning: Self.partitioning, duplicateWindow: .seconds(60))
         let records = Self.records(90, tenants: 5)
         _ = try await publisher.publish(records, id: "py")

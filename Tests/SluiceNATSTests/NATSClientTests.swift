@@ -4,14 +4,14 @@ import SluiceTesting
 @testable import SluiceNATS
 
 /// The client against a real `nats-server -js`, with PyPI's `nats-py` as the independent peer.
-@Suite("NATS client against nats-server", .serialized, .timeLimit(.minutes(2)))
+@Suite("NATS client against nats-server", .serialized, .timeLimit(.minutes(10)))
 struct NATSClientTests {
     /// Payload `i` of `size` bytes: every byte value occurs, as binary data would have it.
     static func payload(_ i: Int, size: Int) -> [UInt8] { (0..<size).map { UInt8((($0 * 31) + i) % 256) } }
     static let sizes = [0, 1, 100, 4_096, 70_000]
 
     static func connect(_ server: NATSServerPeer, name: String = "sluice-test") async throws -> NATSClient {
-        try await NATSClient.connect(NATSClient.Configuration(url: server.url, name: name))
+        try await NATSClient.connect(server.client(name))
     }
 
     static func first(_ count: Int, of subscription: NATSSubscription) async -> [NATSMessage] {

@@ -37,13 +37,20 @@ struct NATSHandshakeTests {
         return (port, done)
     }
 
+    /// Generous timeouts: the whole suite runs at once, and the fake server is a thread of it.
+    static func configuration(_ port: Int) -> NATSClient.Configuration {
+        var configuration = NATSClient.Configuration(url: "nats://127.0.0.1:\(port)")
+        configuration.connectTimeout = .seconds(60)
+        return configuration
+    }
+
     static let info = #"INFO {"server_id":"fake","version":"2.9.10","headers":true,"max_payload":1024}"# + "\r\n"
 
     @Test("a server that refuses the CONNECT fails the connect with its reason")
     func refused() async throws {
         let (port, done) = try Self.fakeServer(greeting: Self.info, answer: "-ERR 'Authorization Violation'\r\n")
         await #expect {
-            _ = try await NATSClient.connect(NATSClient.Configuration(url: "nats://127.0.0.1:\(port)"))
+            _ = try await NATSClient.connect(Self.configuration(port))
         } throws: { error in
             (error as? NATSError)?.code == .server && "\(error)".contains("Authorization Violation")
         }
@@ -54,7 +61,7 @@ struct NATSHandshakeTests {
     func garbage() async throws {
         let (port, done) = try Self.fakeServer(greeting: Self.info, answer: "HTTP/1.1 400 Bad Request\r\n")
         await #expect {
-            _ = try await NATSClient.connect(NATSClient.Configuration(url: "nats://127.0.0.1:\(port)"))
+            _ = try await NATSClient.connect(Self.configuration(port))
         } throws: { error in
             (error as? NATSError)?.code == .protocolViolation && "\(error)".contains("HTTP/1.1")
         }
@@ -65,7 +72,7 @@ struct NATSHandshakeTests {
     func nobody() async throws {
         let port = try LoopbackSockets.freePort()
         await #expect {
-            _ = try await NATSClient.connect(NATSClient.Configuration(url: "nats://127.0.0.1:\(port)"))
+            _ = try await NATSClient.connect(Self.configuration(port))
         } throws: { error in
             (error as? NATSError)?.code == .connection && "\(error)".contains("127.0.0.1:\(port)")
         }
@@ -74,7 +81,7 @@ struct NATSHandshakeTests {
     @Test("a payload over the server's max_payload is refused before it is sent")
     func tooLarge() async throws {
         let (port, done) = try Self.fakeServer(greeting: Self.info, answer: "PONG\r\n")
-        let client = try await NATSClient.connect(NATSClient.Configuration(url: "nats://127.0.0.1:\(port)"))
+        let client = try await NATSClient.connect(Self.configuration(port))
         #expect { try client.publish("a", payload: [UInt8](repeating: 0, count: 1_025)) } throws: { "\($0)".contains("max_payload of 1024") }
         try client.publish("a", payload: [UInt8](repeating: 0, count: 1_024))
         await client.close()

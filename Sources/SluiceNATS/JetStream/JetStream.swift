@@ -9,9 +9,10 @@ public struct JetStream: Sendable {
     /// How long an API call waits for its answer.
     public var timeout: Duration
 
-    public init(client: NATSClient, timeout: Duration = .seconds(5)) {
+    /// API calls wait `timeout`, by default the client's request timeout.
+    public init(client: NATSClient, timeout: Duration? = nil) {
         self.client = client
-        self.timeout = timeout
+        self.timeout = timeout ?? client.configuration.requestTimeout
     }
 
     /// What a stream holds and keeps.

@@ -62,13 +62,23 @@ public struct KeyValue: Sendable {
             var state: State
         }
         let info: Response = try await jetStream.call("STREAM.INFO.KV_\(bucket)", ["subjects_filter": "$KV.\(bucket).>"])
-        var entries: [String: Entry] = [:]
         let prefix = "$KV.\(bucket)."
-        for subject in (info.state.subjects ?? [:]).keys.sorted() where subject.hasPrefix(prefix) {
-            let key = String(subject.dropFirst(prefix.count))
-            if let entry = try await get(key), !entry.deleted { entries[key] = entry }
+        let keys = (info.state.subjects ?? [:]).keys.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+        // Read side by side: a round trip each, and a lease table is read every few seconds.
+        do {
+            return try await withThrowingTaskGroup(of: Entry?.self) { group in
+                for key in keys { group.addTask { try await get(key) } }
+                var entries: [String: Entry] = [:]
+                for try await entry in group {
+                    if let entry, !entry.deleted { entries[entry.key] = entry }
+                }
+                return entries
+            }
+        } catch let error as NATSError {
+            throw error
+        } catch {
+            throw NATSError(.jetStream, "reading bucket \(bucket): \(error)")
         }
-        return entries
     }
 
     /// Writes the key only if it has no value (never written, expired or deleted); returns the

@@ -27,19 +27,17 @@ public final class PartitionLeases: Sendable {
     let nodes: KeyValue
     let leases: KeyValue
     let machine: Mutex<StateMachine>
-    /// The partitions held after each round, whenever they change.
+    /// The partitions held, after every round (changed or not) and after the final release.
     public let ownership: AsyncStream<[Int]>
     let ownershipContinuation: AsyncStream<[Int]>.Continuation
-    /// The last set published, so that only changes go out.
-    let published: Mutex<[Int]>
 
     init(configuration: Configuration, nodes: KeyValue, leases: KeyValue) {
         self.configuration = configuration
         self.nodes = nodes
         self.leases = leases
         self.machine = Mutex(StateMachine(node: configuration.node, partitions: configuration.partitions, ttl: configuration.ttl))
-        (ownership, ownershipContinuation) = AsyncStream.makeStream(of: [Int].self, bufferingPolicy: .unbounded)
-        published = Mutex([])
+        // A reader that falls behind needs only the latest.
+        (ownership, ownershipContinuation) = AsyncStream.makeStream(of: [Int].self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Opens (creating when needed) the two buckets.
@@ -71,7 +69,10 @@ public final class PartitionLeases: Sendable {
             let live = Set(try await nodes.entries().keys)
             let table = try await self.table()
             let actions = machine.withLock { $0.observed(table: table, nodes: live, now: started) }
-            for action in actions { await perform(action) }
+            // Side by side: a slow round is what lets a lease lapse.
+            await withTaskGroup(of: Void.self) { group in
+                for action in actions { group.addTask { await self.perform(action) } }
+            }
         } catch {
             machine.withLock { $0.unreachable(now: ContinuousClock.now) }
         }
@@ -120,11 +121,6 @@ public final class PartitionLeases: Sendable {
     }
 
     private func publish() {
-        let now = owned
-        let changed = published.withLock { last in
-            defer { last = now }
-            return last != now
-        }
-        if changed { ownershipContinuation.yield(now) }
+        ownershipContinuation.yield(owned)
     }
 }

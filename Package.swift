@@ -69,7 +69,7 @@ let package = Package(
         .target(
             name: "SluiceServer",
             dependencies: [
-                "SluiceModel", "SluiceConfig", "SluicePipeline", "SluiceStore", "SluiceProtocols",
+                "SluiceModel", "SluiceConfig", "SluicePipeline", "SluiceStore", "SluiceProtocols", "SluiceNATS", "SluiceCluster",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -87,7 +87,7 @@ let package = Package(
         .target(
             name: "SluiceCLI",
             dependencies: [
-                "SluiceModel", "SluiceConfig", "SluicePipeline", "SluiceStore", "SluiceServer",
+                "SluiceModel", "SluiceConfig", "SluicePipeline", "SluiceStore", "SluiceServer", "SluiceNATS", "SluiceCluster",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -129,12 +129,11 @@ let package = Package(
         .target(
             name: "SluiceNATS",
             dependencies: [
-                "SluiceModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        // The cluster on NATS JetStream (design §12): partitioning, publishing accepted batches.
+        // The cluster on NATS JetStream (design §12): partitioning, leases, publishing accepted batches.
         .target(name: "SluiceCluster", dependencies: ["SluiceModel", "SluiceNATS"]),
         // Test kit: manual clock, fixture locator, golden files, recording sinks.
         .target(name: "SluiceTesting", dependencies: ["SluiceModel", "SluicePipeline", "SluiceNATS"]),

@@ -17,7 +17,7 @@ public struct Sluice: AsyncParsableCommand {
               sluice tail < app.ndjson
             """,
         version: "0.1.0",
-        subcommands: [Run.self, Replay.self, Serve.self, Tail.self, Query.self, Verify.self, Prune.self, Stats.self, Detect.self, Bench.self]
+        subcommands: [Run.self, Replay.self, Serve.self, Tail.self, Query.self, Verify.self, Prune.self, Stats.self, Detect.self, Bench.self, Cluster.self]
     )
 
     public init() {}

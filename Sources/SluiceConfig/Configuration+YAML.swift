@@ -38,7 +38,7 @@ extension Configuration {
     }
 
     mutating func apply(_ root: ConfigNode) throws(ConfigurationError) {
-        let sections = ["pipeline", "ingest", "tokens", "anomaly", "retention", "store", "server", "auth"]
+        let sections = ["pipeline", "ingest", "tokens", "anomaly", "retention", "store", "server", "auth", "cluster"]
         for (key, node) in try root.mapping(known: sections) {
             switch key {
             case "pipeline": try pipeline.apply(node)
@@ -48,6 +48,7 @@ extension Configuration {
             case "retention": try retention.apply(node)
             case "store": try store.apply(node)
             case "server": try server.apply(node)
+            case "cluster": try cluster.apply(node)
             default: try auth.apply(node)
             }
         }
@@ -336,4 +337,44 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether the address only accepts connections from this machine.
     public var isLoopback: Bool { host == "localhost" || host.hasPrefix("127.") || host == "::1" }
+}
+
+extension Configuration.Cluster {
+    mutating func apply(_ node: ConfigNode) throws(ConfigurationError) {
+        for (key, value) in try node.mapping(known: ["nats", "node_id", "partitions", "stream", "lease_ttl"]) {
+            switch key {
+            case "nats":
+                if value.isNull { nats = nil; continue }
+                let text = try value.string()
+                guard text.hasPrefix("nats://"), HostPort(String(text.dropFirst("nats://".count))) != nil else {
+                    throw value.bad("a NATS server URL, such as nats://127.0.0.1:4222")
+                }
+                nats = text
+            case "node_id":
+                let text = try value.string()
+                guard Self.isName(text) else { throw value.bad("a node name of 1 to 64 letters, digits, - or _") }
+                nodeID = text
+            case "partitions":
+                let n = try value.integer(atLeast: 1)
+                guard n <= 1_024 else { throw value.bad("from 1 to 1024 partitions") }
+                partitions = n
+            case "stream":
+                let text = try value.string()
+                guard Self.isName(text) else { throw value.bad("a stream name of 1 to 64 letters, digits, - or _") }
+                stream = text
+            default:
+                let ttl = try value.positiveDuration()
+                guard ttl.microseconds >= 1_000_000 else { throw value.bad("a lease TTL of at least 1s") }
+                leaseTTL = ttl
+            }
+        }
+        if nats != nil, nodeID == nil {
+            throw ConfigurationError.badValue("\(node.path).node_id", "a name for this node, unique in the cluster, since cluster.nats is set", got: "nothing", line: node.line)
+        }
+    }
+
+    /// Names NATS takes as a consumer or bucket name part.
+    static func isName(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 64 && text.utf8.allSatisfy { $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || (65...90).contains($0) || (97...122).contains($0) || (48...57).contains($0) }
+    }
 }

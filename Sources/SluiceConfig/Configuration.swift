@@ -11,6 +11,7 @@ public struct Configuration: Sendable, Hashable {
     public var store = Store()
     public var server = Server()
     public var auth = Auth()
+    public var cluster = Cluster()
 
     public init() {}
 
@@ -184,5 +185,24 @@ public struct Configuration: Sendable, Hashable {
         /// Token → tenant id, or `admin`.
         public var tokens: [String: String] = [:]
         public init() {}
+    }
+
+    /// `cluster:` — nodes that share partitions through NATS JetStream (design §12). Without
+    /// `nats`, `serve` runs as one node.
+    public struct Cluster: Sendable, Hashable {
+        /// The NATS server, `nats://HOST:PORT`; `nil` runs one node.
+        public var nats: String?
+        /// This node's name, unique in the cluster: letters, digits, `-` and `_`.
+        public var nodeID: String?
+        /// Partition = stable hash(tenant) mod partitions. Fixed for the stream's life.
+        public var partitions = 16
+        /// The JetStream stream (and the prefix of the lease buckets).
+        public var stream = "SLUICE"
+        /// How long a dead node's partitions stay with it.
+        public var leaseTTL: WindowDuration = .seconds(5)
+        public init() {}
+
+        /// Whether `serve` runs as a cluster node.
+        public var isEnabled: Bool { nats != nil }
     }
 }

@@ -7,10 +7,14 @@ public struct RecordBatch: Sendable {
     /// Asks the aggregator to checkpoint its open windows after these records (the periodic
     /// checkpoint that bounds what a crash can lose).
     public var checkpoint: Bool
+    /// Where these records end in their source (a cluster partition's stream sequence): the
+    /// aggregator keeps it and every checkpoint after it carries it.
+    public var position: UInt64?
 
-    public init(records: [Record], checkpoint: Bool = false) {
+    public init(records: [Record], checkpoint: Bool = false, position: UInt64? = nil) {
         self.records = records
         self.checkpoint = checkpoint
+        self.position = position
     }
 }
 

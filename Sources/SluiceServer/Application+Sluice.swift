@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import SluiceModel
@@ -31,6 +32,16 @@ public enum SluiceRoutes {
         api.put("retention") { request, context in try await retention.put(request, context) }
         api.post("retention/apply") { request, context in try await retention.apply(request, context) }
         api.get("stream") { request, context in try await stream.handle(request, context) }
+        // Nodes, partitions, owners and lag, as NATS has them (design §12).
+        router.get("api/v2/cluster/status") { _, _ -> Response in
+            guard let cluster = state.cluster else {
+                throw APIError(.notFound, "not_clustered", "this server runs as one node (cluster.nats is not set)")
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let body = try encoder.encode(try await cluster.status())
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body + [0x0A])))
+        }
         // The Prometheus-compatible read API (design §9).
         PromRoutes.register(on: router, state: state, maxBodyBytes: maxBodyBytes)
         // Ingest in the protocols agents already speak (design §10).
@@ -58,8 +69,9 @@ public enum SluiceRoutes {
             return QueryRoutes.json { $0.beginObject(); $0.key("status"); $0.string("ready"); $0.endObject() }
         }
         router.get("metrics") { _, _ -> Response in
-            let text = state.metrics.scrape(counters: state.pipeline.counters, channelDepth: state.pipeline.input.count,
+            var text = state.metrics.scrape(counters: state.pipeline.counters, channelDepth: state.pipeline.input.count,
                                             channelCapacity: state.pipeline.input.capacity, store: state.storeStatistics)
+            if let cluster = state.cluster { text += cluster.scrape() }
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: text)))
         }
         extra?(router)

@@ -24,7 +24,8 @@ public final class ServerState: Sendable {
     /// query reads, and how far before a time range a window that ends inside it may start.
     let windowLengths: [WindowDuration]
 
-    init(topology: Topology, broadcast: BroadcastSink, dashboard: DashboardSink, metrics: SelfMetrics) {
+    init(topology: Topology, broadcast: BroadcastSink, dashboard: DashboardSink, metrics: SelfMetrics, cluster: ClusterNode? = nil) {
+        self.cluster = cluster
         pipeline = topology.pipeline
         edge = topology.edge
         tokenMeter = topology.tokenMeter
@@ -35,6 +36,12 @@ public final class ServerState: Sendable {
         self.dashboard = dashboard
         self.metrics = metrics
     }
+
+    /// In a cluster, the node: windows come from each partition's owner.
+    public let cluster: ClusterNode?
+
+    /// The windows this node's own pipeline holds.
+    var localWindows: WindowSource { WindowSource(reader: reader, dashboard: dashboard, pipeline: pipeline) }
 
     public var directory: DataDirectory? { store?.directory }
     public var storeStatistics: StoreStatistics? { store?.statistics }

@@ -62,13 +62,19 @@ public struct SluiceServer: Sendable {
         let broadcast = BroadcastSink()
         let dashboard = DashboardSink()
         let metrics = SelfMetrics()
+        // In a cluster, this node's own pipeline takes nothing: what the edge takes goes to the
+        // stream, and each partition held here has its pipeline and store under the data directory.
+        let cluster = configuration.cluster.isEnabled
+            ? try ClusterNode(configuration: configuration, dataDirectory: options.dataDirectory, logger: logger) : nil
         // The dashboard first: by the time a stream event goes out, queries can see its window.
-        var choice = Topology.Options(dataDirectory: options.dataDirectory, ingestTime: { Timestamp.now() }, sinks: [dashboard, broadcast]) { message in
+        var choice = Topology.Options(dataDirectory: cluster == nil ? options.dataDirectory : nil, ingestTime: { Timestamp.now() },
+                                      sinks: [dashboard, broadcast]) { message in
             logger.notice("\(message)")
         }
         choice.emitSummary = false
         choice.keepRunningThroughWriteFailures = true
-        choice.edge = .server(configuration, waitForDurability: options.dataDirectory != nil && configuration.store.fsync == .always)
+        choice.forwarder = cluster?.forwarder
+        choice.edge = .server(configuration, waitForDurability: cluster == nil && options.dataDirectory != nil && configuration.store.fsync == .always)
         choice.pruned = { result in
             switch result {
             case .success(let report):
@@ -85,13 +91,15 @@ public struct SluiceServer: Sendable {
             }
         }
         let topology = try Topology(configuration: configuration, options: choice)
-        let state = ServerState(topology: topology, broadcast: broadcast, dashboard: dashboard, metrics: metrics)
+        let state = ServerState(topology: topology, broadcast: broadcast, dashboard: dashboard, metrics: metrics, cluster: cluster)
         self.state = state
         self.topology = topology
 
         // The sources: one line each.
         let boundPorts = BoundPorts(expected: [options.http, options.tcp, options.udp, statsdUDP, statsdTCP].compactMap { $0 }.count, report: bound)
         var sources: [any Service] = []
+        // First, so that it stops after every listener: what they took reaches the stream.
+        if let cluster { sources.append(cluster) }
         if let tcp = options.tcp {
             sources.append(TCPSource(host: tcp.host, port: tcp.port, edge: topology.edge, maxConnections: configuration.server.maxConnections,
                                      idleTimeout: .microseconds(configuration.server.idleTimeout.microseconds), logger: logger) { boundPorts.set(tcp: $0) })
@@ -134,7 +142,9 @@ public struct SluiceServer: Sendable {
                                      availableConnectionsDelegate: MaximumAvailableConnections(configuration.server.maxConnections, logger: logger)),
                 onServerRunning: { channel in
                     state.ready.store(true, ordering: .releasing)
-                    boundPorts.set(http: channel.localAddress?.port ?? http.port)
+                    let port = channel.localAddress?.port ?? http.port
+                    cluster?.httpAddress.withLock { $0 = "\(http.host):\(port)" }
+                    boundPorts.set(http: port)
                 },
                 logger: logger)
             sources.append(app)

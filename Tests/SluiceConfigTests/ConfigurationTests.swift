@@ -54,6 +54,25 @@ struct ConfigurationTests {
         #expect(c.auth.tokens["change-me-admin"] == "admin")
     }
 
+    @Test("the cluster: section loads; without nats, serve runs as one node")
+    func cluster() throws {
+        #expect(!Configuration().cluster.isEnabled)
+        let c = try Configuration.parse(yaml: """
+            cluster:
+              nats: nats://10.0.0.5:4222
+              node_id: node-2_b
+              partitions: 32
+              stream: METRICS
+              lease_ttl: 10s
+            """)
+        #expect(c.cluster.isEnabled)
+        #expect(c.cluster.nats == "nats://10.0.0.5:4222")
+        #expect(c.cluster.nodeID == "node-2_b")
+        #expect(c.cluster.partitions == 32)
+        #expect(c.cluster.stream == "METRICS")
+        #expect(c.cluster.leaseTTL == .seconds(10))
+    }
+
     @Test("an unknown key is an error naming its full path", arguments: [
         ("pipeline:\n  windowz: [1m]\n", "pipeline.windowz"),
         ("nope: 1\n", "nope"),
@@ -87,6 +106,13 @@ struct ConfigurationTests {
         ("server:\n  request_timeout: 0s\n", "server.request_timeout"),
         ("server:\n  min_body_rate: 0\n", "server.min_body_rate"),
         ("auth:\n  tokens:\n    \"long-enough-token\": \"not a tenant\"\n", "auth.tokens.long-enough-token"),
+        ("cluster:\n  nats: 127.0.0.1:4222\n  node_id: n1\n", "cluster.nats"),
+        ("cluster:\n  nats: nats://127.0.0.1:4222\n", "cluster.node_id"),
+        ("cluster:\n  nats: nats://127.0.0.1:4222\n  node_id: n.1\n", "cluster.node_id"),
+        ("cluster:\n  partitions: 0\n", "cluster.partitions"),
+        ("cluster:\n  partitions: 1025\n", "cluster.partitions"),
+        ("cluster:\n  stream: \"a b\"\n", "cluster.stream"),
+        ("cluster:\n  lease_ttl: 500ms\n", "cluster.lease_ttl"),
     ])
     func badValue(yaml: String, key: String) {
         #expect {

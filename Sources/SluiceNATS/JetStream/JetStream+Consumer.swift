@@ -13,6 +13,9 @@ extension JetStream {
         public var acknowledgementWait: Duration = .seconds(30)
         /// How many delivered messages may wait for their acknowledgement at once.
         public var maximumAcknowledgementsPending = 20_000
+        /// Acknowledging a message acknowledges every one before it (`ack_policy: all`), so a
+        /// reader that takes messages in order acknowledges once per batch.
+        public var acknowledgeAll = false
 
         public init(durableName: String, filterSubject: String? = nil, startSequence: UInt64? = nil) {
             self.durableName = durableName
@@ -22,7 +25,7 @@ extension JetStream {
 
         func json(stream: String) -> [String: Any] {
             var config: [String: Any] = [
-                "durable_name": durableName, "ack_policy": "explicit", "ack_wait": acknowledgementWait.nanoseconds,
+                "durable_name": durableName, "ack_policy": acknowledgeAll ? "all" : "explicit", "ack_wait": acknowledgementWait.nanoseconds,
                 "max_ack_pending": maximumAcknowledgementsPending, "replay_policy": "instant",
             ]
             if let startSequence {
@@ -112,6 +115,8 @@ public struct JetStreamMessage: Sendable {
     public let deliveries: UInt64
     /// Messages left for the consumer after this one.
     public let pending: UInt64
+    /// When the stream stored it, in nanoseconds since the epoch.
+    public let published: Int64
     let client: NATSClient
 
     init(_ message: NATSMessage, client: NATSClient) throws(NATSError) {
@@ -126,13 +131,14 @@ public struct JetStreamMessage: Sendable {
         default: throw NATSError(.jetStream, "\(reply.debugDescription) is not a JetStream acknowledgement subject")
         }
         guard tokens[0] == "$JS", tokens[1] == "ACK", let deliveries = UInt64(tokens[base + 2]), let sequence = UInt64(tokens[base + 3]),
-              let pending = UInt64(tokens[base + 6]) else {
+              let published = Int64(tokens[base + 5]), let pending = UInt64(tokens[base + 6]) else {
             throw NATSError(.jetStream, "\(reply.debugDescription) is not a JetStream acknowledgement subject")
         }
         self.message = message
         self.streamSequence = sequence
         self.deliveries = deliveries
         self.pending = pending
+        self.published = published
         self.client = client
     }
 

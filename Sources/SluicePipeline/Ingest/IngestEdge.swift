@@ -64,12 +64,15 @@ public struct IngestEdge: Sendable {
     let tap: (@Sendable ([Record]) -> Void)?
     /// The `Idempotency-Key`s within the window, when the configuration has one.
     public let keys: IdempotencyKeys?
+    /// In a cluster, where taken records go instead of this pipeline (design §12).
+    public let forwarder: (any IngestForwarder)?
 
     public init<C: Clock>(
         configuration: Configuration, pipeline: Pipeline, health: StoreHealth? = nil, clock: C,
-        ingestTime: (@Sendable () -> Timestamp)?, tap: (@Sendable ([Record]) -> Void)? = nil
+        ingestTime: (@Sendable () -> Timestamp)?, tap: (@Sendable ([Record]) -> Void)? = nil, forwarder: (any IngestForwarder)? = nil
     ) where C.Duration == Duration {
         self.tap = tap
+        self.forwarder = forwarder
         self.configuration = configuration
         self.pipeline = pipeline
         self.health = health
@@ -139,6 +142,13 @@ public struct IngestEdge: Sendable {
     private func forward(_ batch: DecodedBatch, report: (LineError) -> Void) async throws {
         guard !batch.isEmpty else { return }
         batch.rejections.forEach(report)
+        if let forwarder {
+            // A stream has no retries to recognise: each block is its own batch.
+            if !batch.records.isEmpty { try await forwarder.forward(batch.records, batchID: nil) }
+            counters.update { batch.count(into: &$0) }
+            tap?(batch.records)
+            return
+        }
         if !batch.records.isEmpty {
             if let limiter {
                 while let wait = limiter.take(batch.records.count, tenant: "stream") { try await sleep(.seconds(wait)) }
@@ -175,6 +185,18 @@ public struct IngestEdge: Sendable {
     public func datagram(_ batch: DecodedBatch, report: (LineError) -> Void) async throws {
         batch.rejections.forEach(report)
         var counted = batch
+        if let forwarder, !batch.records.isEmpty {
+            do throws(IngestRefusal) {
+                try await forwarder.forward(batch.records, batchID: nil)
+            } catch {
+                counters.add("udp_dropped_records", UInt64(batch.records.count))
+                counted.records = []
+                counted.byType = counted.byType.map { _ in 0 }
+            }
+            counters.update { counted.count(into: &$0) }
+            tap?(counted.records)
+            return
+        }
         if !batch.records.isEmpty, limiter?.take(batch.records.count, tenant: "stream") != nil || !pipeline.input.trySend(RecordBatch(records: batch.records)) {
             counters.add("udp_dropped_records", UInt64(batch.records.count))
             counted.records = []
@@ -205,6 +227,15 @@ public struct IngestEdge: Sendable {
         guard !batch.records.isEmpty else {
             counters.update { batch.count(into: &$0) }
             return Submission(accepted: 0, rejections: batch.rejections)
+        }
+        if let forwarder {
+            // Taken once the cluster's stream has them; a keyed retry (to any node) names the
+            // same batch, so the stream stores it once.
+            try await forwarder.forward(batch.records, batchID: ticket.map { "\($0.scope):\($0.key)" })
+            counters.update { batch.count(into: &$0) }
+            tap?(batch.records)
+            if let ticket, let receipt { ticket.taken(receipt, acknowledgement: nil) }
+            return Submission(accepted: batch.records.count, rejections: batch.rejections)
         }
         guard await enqueue(RecordBatch(records: batch.records)) else { throw .pipelineFull(configuration.enqueueTimeout) }
         counters.update { batch.count(into: &$0) }
@@ -240,7 +271,7 @@ public struct IngestEdge: Sendable {
     /// The records the store keeps raw: all but histogram points, which a raw metric sample
     /// cannot stand for. Their samples are kept in the windows they are merged into (and in
     /// the checkpoint of the open ones).
-    static func raw(_ records: [Record]) -> [Record] {
+    public static func raw(_ records: [Record]) -> [Record] {
         guard records.contains(where: { if case .metric(let m) = $0 { m.distribution != nil } else { false } }) else { return records }
         return records.filter { if case .metric(let m) = $0 { m.distribution == nil } else { true } }
     }
@@ -287,6 +318,14 @@ public struct IngestEdge: Sendable {
     }
 }
 
+/// Where a cluster node's ingest edge hands taken records: the cluster's stream, whose owner
+/// of each partition aggregates them (design §12).
+public protocol IngestForwarder: Sendable {
+    /// Returns once `records` are durable where they go. A batch with a `batchID` that was
+    /// forwarded before is stored once, however much of it got through the first time.
+    func forward(_ records: [Record], batchID: String?) async throws(IngestRefusal)
+}
+
 /// Why the ingest edge refused a whole message; nothing in it was taken unless `held` says so.
 public enum IngestRefusal: Error, Sendable, Equatable {
     /// The body is not records (an invalid JSON array, or nothing at all).
@@ -302,4 +341,7 @@ public enum IngestRefusal: Error, Sendable, Equatable {
     /// The store cannot write. `held`: the records were taken before the failure and are held
     /// in memory until the store writes again.
     case storeUnwritable(String, held: Bool)
+    /// The cluster's stream did not confirm the records, for this reason; part of them may
+    /// be stored, so a retry should carry the same `Idempotency-Key`.
+    case clusterUnavailable(String)
 }

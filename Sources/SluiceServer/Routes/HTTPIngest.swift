@@ -93,6 +93,10 @@ struct HTTPIngest: Sendable {
         case .notDurable:
             return APIError(.serviceUnavailable, "not_durable", "the records are in the pipeline but were not confirmed durable in time; retry with the same Idempotency-Key so that they are counted once",
                             headers: [.retryAfter: "1"])
+        case .clusterUnavailable(let reason):
+            return APIError(.serviceUnavailable, "cluster_unavailable",
+                            "the cluster's stream did not confirm the records (\(reason)); retry with the same Idempotency-Key so that they are counted once",
+                            headers: [.retryAfter: "1"])
         case .storeUnwritable(let reason, let held):
             // `held`: the records were taken before the failure and are held in memory until
             // the store writes again, so they are not yet durable.

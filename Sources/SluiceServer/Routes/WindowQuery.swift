@@ -94,44 +94,16 @@ struct WindowQuery: Sendable {
         }
     }
 
+    /// The pipeline's windows that `filter` wants: this node's, or in a cluster, those of
+    /// every partition's owner.
     func windows(_ filter: Filter) async throws -> [WindowSummary] {
-        struct Key: Hashable { var series: SeriesKey; var span: WindowSpan }
-        var parts: [Key: [WindowSummary]] = [:]
-        let query = StoreQuery(kinds: [.window], tenantID: filter.tenant, metric: filter.metric, from: filter.from, to: filter.to)
-        for case .output(.window(let w)) in try await state.storedRecords(query) where filter.wants(w) {
-            parts[Key(series: w.series, span: w.span), default: []].append(w)
-        }
-        // Closed in this run: in the store already, or about to be.
-        for w in state.dashboard.snapshot(tenant: filter.tenant).windows.values.joined() where filter.wants(w) {
-            let key = Key(series: w.series, span: w.span)
-            if parts[key]?.contains(where: { $0.sameSamples(as: w) }) != true { parts[key, default: []].append(w) }
-        }
-        // Open: never stored yet, though an earlier part of the same window may be.
-        for case .window(let w) in await openWindows() where filter.wants(w) {
-            parts[Key(series: w.series, span: w.span), default: []].append(w)
-        }
-        return parts.values.map { WindowSummary.combining($0) }.sorted { ($0.span, $0.series) < ($1.span, $1.series) }
+        if let cluster = state.cluster { return try await cluster.windows(filter) }
+        return try await state.localWindows.windows(filter)
     }
 
     func visits(_ filter: Filter) async throws -> [VisitsWindowSummary] {
-        struct Key: Hashable { var site: String?; var span: WindowSpan }
-        var parts: [Key: [VisitsWindowSummary]] = [:]
-        let query = StoreQuery(kinds: [.visitsWindow], tenantID: filter.tenant, from: filter.from, to: filter.to)
-        for case .output(.visitsWindow(let v)) in try await state.storedRecords(query) where filter.wants(span: v.span, tenant: v.tenantID) {
-            parts[Key(site: v.tenantID, span: v.span), default: []].append(v)
-        }
-        for v in state.dashboard.snapshot(tenant: filter.tenant).visits.values.joined() where filter.wants(span: v.span, tenant: v.tenantID) {
-            let key = Key(site: v.tenantID, span: v.span)
-            if parts[key]?.contains(where: { $0.visits == v.visits && $0.uniqueVisitors == v.uniqueVisitors }) != true { parts[key, default: []].append(v) }
-        }
-        for case .visitsWindow(let v) in await openWindows() where filter.wants(span: v.span, tenant: v.tenantID) {
-            parts[Key(site: v.tenantID, span: v.span), default: []].append(v)
-        }
-        return parts.values.map { VisitsWindowSummary.combining($0) }.sorted { ($0.span, $0.tenantID ?? "") < ($1.span, $1.tenantID ?? "") }
-    }
-
-    private func openWindows() async -> [OutputRecord] {
-        await state.pipeline.live.openSummaries(nudge: { _ = state.pipeline.input.trySend(RecordBatch(records: [])) })
+        if let cluster = state.cluster { return try await cluster.visits(filter) }
+        return try await state.localWindows.visits(filter)
     }
 
     /// `windows` rolled up to `step` (when given), after checking that every window fits it.
@@ -159,5 +131,60 @@ struct WindowQuery: Sendable {
                 throw APIError.badRequest("\(problem); ask for a whole number of windows")
             }
         }
+    }
+}
+
+/// The windows one pipeline holds: its store, the recent closed windows not yet flushed to it,
+/// and the windows still open (marked partial). A window stored in parts (split by a restart)
+/// is answered as one; one seen both in the store and in memory counts once.
+struct WindowSource: Sendable {
+    /// `nil` without a store.
+    let reader: StoreReader?
+    let dashboard: DashboardSink
+    let pipeline: Pipeline
+
+    func windows(_ filter: WindowQuery.Filter) async throws -> [WindowSummary] {
+        struct Key: Hashable { var series: SeriesKey; var span: WindowSpan }
+        var parts: [Key: [WindowSummary]] = [:]
+        let query = StoreQuery(kinds: [.window], tenantID: filter.tenant, metric: filter.metric, from: filter.from, to: filter.to)
+        for case .output(.window(let w)) in try await storedRecords(query) where filter.wants(w) {
+            parts[Key(series: w.series, span: w.span), default: []].append(w)
+        }
+        // Closed in this run: in the store already, or about to be.
+        for w in dashboard.snapshot(tenant: filter.tenant).windows.values.joined() where filter.wants(w) {
+            let key = Key(series: w.series, span: w.span)
+            if parts[key]?.contains(where: { $0.sameSamples(as: w) }) != true { parts[key, default: []].append(w) }
+        }
+        // Open: never stored yet, though an earlier part of the same window may be.
+        for case .window(let w) in await openWindows() where filter.wants(w) {
+            parts[Key(series: w.series, span: w.span), default: []].append(w)
+        }
+        return parts.values.map { WindowSummary.combining($0) }.sorted { ($0.span, $0.series) < ($1.span, $1.series) }
+    }
+
+    func visits(_ filter: WindowQuery.Filter) async throws -> [VisitsWindowSummary] {
+        struct Key: Hashable { var site: String?; var span: WindowSpan }
+        var parts: [Key: [VisitsWindowSummary]] = [:]
+        let query = StoreQuery(kinds: [.visitsWindow], tenantID: filter.tenant, from: filter.from, to: filter.to)
+        for case .output(.visitsWindow(let v)) in try await storedRecords(query) where filter.wants(span: v.span, tenant: v.tenantID) {
+            parts[Key(site: v.tenantID, span: v.span), default: []].append(v)
+        }
+        for v in dashboard.snapshot(tenant: filter.tenant).visits.values.joined() where filter.wants(span: v.span, tenant: v.tenantID) {
+            let key = Key(site: v.tenantID, span: v.span)
+            if parts[key]?.contains(where: { $0.visits == v.visits && $0.uniqueVisitors == v.uniqueVisitors }) != true { parts[key, default: []].append(v) }
+        }
+        for case .visitsWindow(let v) in await openWindows() where filter.wants(span: v.span, tenant: v.tenantID) {
+            parts[Key(site: v.tenantID, span: v.span), default: []].append(v)
+        }
+        return parts.values.map { VisitsWindowSummary.combining($0) }.sorted { ($0.span, $0.tenantID ?? "") < ($1.span, $1.tenantID ?? "") }
+    }
+
+    private func openWindows() async -> [OutputRecord] {
+        await pipeline.live.openSummaries(nudge: { _ = pipeline.input.trySend(RecordBatch(records: [])) })
+    }
+
+    private func storedRecords(_ query: StoreQuery) async throws(StoreError) -> [StoredRecord] {
+        guard let reader else { return [] }
+        return try await BlockingWork.run { () throws(StoreError) in try reader.records(query) }
     }
 }

@@ -34,6 +34,8 @@ public struct Topology: Sendable {
         public var recordTap: (@Sendable ([Record]) -> Void)?
         /// Store, retention and restart messages (stderr for the CLI, the log for `serve`).
         public var report: @Sendable (String) -> Void
+        /// In a cluster node's front: where taken records go instead of this pipeline.
+        public var forwarder: (any IngestForwarder)?
         /// What each periodic retention run came to.
         public var pruned: @Sendable (Result<RetentionPruner.Report, StoreError>) -> Void = { _ in }
 
@@ -52,6 +54,9 @@ public struct Topology: Sendable {
     public let tokenMeter: TokenMeter
     /// `nil` without a data directory.
     public let store: Store?
+    /// The input position the last checkpoint carried (0: none): where a reader of a
+    /// cluster partition's stream resumes after.
+    public let resumedPosition: UInt64
     let services: [any Service]
 
     public init(configuration: Configuration, options: Options) throws {
@@ -71,11 +76,12 @@ public struct Topology: Sendable {
         stages.append(tokenMeter)
         let aggregator = WindowAggregator.Configuration(windows: configuration.pipeline.windows, lateness: configuration.pipeline.lateness)
         let resumption = try store?.resumption(configuration: aggregator, report: options.report)
+        resumedPosition = resumption?.machine.position ?? 0
         pipeline = Pipeline(
             configuration: .init(aggregator: aggregator, channelCapacity: configuration.pipeline.channelCapacity, emitSummary: options.emitSummary),
             stages: stages, sinks: options.sinks, store: store?.writer, counters: counters, resuming: resumption)
         edge = IngestEdge(configuration: options.edge, pipeline: pipeline, health: store?.health, clock: ContinuousClock(),
-                          ingestTime: options.ingestTime, tap: options.recordTap)
+                          ingestTime: options.ingestTime, tap: options.recordTap, forwarder: options.forwarder)
         if let keys = edge.keys, let store {
             // The keys whose records survived, from the receipts stored beside them.
             let now = edge.now().microseconds

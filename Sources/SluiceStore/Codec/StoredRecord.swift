@@ -108,3 +108,12 @@ public enum StoredRecord: Sendable, Hashable {
         return name == metric
     }
 }
+
+extension StoredRecord {
+    /// Records in the store's block payload encoding (FORMAT.md, "Payload"), uncompressed and
+    /// lossless, sketches included: how a cluster node sends another the windows it holds.
+    public static func encodeBlock(_ records: [StoredRecord]) -> [UInt8] { BlockCodec.encode(records) }
+
+    /// Reads what `encodeBlock` wrote; throws on bytes that are not such a payload.
+    public static func decodeBlock(_ bytes: [UInt8]) throws(StoreError) -> [StoredRecord] { try BlockCodec.decode(bytes) }
+}

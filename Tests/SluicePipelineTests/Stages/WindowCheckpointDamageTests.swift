@@ -77,10 +77,10 @@ struct WindowCheckpointDamageTests {
         #expect(Self.decodeError(other)?.message.contains("not a window checkpoint") == true)
         #expect(Self.decodeError(Array("{\"type\":\"metric\"}".utf8))?.isCorrupt == true)
         var version = Self.bytes
-        version[8] = 2
+        version[8] = 3
         let versionError = Self.decodeError(version)
         #expect(versionError?.isUnsupportedVersion == true)
-        #expect(versionError?.message.contains("version 2") == true)
+        #expect(versionError?.message.contains("version 3") == true)
         var payload = Self.bytes
         payload[payload.count - 1] ^= 0x10
         #expect(Self.decodeError(payload)?.message.contains("checksum") == true)

@@ -52,6 +52,29 @@ struct WindowCheckpointTests {
         }
     }
 
+    @Test("the input position goes through a checkpoint; without one the bytes are version 1's")
+    func position() throws {
+        var machine = Machine(configuration: .init(windows: [.minutes(1)], lateness: .seconds(5)))
+        var events: [StageEvent] = []
+        machine.record(Self.metric(1, 2), into: &events)
+        let without = machine.checkpoint().encoded()
+        #expect(without[8] == 1, "no position: written as version 1, as before positions")
+        #expect(try Self.restarted(machine).position == 0)
+        for position: UInt64 in [1, 127, 128, 1 << 40] {
+            machine.position = position
+            let bytes = machine.checkpoint().encoded()
+            #expect(bytes[8] == 2)
+            let resumed = try Self.restarted(machine)
+            #expect(resumed.position == position)
+            #expect(rendered(resumed.openSummaries().map { .output($0) }) == rendered(machine.openSummaries().map { .output($0) }))
+        }
+        // A version 2 checkpoint cut at its position is refused, not read as position 0.
+        machine.position = 300
+        var cut = machine.checkpoint().encoded()
+        cut.removeLast()
+        #expect(throws: CheckpointError.self) { try WindowCheckpoint(decoding: cut) }
+    }
+
     @Test("a run restarted after every few hundred records still gives the uninterrupted output")
     func restartOften() throws {
         let stream = MixedStream.scenarios[0]

@@ -33,7 +33,7 @@ public struct CheckpointError: Error, Sendable, Hashable, CustomStringConvertibl
     }
 
     static func unsupportedVersion(_ version: UInt8) -> Self {
-        .init(.unsupportedVersion, "window checkpoint version \(version) is not readable by this Sluice, which reads version \(WindowCheckpoint.version); resume with the Sluice that wrote it, or move the checkpoint aside (its open windows are then lost)")
+        .init(.unsupportedVersion, "window checkpoint version \(version) is not readable by this Sluice, which reads versions \(WindowCheckpoint.versions.lowerBound) to \(WindowCheckpoint.versions.upperBound); resume with the Sluice that wrote it, or move the checkpoint aside (its open windows are then lost)")
     }
 
     static func truncated(_ count: Int, of expected: UInt64) -> Self {

@@ -20,9 +20,13 @@ public struct WindowCheckpoint: Sendable {
     let seriesKeys: [SeriesKey]
     /// Per window length (in `configuration.windows` order), the open windows by ascending start.
     let openWindows: [[(start: Int64, pane: Pane)]]
+    /// Where the input stood: the position (a stream sequence) of the last record taken, 0
+    /// when the input has none. A resumed reader starts after it.
+    public let position: UInt64
 
     static let magic: [UInt8] = Array("SLUICEWC".utf8)
-    static let version: UInt8 = 1
+    /// Version 2 adds the input position; a checkpoint without one is written as version 1.
+    static let versions: ClosedRange<UInt8> = 1...2
     /// Magic, version, payload length (8 bytes), CRC-32C of the payload (4 bytes).
     static let headerSize = 8 + 1 + 8 + 4
 
@@ -55,10 +59,11 @@ public struct WindowCheckpoint: Sendable {
                 pane.encode(into: &w)
             }
         }
+        if position != 0 { w.varint(position) }
         let payload = w.bytes
         var out = BinaryWriter(capacity: Self.headerSize + payload.count)
         out.raw(Self.magic)
-        out.u8(Self.version)
+        out.u8(position != 0 ? 2 : 1)
         out.u64(UInt64(payload.count))
         out.u32(CRC32C.checksum(payload))
         out.raw(payload)
@@ -75,7 +80,8 @@ public struct WindowCheckpoint: Sendable {
         }
         guard bytes[..<magicCount].elementsEqual(Self.magic) else { throw .notACheckpoint(bytes[..<magicCount]) }
         guard bytes.count >= magicCount + 1 else { throw .truncated(bytes.count, of: UInt64(Self.headerSize)) }
-        guard bytes[magicCount] == Self.version else { throw .unsupportedVersion(bytes[magicCount]) }
+        let version = bytes[magicCount]
+        guard Self.versions.contains(version) else { throw .unsupportedVersion(version) }
         guard bytes.count >= Self.headerSize else { throw .truncated(bytes.count, of: UInt64(Self.headerSize)) }
         var header = BinaryReader(bytes, offset: magicCount + 1)
         guard let length = try? header.u64(), let storedCRC = try? header.u32() else {
@@ -94,8 +100,8 @@ public struct WindowCheckpoint: Sendable {
         guard computed == storedCRC else { throw .checksumMismatch(stored: storedCRC, computed: computed) }
         do throws(BinaryDecodingError) {
             var r = BinaryReader(payload)
-            try self.init(payload: &r)
-            try r.expectEnd("the checkpoint's open windows")
+            try self.init(payload: &r, version: version)
+            try r.expectEnd(version == 1 ? "the checkpoint's open windows" : "the checkpoint's input position")
         } catch {
             throw .malformed(error)
         }
@@ -104,7 +110,7 @@ public struct WindowCheckpoint: Sendable {
     /// The payload. Checks everything the state machine relies on (lengths positive and in
     /// order, windows aligned and in order, series numbers known), so that a checkpoint that
     /// decodes resumes without trapping.
-    private init(payload r: inout BinaryReader) throws(BinaryDecodingError) {
+    private init(payload r: inout BinaryReader, version: UInt8) throws(BinaryDecodingError) {
         let windowCount = try r.count(maximum: 1_024)
         guard windowCount > 0 else { throw .malformed("no window lengths") }
         var lengths: [Int64] = []
@@ -156,16 +162,22 @@ public struct WindowCheckpoint: Sendable {
             }
             openWindows.append(windows)
         }
+        var position: UInt64 = 0
+        if version >= 2 {
+            position = try r.varint()
+            guard position > 0 else { throw .malformed("a version 2 checkpoint with input position 0") }
+        }
         self.init(
             configuration: .init(windows: lengths.map { WindowDuration(microseconds: $0) }, lateness: WindowDuration(microseconds: lateness)),
             watermark: watermark, maxEventTime: maxEventTime, late: late, lateByWindow: lateByWindow,
-            seriesKeys: keys, openWindows: openWindows)
+            seriesKeys: keys, openWindows: openWindows, position: position)
     }
 
     init(
         configuration: WindowAggregator.Configuration, watermark: Int64, maxEventTime: Int64, late: UInt64,
-        lateByWindow: [UInt64], seriesKeys: [SeriesKey], openWindows: [[(start: Int64, pane: Pane)]]
+        lateByWindow: [UInt64], seriesKeys: [SeriesKey], openWindows: [[(start: Int64, pane: Pane)]], position: UInt64
     ) {
+        self.position = position
         self.configuration = configuration
         self.watermark = watermark
         self.maxEventTime = maxEventTime

@@ -26,7 +26,7 @@ extension WindowAggregator.StateMachine {
         }
         return WindowCheckpoint(
             configuration: configuration, watermark: watermark, maxEventTime: maxEventTime, late: late,
-            lateByWindow: lateByWindow, seriesKeys: keys, openWindows: open)
+            lateByWindow: lateByWindow, seriesKeys: keys, openWindows: open, position: position)
     }
 
     /// A machine in the state `checkpoint` holds, with `configuration`'s lateness.
@@ -46,6 +46,7 @@ extension WindowAggregator.StateMachine {
         maxEventTime = checkpoint.maxEventTime
         late = checkpoint.late
         lateByWindow = checkpoint.lateByWindow
+        position = checkpoint.position
     }
 
     /// The start of the earliest window that has not fired, open or not yet opened: after a

@@ -21,6 +21,9 @@ extension WindowAggregator {
         private let tick: Int64
         public internal(set) var late: UInt64 = 0
         public internal(set) var lateByWindow: [UInt64]
+        /// The input position (a stream sequence) of the last batch taken that had one; 0
+        /// for none. Checkpoints carry it, so a resumed reader knows where to start.
+        public var position: UInt64 = 0
 
         struct LengthState: Sendable {
             let length: Int64

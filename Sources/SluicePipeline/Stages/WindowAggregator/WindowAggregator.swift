@@ -61,6 +61,7 @@ public struct WindowAggregator: Sendable {
             batch.records.withUnsafeBufferPointer { records in
                 for i in records.indices { machine.record(records[i], into: &events) }
             }
+            if let position = batch.position { machine.position = position }
             late.report(machine, counters: counters, windows: configuration.windows)
             count(records: batch.records.count, events: events)
             if let live, live.isRequested { live.publish(machine.openSummaries()) }

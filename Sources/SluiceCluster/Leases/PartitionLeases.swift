@@ -1,4 +1,5 @@
 import Synchronization
+import SluiceNATS
 
 /// Partition ownership through leases in a JetStream KV bucket (design §12).
 ///
@@ -27,12 +28,17 @@ public final class PartitionLeases: Sendable {
     let nodes: KeyValue
     let leases: KeyValue
     let machine: Mutex<StateMachine>
+    /// What the heartbeat says about this node (`sluice cluster status` shows it).
+    let heartbeat: @Sendable () -> [UInt8]
+    /// The lease table and the live nodes as the last round read them.
+    private let seen = Mutex<(table: [Int: Lease], nodes: [String: [UInt8]])>(([:], [:]))
     /// The partitions held, after every round (changed or not) and after the final release.
     public let ownership: AsyncStream<[Int]>
     let ownershipContinuation: AsyncStream<[Int]>.Continuation
 
-    init(configuration: Configuration, nodes: KeyValue, leases: KeyValue) {
+    init(configuration: Configuration, nodes: KeyValue, leases: KeyValue, heartbeat: @escaping @Sendable () -> [UInt8]) {
         self.configuration = configuration
+        self.heartbeat = heartbeat
         self.nodes = nodes
         self.leases = leases
         self.machine = Mutex(StateMachine(node: configuration.node, partitions: configuration.partitions, ttl: configuration.ttl))
@@ -40,11 +46,14 @@ public final class PartitionLeases: Sendable {
         (ownership, ownershipContinuation) = AsyncStream.makeStream(of: [Int].self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Opens (creating when needed) the two buckets.
-    public static func open(_ jetStream: JetStream, _ configuration: Configuration) async throws(NATSError) -> PartitionLeases {
+    /// Opens (creating when needed) the two buckets. `heartbeat` is what the node writes to
+    /// its entry in `<prefix>_nodes` every round (its name when not given).
+    public static func open(_ jetStream: JetStream, _ configuration: Configuration,
+                            heartbeat: (@Sendable () -> [UInt8])? = nil) async throws(NATSError) -> PartitionLeases {
         let nodes = try await KeyValue.open(jetStream, bucket: "\(configuration.prefix)_nodes", ttl: configuration.ttl)
         let leases = try await KeyValue.open(jetStream, bucket: "\(configuration.prefix)_leases", ttl: configuration.ttl)
-        return PartitionLeases(configuration: configuration, nodes: nodes, leases: leases)
+        let node = configuration.node
+        return PartitionLeases(configuration: configuration, nodes: nodes, leases: leases, heartbeat: heartbeat ?? { Array(node.utf8) })
     }
 
     /// The partitions this node holds now.
@@ -65,9 +74,11 @@ public final class PartitionLeases: Sendable {
     public func round() async {
         let started = ContinuousClock.now
         do {
-            _ = try await nodes.put(configuration.node, Array(configuration.node.utf8))
-            let live = Set(try await nodes.entries().keys)
+            _ = try await nodes.put(configuration.node, heartbeat())
+            let entries = try await nodes.entries()
+            let live = Set(entries.keys)
             let table = try await self.table()
+            seen.withLock { $0 = (table, entries.mapValues(\.value)) }
             let actions = machine.withLock { $0.observed(table: table, nodes: live, now: started) }
             // Side by side: a slow round is what lets a lease lapse.
             await withTaskGroup(of: Void.self) { group in
@@ -77,6 +88,17 @@ public final class PartitionLeases: Sendable {
             machine.withLock { $0.unreachable(now: ContinuousClock.now) }
         }
         publish()
+    }
+
+    /// The lease table as the last round read it (who owned what then).
+    public var lastTable: [Int: Lease] { seen.withLock { $0.table } }
+
+    /// The live nodes' heartbeats as the last round read them, by node.
+    public var lastHeartbeats: [String: [UInt8]] { seen.withLock { $0.nodes } }
+
+    /// The live nodes' heartbeats, read now.
+    public func heartbeats() async throws(NATSError) -> [String: [UInt8]] {
+        try await nodes.entries().mapValues(\.value)
     }
 
     /// Who holds which partition now, as the bucket says.

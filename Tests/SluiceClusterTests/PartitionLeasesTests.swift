@@ -1,6 +1,7 @@
 import Testing
 import SluiceTesting
-@testable import SluiceNATS
+@testable import SluiceCluster
+import SluiceNATS
 
 /// Partition leases on a real `nats-server -js`: three nodes share the partitions, and when one
 /// dies without a word the other two take its share once its leases expire.

@@ -1,4 +1,5 @@
 import SluiceModel
+import SluiceNATS
 
 extension PartitionLeases {
     /// One partition's entry in the lease table: who holds it, at which revision.

@@ -1,6 +1,7 @@
 import Testing
 import SluiceModel
-@testable import SluiceNATS
+@testable import SluiceCluster
+import SluiceNATS
 
 /// The lease state machine, alone and in a simulated cluster whose lease table behaves as a
 /// JetStream KV bucket with a TTL does: a create fails on a live key, an update on a stale

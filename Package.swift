@@ -154,7 +154,7 @@ let package = Package(
         ),
         .testTarget(name: "SluiceNATSTests", dependencies: ["SluiceNATS", "SluiceModel", "SluiceTesting"]),
         .testTarget(name: "SluiceClusterTests", dependencies: ["SluiceCluster", "SluiceNATS", "SluiceModel", "SluiceTesting"]),
-        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluicePipeline", "SluiceTesting"]),
+        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceModel", "SluicePipeline", "SluiceTesting"]),
         .testTarget(
             name: "SluiceClientTests",
             dependencies: [

@@ -193,8 +193,20 @@ public final class ClusterNode: Service, Sendable {
             throw APIError(.serviceUnavailable, "cluster_unavailable", "this node is not connected to the cluster yet; retry")
         }
         let wanted = filter.tenant.map { [partitioning.partition(tenant: $0)] } ?? Array(0..<settings.partitions)
+        do {
+            return try await gather(filter, visits: visits, partitions: wanted, table: running.leases.lastTable, running: running)
+        } catch let error as APIError where error.status == .serviceUnavailable {
+            // The last round's table may be a round old: ownership may have moved since. Once
+            // more on the table as it is now.
+            let table: [Int: PartitionLeases.Lease]
+            do { table = try await running.leases.table() } catch { throw error }
+            return try await gather(filter, visits: visits, partitions: wanted, table: table, running: running)
+        }
+    }
+
+    private func gather(_ filter: WindowQuery.Filter, visits: Bool, partitions wanted: [Int], table: [Int: PartitionLeases.Lease],
+                        running: Running) async throws -> [StoredRecord] {
         let local = held
-        let table = running.leases.lastTable
         var remote: [String: [Int]] = [:]
         var mine: [PartitionRuntime] = []
         for partition in wanted {
@@ -227,7 +239,7 @@ public final class ClusterNode: Service, Sendable {
                 }
             }
             for runtime in mine {
-                group.addTask { try await Self.records(runtime.source, filter, visits: visits) }
+                group.addTask { try await Self.records(runtime, filter, visits: visits) }
             }
             var all: [StoredRecord] = []
             for try await part in group { all += part }
@@ -235,8 +247,11 @@ public final class ClusterNode: Service, Sendable {
         }
     }
 
-    static func records(_ source: WindowSource, _ filter: WindowQuery.Filter, visits: Bool) async throws -> [StoredRecord] {
-        visits ? try await source.visits(filter).map { .output(.visitsWindow($0)) } : try await source.windows(filter).map { .output(.window($0)) }
+    /// A partition's windows, once what its reader took has reached them.
+    static func records(_ runtime: PartitionRuntime, _ filter: WindowQuery.Filter, visits: Bool) async throws -> [StoredRecord] {
+        await runtime.settle(within: .seconds(2))
+        let source = runtime.source
+        return visits ? try await source.visits(filter).map { .output(.visitsWindow($0)) } : try await source.windows(filter).map { .output(.window($0)) }
     }
 
     /// Answers another node's query for the partitions it asks about that this node holds.
@@ -249,7 +264,7 @@ public final class ClusterNode: Service, Sendable {
             let answered = request.partitions.filter { local[$0] != nil }
             var records: [StoredRecord] = []
             for partition in answered {
-                records += try await Self.records(local[partition]!.source, request.filter, visits: request.visits)
+                records += try await Self.records(local[partition]!, request.filter, visits: request.visits)
             }
             for part in ClusterQuery.answer(records, answered: answered, maximumPayload: maximumPayload) {
                 try client.publish(reply, payload: part.payload, headers: part.headers)

@@ -52,6 +52,24 @@ final class PartitionRuntime: Sendable {
         await group.triggerGracefulShutdown()
     }
 
+    /// Waits until every record the reader has taken is through the aggregator and every
+    /// window they closed has reached the sinks queries read, or until `timeout`: so that a
+    /// query right after the partition caught up sees it all.
+    func settle(within timeout: Duration) async {
+        let taken = progress.snapshot.records
+        let pipeline = topology.pipeline
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await pipeline.progress.wait { $0.recordsAggregated >= taken }
+                let closed = pipeline.progress.value.windowsClosed
+                await pipeline.progress.wait { $0.windowsDelivered >= closed }
+            }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
     /// The windows this partition holds, as a single node answers a window query.
     var source: WindowSource {
         WindowSource(reader: topology.store?.reader, dashboard: windows, pipeline: topology.pipeline)

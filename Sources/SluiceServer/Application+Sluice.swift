@@ -33,7 +33,8 @@ public enum SluiceRoutes {
         api.post("retention/apply") { request, context in try await retention.apply(request, context) }
         api.get("stream") { request, context in try await stream.handle(request, context) }
         // Nodes, partitions, owners and lag, as NATS has them (design §12).
-        router.get("api/v2/cluster/status") { _, _ -> Response in
+        router.get("api/v2/cluster/status") { _, context -> Response in
+            guard context.identity == .admin else { throw APIError.forbidden("only an admin token may read the cluster's status") }
             guard let cluster = state.cluster else {
                 throw APIError(.notFound, "not_clustered", "this server runs as one node (cluster.nats is not set)")
             }

@@ -59,11 +59,20 @@ public final class ServerState: Sendable {
     /// Stored records matching `query` (with `combined`, a window stored in parts answered as
     /// one), read on the blocking pool: a scan reads segment files for as long as the disk
     /// takes. None without a store.
-    func storedRecords(_ query: StoreQuery, combined: Bool = false) async throws(StoreError) -> [StoredRecord] {
+    func storedRecords(_ query: StoreQuery, combined: Bool = false) async throws -> [StoredRecord] {
+        // In a cluster, the stores are the partitions' owners'.
+        if let cluster { return try await cluster.storedRecords(query, combined: combined) }
         guard let reader else { return [] }
         return try await BlockingWork.run { () throws(StoreError) in
             combined ? try reader.combinedRecords(query) : try reader.records(query)
         }
+    }
+
+    /// The token meter's open days and months, of `tenantID` or of every tenant: this node's,
+    /// or in a cluster, every partition owner's.
+    func tokenUsage(tenantID: String?) async throws -> [TokenUsageSummary] {
+        if let cluster { return try await cluster.tokenUsage(tenantID: tenantID) }
+        return await tokenMeter.usage(tenantID: tenantID)
     }
 
     /// Windows of another directory of the store (a tier) rolled up to `step` as they are

@@ -171,7 +171,7 @@ public final class ClusterNode: Service, Sendable {
 
     func windows(_ filter: WindowQuery.Filter) async throws -> [WindowSummary] {
         var out: [WindowSummary] = []
-        for record in try await gather(filter, visits: false) {
+        for record in try await gather(tenant: filter.tenant, ClusterQuery.Request(filter, visits: false, partitions: [])) {
             if case .output(.window(let w)) = record { out.append(w) }
         }
         return out.sorted { ($0.span, $0.series) < ($1.span, $1.series) }
@@ -179,32 +179,47 @@ public final class ClusterNode: Service, Sendable {
 
     func visits(_ filter: WindowQuery.Filter) async throws -> [VisitsWindowSummary] {
         var out: [VisitsWindowSummary] = []
-        for record in try await gather(filter, visits: true) {
+        for record in try await gather(tenant: filter.tenant, ClusterQuery.Request(filter, visits: true, partitions: [])) {
             if case .output(.visitsWindow(let v)) = record { out.append(v) }
         }
         return out.sorted { ($0.span, $0.tenantID ?? "") < ($1.span, $1.tenantID ?? "") }
     }
 
-    /// Every window `filter` wants from the partitions it can touch (one, for a tenant), from
-    /// their owners. Partitions are disjoint by tenant, so the answers only add up. Fails with
-    /// `503` when a partition has no owner, or its owner does not answer for it.
-    private func gather(_ filter: WindowQuery.Filter, visits: Bool) async throws -> [StoredRecord] {
+    /// What the stores of every partition `query` can touch hold for it (with `combined`, a
+    /// window stored in parts answered as one), from the partitions' owners.
+    func storedRecords(_ query: StoreQuery, combined: Bool) async throws -> [StoredRecord] {
+        try await gather(tenant: query.tenantID, ClusterQuery.Request(query, combined: combined, partitions: []))
+    }
+
+    /// The token meters' open days and months, of `tenantID` or of every tenant.
+    func tokenUsage(tenantID: String?) async throws -> [TokenUsageSummary] {
+        var out: [TokenUsageSummary] = []
+        for case .output(.tokenUsage(let u)) in try await gather(tenant: tenantID, ClusterQuery.Request(tokensOf: tenantID, partitions: [])) {
+            out.append(u)
+        }
+        return out.sorted { ($0.tenantID, $0.model, $0.period, $0.start) < ($1.tenantID, $1.model, $1.period, $1.start) }
+    }
+
+    /// What `request` asks of the partitions it can touch (one, for a tenant), from their
+    /// owners. Partitions are disjoint by tenant, so the answers only add up. Fails with `503`
+    /// when a partition has no owner, or its owner does not answer for it.
+    private func gather(tenant: String?, _ request: ClusterQuery.Request) async throws -> [StoredRecord] {
         guard let running = state.withLock({ $0.running }) else {
             throw APIError(.serviceUnavailable, "cluster_unavailable", "this node is not connected to the cluster yet; retry")
         }
-        let wanted = filter.tenant.map { [partitioning.partition(tenant: $0)] } ?? Array(0..<settings.partitions)
+        let wanted = tenant.map { [partitioning.partition(tenant: $0)] } ?? Array(0..<settings.partitions)
         do {
-            return try await gather(filter, visits: visits, partitions: wanted, table: running.leases.lastTable, running: running)
+            return try await gather(request, partitions: wanted, table: running.leases.lastTable, running: running)
         } catch let error as APIError where error.status == .serviceUnavailable {
             // The last round's table may be a round old: ownership may have moved since. Once
             // more on the table as it is now.
             let table: [Int: PartitionLeases.Lease]
             do { table = try await running.leases.table() } catch { throw error }
-            return try await gather(filter, visits: visits, partitions: wanted, table: table, running: running)
+            return try await gather(request, partitions: wanted, table: table, running: running)
         }
     }
 
-    private func gather(_ filter: WindowQuery.Filter, visits: Bool, partitions wanted: [Int], table: [Int: PartitionLeases.Lease],
+    private func gather(_ request: ClusterQuery.Request, partitions wanted: [Int], table: [Int: PartitionLeases.Lease],
                         running: Running) async throws -> [StoredRecord] {
         let local = held
         var remote: [String: [Int]] = [:]
@@ -224,7 +239,8 @@ public final class ClusterNode: Service, Sendable {
         return try await withThrowingTaskGroup(of: [StoredRecord].self) { group in
             for (owner, partitions) in remote {
                 group.addTask {
-                    let request = ClusterQuery.Request(filter, visits: visits, partitions: partitions)
+                    var request = request
+                    request.partitions = partitions
                     let answer: (records: [StoredRecord], answered: Set<Int>)
                     do {
                         answer = try await ClusterQuery.ask(running.client, stream: stream, node: owner, request: request, timeout: timeout)
@@ -239,7 +255,7 @@ public final class ClusterNode: Service, Sendable {
                 }
             }
             for runtime in mine {
-                group.addTask { try await Self.records(runtime, filter, visits: visits) }
+                group.addTask { try await Self.records(runtime, request) }
             }
             var all: [StoredRecord] = []
             for try await part in group { all += part }
@@ -247,11 +263,23 @@ public final class ClusterNode: Service, Sendable {
         }
     }
 
-    /// A partition's windows, once what its reader took has reached them.
-    static func records(_ runtime: PartitionRuntime, _ filter: WindowQuery.Filter, visits: Bool) async throws -> [StoredRecord] {
+    /// What `request` asks of one partition held here, once what its reader took has reached
+    /// its windows.
+    static func records(_ runtime: PartitionRuntime, _ request: ClusterQuery.Request) async throws -> [StoredRecord] {
         await runtime.settle(within: .seconds(2))
+        if request.tokens {
+            return await runtime.topology.tokenMeter.usage(tenantID: request.tenant).map { .output(.tokenUsage($0)) }
+        }
+        if let stored = request.stored {
+            guard let reader = runtime.topology.store?.reader else { return [] }
+            let query = stored.query
+            return try await BlockingWork.run { () throws(StoreError) in
+                stored.combined ? try reader.combinedRecords(query) : try reader.records(query)
+            }
+        }
         let source = runtime.source
-        return visits ? try await source.visits(filter).map { .output(.visitsWindow($0)) } : try await source.windows(filter).map { .output(.window($0)) }
+        let filter = request.filter
+        return request.visits ? try await source.visits(filter).map { .output(.visitsWindow($0)) } : try await source.windows(filter).map { .output(.window($0)) }
     }
 
     /// Answers another node's query for the partitions it asks about that this node holds.
@@ -264,9 +292,9 @@ public final class ClusterNode: Service, Sendable {
             let answered = request.partitions.filter { local[$0] != nil }
             var records: [StoredRecord] = []
             for partition in answered {
-                records += try await Self.records(local[partition]!, request.filter, visits: request.visits)
+                records += try await Self.records(local[partition]!, request)
             }
-            for part in ClusterQuery.answer(records, answered: answered, maximumPayload: maximumPayload) {
+            for part in try ClusterQuery.answer(records, answered: answered, tokens: request.tokens, maximumPayload: maximumPayload) {
                 try client.publish(reply, payload: part.payload, headers: part.headers)
             }
         } catch {

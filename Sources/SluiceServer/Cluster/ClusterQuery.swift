@@ -22,6 +22,49 @@ enum ClusterQuery {
         var length: Int64?
         var from: Int64?
         var to: Int64?
+        /// Instead of windows: what each partition's store holds for this query.
+        var stored: Stored?
+        /// Instead of windows: the token meter's open days and months (of `tenant`, or all).
+        var tokens = false
+
+        /// A store query, as `StoreQuery` has it.
+        struct Stored: Codable, Sendable, Hashable {
+            var kinds: [UInt8]?
+            var tenant: String?
+            var metric: String?
+            var from: Int64?
+            var to: Int64?
+            var windowLength: Int64?
+            /// A window stored in parts answered as one.
+            var combined: Bool
+
+            init(_ query: StoreQuery, combined: Bool) {
+                kinds = query.kinds.map { $0.map(\.rawValue).sorted() }
+                tenant = query.tenantID
+                metric = query.metric
+                from = query.from?.microseconds
+                to = query.to?.microseconds
+                windowLength = query.windowLength?.microseconds
+                self.combined = combined
+            }
+
+            var query: StoreQuery {
+                StoreQuery(kinds: kinds.map { Set($0.compactMap(StoredRecord.Kind.init(rawValue:))) }, tenantID: tenant, metric: metric,
+                           from: from.map { Timestamp(microseconds: $0) }, to: to.map { Timestamp(microseconds: $0) },
+                           windowLength: windowLength.map { WindowDuration(microseconds: $0) })
+            }
+        }
+
+        init(tokensOf tenant: String?, partitions: [Int]) {
+            self.partitions = partitions
+            self.tenant = tenant
+            tokens = true
+        }
+
+        init(_ query: StoreQuery, combined: Bool, partitions: [Int]) {
+            self.partitions = partitions
+            stored = Stored(query, combined: combined)
+        }
 
         init(_ filter: WindowQuery.Filter, visits: Bool, partitions: [Int]) {
             self.visits = visits
@@ -39,14 +82,54 @@ enum ClusterQuery {
         }
     }
 
+    /// A token meter's usage row on the wire (JSON: the store does not keep these).
+    struct Usage: Codable, Sendable {
+        var period: String
+        var start: Int64
+        var tenant: String
+        var model: String
+        var requests: UInt64
+        var prompt: UInt64
+        var completion: UInt64
+        var cached: UInt64
+        var cost: Int64?
+
+        init(_ u: TokenUsageSummary) {
+            period = u.period.rawValue
+            start = u.start.microseconds
+            tenant = u.tenantID
+            model = u.model
+            requests = u.requests
+            prompt = u.promptTokens
+            completion = u.completionTokens
+            cached = u.cachedTokens
+            cost = u.costMicroUSD
+        }
+
+        var summary: TokenUsageSummary? {
+            UsagePeriod(rawValue: period).map {
+                TokenUsageSummary(period: $0, start: Timestamp(microseconds: start), tenantID: tenant, model: model, requests: requests,
+                                  promptTokens: prompt, completionTokens: completion, cachedTokens: cached, costMicroUSD: cost)
+            }
+        }
+    }
+
     static let answeredHeader = "Sluice-Answered"
     static let errorHeader = "Sluice-Error"
 
     static func subject(stream: String, node: String) -> String { "sluice.query.\(stream).\(node)" }
 
     /// The answer's messages: `records` in parts of at most `maximumPayload` bytes, then the end.
-    static func answer(_ records: [StoredRecord], answered: [Int], maximumPayload: Int) -> [(payload: [UInt8], headers: NATSHeaders?)] {
+    /// Token usage goes as JSON; everything else in the block encoding.
+    static func answer(_ records: [StoredRecord], answered: [Int], tokens: Bool, maximumPayload: Int) throws -> [(payload: [UInt8], headers: NATSHeaders?)] {
         var parts: [(payload: [UInt8], headers: NATSHeaders?)] = []
+        if tokens {
+            var usage: [Usage] = []
+            for case .output(.tokenUsage(let u)) in records { usage.append(Usage(u)) }
+            parts.append((Array(try JSONEncoder().encode(usage)), nil))
+            parts.append(([], NATSHeaders([(answeredHeader, answered.map(String.init).joined(separator: ","))])))
+            return parts
+        }
         func add(_ slice: ArraySlice<StoredRecord>) {
             guard !slice.isEmpty else { return }
             let payload = StoredRecord.encodeBlock(Array(slice))
@@ -89,7 +172,13 @@ enum ClusterQuery {
                     if let answered = message.headers?[answeredHeader] {
                         return (records, Set(answered.split(separator: ",").compactMap { Int($0) }))
                     }
-                    records += try StoredRecord.decodeBlock(message.payload)
+                    if request.tokens {
+                        for usage in try JSONDecoder().decode([Usage].self, from: Data(message.payload)) {
+                            if let summary = usage.summary { records.append(.output(.tokenUsage(summary))) }
+                        }
+                    } else {
+                        records += try StoredRecord.decodeBlock(message.payload)
+                    }
                 }
                 return nil
             }

@@ -42,7 +42,15 @@ struct DashboardRoutes: Sendable {
         let parameters = request.uri.queryParameters
         let asked = parameters.get("tenant").flatMap { $0.isEmpty ? nil : $0 }
         if let viewer, let asked, asked != viewer { throw APIError.forbidden("this token sees tenant \(viewer) only") }
-        let snapshot = sink.snapshot(tenant: viewer)
+        var snapshot = sink.snapshot(tenant: viewer)
+        if state.cluster != nil, let base = state.windowLengths.first {
+            // In a cluster the windows live with each partition's owner: the newest closed ones
+            // (what this node's sink would hold) are read from them, for the selectors and "now".
+            let from = Timestamp(microseconds: Timestamp.now().microseconds - base.microseconds * Int64(sink.windowsPerSeries))
+            for w in try await WindowQuery(state: state).windows(.init(tenant: viewer, length: base, from: from)) where !w.partial {
+                snapshot.windows[w.series, default: []].append(w)
+            }
+        }
         let range = DashboardRange.resolve(from: parameters.get("from"), to: parameters.get("to"),
                                            now: snapshot.newestEnd ?? Timestamp.now().microseconds)
         var data = DashboardData(
@@ -54,7 +62,7 @@ struct DashboardRoutes: Sendable {
             try await history(&data)
         }
         if widgets.contains(.tokenUsageMonitor) {
-            data.tokens = await state.tokenMeter.usage(tenantID: viewer)
+            data.tokens = try await state.tokenUsage(tenantID: viewer)
             data.forecasts = await state.tokenMeter.forecasts(tenantID: viewer)
         }
         if widgets.contains(.retentionPolicyManager), let directory = state.directory {
@@ -82,7 +90,7 @@ struct DashboardRoutes: Sendable {
         let sinkFull = data.snapshot.windows.values.contains { $0.count >= sink.windowsPerSeries }
         let span = data.range.to - data.range.from
         let reachesBack = held.isEmpty || data.range.from < held.max()!
-        guard (state.store != nil && reachesBack) || (sinkFull && reachesBack) || span / base.microseconds > Int64(Self.maximumPoints) else { return }
+        guard ((state.store != nil || state.cluster != nil) && reachesBack) || (sinkFull && reachesBack) || span / base.microseconds > Int64(Self.maximumPoints) else { return }
         let multiples: [Int64] = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1_440, 2_880, 10_080]
         let step = WindowDuration(microseconds: base.microseconds * (multiples.first { span / (base.microseconds * $0) <= Int64(Self.maximumPoints) } ?? 10_080))
         // Whole steps that end inside the range.

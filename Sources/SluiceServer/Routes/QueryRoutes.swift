@@ -224,7 +224,7 @@ struct QueryRoutes: Sendable {
         let tenant = try Self.tenant(request, context)
         let period = request.uri.queryParameters.get("period") ?? "month"
         guard let wanted = UsagePeriod(rawValue: period) else { throw APIError.badRequest("period=\(period): expected day or month") }
-        let usage = await state.tokenMeter.usage(tenantID: tenant).filter { $0.period == wanted }
+        let usage = try await state.tokenUsage(tenantID: tenant).filter { $0.period == wanted }
         let budgets = state.tokenMeter.configuration.budgets
         return Self.json { json in
             json.beginArray()
@@ -288,7 +288,7 @@ struct QueryRoutes: Sendable {
             caches[c.cache ?? ""] = c
         }
         if let v = recent.visits[id]?.last, visits.map({ $0.span.end <= v.span.end }) ?? true { visits = v }
-        let usage = await state.tokenMeter.usage(tenantID: id).filter { $0.period == .month }
+        let usage = try await state.tokenUsage(tenantID: id).filter { $0.period == .month }
         return Self.json(headers: settled) { json in
             json.beginObject()
             json.key("tenant_id"); json.string(id)

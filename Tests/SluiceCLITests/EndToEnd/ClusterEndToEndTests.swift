@@ -42,22 +42,75 @@ struct ClusterEndToEndTests {
         var route: String
         var value: Double
 
+        /// Every tenth sample comes with an LLM call's token usage.
+        var tokens: (request: String, model: String, prompt: Int, completion: Int)?
+
         var json: String {
-            "{\"type\":\"metric\",\"timestamp\":\(time),\"tenant_id\":\"\(tenant)\",\"metric_name\":\"\(metric)\",\"labels\":{\"route\":\"\(route)\"},\"value\":\(value)}"
+            var line = "{\"type\":\"metric\",\"timestamp\":\(time),\"tenant_id\":\"\(tenant)\",\"metric_name\":\"\(metric)\",\"labels\":{\"route\":\"\(route)\"},\"value\":\(value)}"
+            if let tokens {
+                line += "\n{\"type\":\"token_usage\",\"timestamp\":\(time),\"tenant_id\":\"\(tenant)\",\"model\":\"\(tokens.model)\",\"request_id\":\"\(tokens.request)\","
+                    + "\"prompt_tokens\":\(tokens.prompt),\"completion_tokens\":\(tokens.completion)}"
+            }
+            return line
         }
     }
 
-    /// Samples in time order over twenty minutes ending half an hour ago. Values are quarters,
-    /// so every sum is exact in any order: the totals must match to the last bit.
+    struct Usage: Hashable, CustomStringConvertible {
+        var requests = 0
+        var prompt = 0
+        var completion = 0
+        var description: String { "\(requests) requests, \(prompt)+\(completion) tokens" }
+    }
+
+    /// Samples in time order over twenty minutes ending half an hour ago, within one calendar
+    /// month (the token meter's open month holds them all). Values are quarters, so every sum
+    /// is exact in any order: the totals must match to the last bit.
     static func samples(count: Int) -> [Sample] {
         var random = SeededRandom(seed: 18)
-        let end = (Int64(Date().timeIntervalSince1970) / 60 - 30) * 60
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        var end = (Int64(Date().timeIntervalSince1970) / 60 - 30) * 60
+        let monthStart = Int64(calendar.dateInterval(of: .month, for: Date(timeIntervalSince1970: Double(end)))!.start.timeIntervalSince1970)
+        if end - 20 * 60 < monthStart { end = monthStart - 60 }
         let start = end - 20 * 60
         return (0..<count).map { i in
-            Sample(time: start + Int64(i) * 20 * 60 / Int64(count), tenant: "tenant-\(random.next() % 12)",
-                   metric: ["latency_ms", "queue_depth"][Int(random.next() % 2)], route: "/r\(random.next() % 3)",
-                   value: Double(random.next() % 40_000) / 4)
+            var sample = Sample(time: start + Int64(i) * 20 * 60 / Int64(count), tenant: "tenant-\(random.next() % 12)",
+                                metric: ["latency_ms", "queue_depth"][Int(random.next() % 2)], route: "/r\(random.next() % 3)",
+                                value: Double(random.next() % 40_000) / 4)
+            if i % 10 == 0 {
+                sample.tokens = ("req-\(i)", ["gpt-4o", "claude"][Int(random.next() % 2)], Int(random.next() % 5_000), Int(random.next() % 1_000))
+            }
+            return sample
         }
+    }
+
+    /// The oracle for the token meter: requests and tokens per tenant and model.
+    static func expectedUsage(_ samples: [Sample]) -> [String: Usage] {
+        var out: [String: Usage] = [:]
+        for s in samples {
+            guard let t = s.tokens else { continue }
+            out["\(s.tenant)/\(t.model)", default: Usage()].requests += 1
+            out["\(s.tenant)/\(t.model)", default: Usage()].prompt += t.prompt
+            out["\(s.tenant)/\(t.model)", default: Usage()].completion += t.completion
+        }
+        return out
+    }
+
+    /// This month's usage as a node answers it (`GET /api/v2/analytics/tokens`).
+    static func usage(by node: ServerProcess, tenant: String? = nil) async throws -> [String: Usage] {
+        let body = try await node.get("/api/v2/analytics/tokens?period=month" + (tenant.map { "&tenant=\($0)" } ?? ""))
+        guard let rows = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [[String: Any]] else {
+            Issue.record("tokens from port \(node.http): \(body.prefix(300))")
+            return [:]
+        }
+        var out: [String: Usage] = [:]
+        for row in rows {
+            let key = "\(row["tenant_id"] as! String)/\(row["model"] as! String)"
+            #expect(out[key] == nil, "\(key) answered twice")
+            out[key] = Usage(requests: (row["requests"] as! NSNumber).intValue, prompt: (row["prompt_tokens"] as! NSNumber).intValue,
+                             completion: (row["completion_tokens"] as! NSNumber).intValue)
+        }
+        return out
     }
 
     /// The oracle: the samples added up per series and one-minute window, by hand.
@@ -131,13 +184,17 @@ struct ClusterEndToEndTests {
     }
 
     /// Waits, asking again each time NATS answers, until exactly `nodes` are live and hold
-    /// every partition, and each owner has taken everything stored for it.
+    /// every partition in fair shares, and each owner has taken everything stored for it.
     static func waitUntilSettled(_ asking: ServerProcess, nodes: Set<String>) async throws -> [String: Any] {
         while true {
             let status = try await status(asking)
             let live = Set((status["nodes"] as! [[String: Any]]).map { $0["node"] as! String })
             let partitions = status["partitions"] as! [[String: Any]]
-            if live == nodes, partitions.allSatisfy({ ($0["caught_up"] as? Bool) == true && nodes.contains($0["owner"] as? String ?? "") }) {
+            let owners = partitions.map { $0["owner"] as? String ?? "" }
+            // Balanced too: until then, partitions still move to the node with fewer.
+            let shares = nodes.map { node in owners.count { $0 == node } }
+            if live == nodes, partitions.allSatisfy({ ($0["caught_up"] as? Bool) == true && nodes.contains($0["owner"] as? String ?? "") }),
+               shares.max()! <= (partitions.count + nodes.count - 1) / nodes.count, shares.min()! >= partitions.count / nodes.count {
                 return status
             }
             try Task.checkCancellation()
@@ -199,6 +256,14 @@ struct ClusterEndToEndTests {
             let differences = Self.differences(try await Self.answered(by: node), expected)
             #expect(differences.isEmpty, "\(name): \(differences.count) windows differ: \(differences.prefix(5))")
         }
+        // The token meters too: every tenant's month, from whichever node is asked.
+        let usage = Self.expectedUsage(samples)
+        #expect(usage.count > 12)
+        for node in [nodes[0]!, nodes[1]!] {
+            let answered = try await Self.usage(by: node)
+            #expect(answered == usage, "tokens from port \(node.http): \(answered.filter { usage[$0.key] != $0.value }.prefix(5))")
+        }
+        #expect(try await Self.usage(by: nodes[0]!, tenant: "tenant-3") == usage.filter { $0.key.hasPrefix("tenant-3/") })
         // One tenant's windows come from the one partition that holds them.
         let tenant = try await Self.answered(by: nodes[1]!, query: "&tenant=tenant-7")
         #expect(Self.differences(tenant, expected.filter { $0.key.tenant == "tenant-7" }).isEmpty)
@@ -211,7 +276,9 @@ struct ClusterEndToEndTests {
 
         let cli = try await SluiceBinary.run(["cluster", "status", "--config", "\(dir)/n1.yml"])
         #expect(cli.status == 0, "\(cli.stderr)")
-        #expect(cli.stdout.contains("3 live nodes; every partition is caught up"), "\(cli.stdout)")
+        #expect(cli.stdout.contains("stream SLUICE: last sequence "), "\(cli.stdout)")
+        #expect(cli.stdout.contains("3 live nodes"), "\(cli.stdout)")
+        for p in 0..<8 { #expect(cli.stdout.contains("\n\(p)  "), "partition \(p) is listed: \(cli.stdout)") }
         for name in ["n1", "n2", "n3"] { #expect(cli.stdout.contains("\n\(name) "), "\(cli.stdout)") }
     }
 }

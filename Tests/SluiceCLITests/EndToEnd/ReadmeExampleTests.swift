@@ -71,11 +71,12 @@ struct ReadmeExampleTests {
         for label in ["```bash", "```shell", "```console", "```zsh"] { #expect(!markdown.contains(label + "\n"), "\(label) block") }
         // Every annotation sits right before a block it applies to.
         #expect(markdown.split(separator: "\n").count { $0.hasPrefix("<!-- doc-test:") } == Self.blocks.count { $0.skipped != nil })
-        #expect(Self.blocks.count == 10)
+        #expect(Self.blocks.count == 11)
         #expect(Self.runnable.count == 7)
         #expect(Self.runnable.count { $0.needsServer } == 4)
         #expect(Self.blocks.compactMap(\.skipped).map { String($0.prefix(while: { $0 != ";" })) }
-                == ["builds and runs the tests themselves", "installs from PyPI", "needs Debian's prometheus and waits for its scrapes"],
+                == ["builds and runs the tests themselves", "installs from PyPI", "needs Debian's prometheus and waits for its scrapes",
+                    "starts servers that run until stopped"],
                 "a block was skipped or unskipped")
         for expectation in Self.expectations {
             #expect(Self.runnable.count { $0.text.contains(expectation.marker) } == 1, "\(expectation.name): its example is gone or doubled")

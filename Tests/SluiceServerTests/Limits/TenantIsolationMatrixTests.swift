@@ -14,7 +14,8 @@ import SluiceTesting
 ///   except on routes scoped by the token itself (the Prometheus read API, the retention
 ///   policy view), where the answer is `200` and holds nothing of the other tenant, while an
 ///   admin's answer to the same request does.
-/// - Changing or applying retention is the admin's alone: `403` for any tenant token.
+/// - Changing or applying retention, and the cluster's status, are the admin's alone: `403`
+///   for any tenant token.
 /// - An admin may do everything.
 ///
 /// The route list comes from the server's router: a route added without a row here fails the
@@ -88,6 +89,9 @@ struct TenantIsolationMatrixTests {
                                                       headers: ["Content-Type: application/json"]),
                                            other: .refused(Probe(method: "PUT", path: "\(api)/retention", body: #"{"max_age":{"metric":"1d"}}"#, headers: ["Content-Type: application/json"])),
                                            adminOnly: true)
+        // The cluster's nodes and partitions: the admin's (a single node answers 404).
+        rows["GET /api/v2/cluster/status"] = Row(own: get("/api/v2/cluster/status"), other: .refused(get("/api/v2/cluster/status")),
+                                                 success: [404], adminOnly: true)
         rows["POST \(api)/retention/apply"] = Row(own: Probe(method: "POST", path: "\(api)/retention/apply?dry_run=true"),
                                                   other: .refused(Probe(method: "POST", path: "\(api)/retention/apply")), adminOnly: true)
         // The Prometheus read API: scoped by the token.

@@ -22,6 +22,11 @@ struct Serve: AsyncParsableCommand {
             listens on loopback only. SIGINT or SIGTERM stops the listeners, drains the pipeline \
             and syncs the store.
 
+            With cluster.nats and cluster.node_id in --config, the server is one node of a \
+            cluster on NATS JetStream: what it takes goes to the stream (202 once JetStream has \
+            it), it aggregates the partitions it holds a lease on into --data-dir/partitions, and \
+            it answers queries for the whole cluster. See `sluice cluster status`.
+
             Example:
               sluice serve --http 127.0.0.1:8080 --tcp 127.0.0.1:9000 \\
                 --data-dir ./sluice-data

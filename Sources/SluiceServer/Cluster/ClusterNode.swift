@@ -24,6 +24,8 @@ public final class ClusterNode: Service, Sendable {
     let dataDirectory: String?
     let logger: Logger
     let forwarder = ClusterForwarder()
+    /// The data directory's lock, held for the node's life: two nodes must not share one.
+    let directoryLock: DirectoryLock?
     /// Where this node's HTTP API listens, for `sluice cluster status` (set once bound).
     let httpAddress = Mutex<String?>(nil)
 
@@ -52,6 +54,14 @@ public final class ClusterNode: Service, Sendable {
         partitioning = Partitioning(partitions: configuration.cluster.partitions)
         self.dataDirectory = dataDirectory
         self.logger = logger
+        do {
+            directoryLock = try dataDirectory.map { try DataDirectory(path: $0, create: true).lock() }
+        } catch {
+            throw ServerError("--data-dir \(dataDirectory ?? ""): \(error); each node of a cluster needs a data directory of its own")
+        }
+        if dataDirectory == nil {
+            logger.warning("cluster node \(node) runs without a data directory: a partition taken again is read from the start of the stream")
+        }
     }
 
     var leaseTTL: Duration { .microseconds(settings.leaseTTL.microseconds) }
@@ -60,12 +70,14 @@ public final class ClusterNode: Service, Sendable {
     /// held and answers other nodes' queries until shutdown. On shutdown each partition stops
     /// and checkpoints, and the leases are given back.
     public func run() async throws {
+        defer { directoryLock?.release() }
         guard let client = await connect() else { return }
         defer { forwarder.attach(nil) }
+        var failure: (any Error)?
         do {
             try await cancelWhenGracefulShutdown { try await self.serve(client) }
         } catch {
-            logger.error("cluster node \(node) stopped: \(error)")
+            if !Task.isShuttingDownGracefully { failure = error }
         }
         let stopping = state.withLock { s in
             defer { s.runtimes = [:]; s.running = nil }
@@ -76,6 +88,9 @@ public final class ClusterNode: Service, Sendable {
             await task.value
         }
         await client.close()
+        // The server stops with it: a node that cannot use the stream (JetStream off, a
+        // stream of that name with other subjects) must say so, not run without the cluster.
+        if let failure { throw ServerError("cluster node \(node) cannot run on \(settings.nats!): \(failure)") }
     }
 
     private func connect() async -> NATSClient? {

@@ -29,3 +29,14 @@ public struct PipelineProgress: Sendable, Hashable {
         return n
     }
 }
+
+extension Watched where Value == PipelineProgress {
+    /// Returns once the aggregator has taken `records` records in all and every window closed
+    /// by then has reached the sinks: what a query waits for to see those records.
+    public func settled(through records: UInt64) async {
+        await wait { $0.recordsAggregated >= records }
+        // The windows closed by then, by these records or by later ones.
+        let closed = value.windowsClosed
+        await wait { $0.windowsDelivered >= closed }
+    }
+}

@@ -95,10 +95,7 @@ public final class ServerState: Sendable {
         let progress = pipeline.progress
         return await withTaskGroup(of: Bool.self) { group in
             group.addTask {
-                await progress.wait { $0.recordsAggregated >= taken }
-                // The windows closed by then, by these records or by later ones.
-                let closed = progress.value.windowsClosed
-                await progress.wait { $0.windowsDelivered >= closed }
+                await progress.settled(through: taken)
                 return !Task.isCancelled
             }
             group.addTask {

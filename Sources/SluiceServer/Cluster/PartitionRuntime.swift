@@ -59,11 +59,7 @@ final class PartitionRuntime: Sendable {
         let taken = progress.snapshot.records
         let pipeline = topology.pipeline
         await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await pipeline.progress.wait { $0.recordsAggregated >= taken }
-                let closed = pipeline.progress.value.windowsClosed
-                await pipeline.progress.wait { $0.windowsDelivered >= closed }
-            }
+            group.addTask { await pipeline.progress.settled(through: taken) }
             group.addTask { try? await Task.sleep(for: timeout) }
             await group.next()
             group.cancelAll()

@@ -24,6 +24,8 @@ struct ClusterStatusCommand: AsyncParsableCommand {
             it lags behind, and when its open windows were last checkpointed. A partition with \
             no owner (OWNER -) is waiting for a lease; its records wait in the stream.
 
+            Exit status 69 when the NATS server cannot be reached or read.
+
             Example:
               sluice cluster status --config node1.yml
             """
@@ -43,7 +45,8 @@ struct ClusterStatusCommand: AsyncParsableCommand {
         do {
             client = try await NATSClient.connect(.init(url: url, name: "sluice cluster status"))
         } catch {
-            throw ValidationError("cannot reach the NATS server at \(url): \(error)")
+            StandardError.write("sluice: cannot reach the NATS server at \(url): \(error)\n")
+            throw ExitCode(69)
         }
         let status: ClusterStatus
         do {
@@ -51,7 +54,8 @@ struct ClusterStatusCommand: AsyncParsableCommand {
                                                   leaseTTL: .microseconds(settings.leaseTTL.microseconds))
         } catch {
             await client.close()
-            throw ValidationError("cannot read the cluster's status from \(url): \(error)")
+            StandardError.write("sluice: cannot read the cluster's status from \(url): \(error)\n")
+            throw ExitCode(69)
         }
         await client.close()
         if json {

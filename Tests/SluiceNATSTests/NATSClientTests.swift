@@ -131,6 +131,13 @@ struct NATSClientTests {
             delivered += batch
         }
         #expect(try await js.fetch(stream: "SLUICE", consumer: "p1", batch: 4, expires: .milliseconds(200)).isEmpty)
+        // Without waiting: nothing at once when there is nothing; what there is, however short
+        // of the batch, when there is some.
+        #expect(try await js.fetch(stream: "SLUICE", consumer: "p1", batch: 4, expires: .seconds(3_600), noWait: true).isEmpty)
+        try await js.ensureConsumer(stream: "SLUICE", JetStream.ConsumerConfiguration(durableName: "p0", filterSubject: "sluice.in.0"))
+        let available = try await js.fetch(stream: "SLUICE", consumer: "p0", batch: 100, expires: .seconds(3_600), noWait: true)
+        let partition0: [UInt64] = (0..<30).filter { $0 % 3 == 0 }.map { sequences[$0] }
+        #expect(available.map(\.streamSequence) == partition0)
         let expected = (0..<30).filter { $0 % 3 == 1 }
         #expect(delivered.map { String(decoding: $0.message.payload, as: UTF8.self) } == expected.map { "r\($0)" })
         #expect(delivered.map(\.streamSequence) == expected.map { sequences[$0] })

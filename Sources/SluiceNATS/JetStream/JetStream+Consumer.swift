@@ -76,16 +76,18 @@ extension JetStream {
         let _: Deleted = try await call("CONSUMER.DELETE.\(stream).\(consumer)", nil)
     }
 
-    /// Up to `batch` messages, waiting at most `expires` for the first. Fewer (or none) come
-    /// back when the consumer has no more. Each must be acknowledged (`acknowledge`), or it is
-    /// delivered again after the consumer's acknowledgement wait.
-    public func fetch(stream: String, consumer: String, batch: Int, expires: Duration = .seconds(1)) async throws(NATSError) -> [JetStreamMessage] {
+    /// Up to `batch` messages. The server holds the pull open until it has `batch` or `expires`
+    /// passes; with `noWait` it sends what it has at once (none: an empty answer). Each must be
+    /// acknowledged (`acknowledge`), or it is delivered again after the consumer's
+    /// acknowledgement wait.
+    public func fetch(stream: String, consumer: String, batch: Int, expires: Duration = .seconds(1),
+                      noWait: Bool = false) async throws(NATSError) -> [JetStreamMessage] {
         precondition(batch > 0, "fetch needs a batch of at least one message")
         var random = SystemRandomNumberGenerator()
         let inbox = "_INBOX.fetch.\(String(random.next(), radix: 36))"
         let subscription = try await client.subscribe(inbox)
         defer { subscription.unsubscribe() }
-        let request = Array("{\"batch\":\(batch),\"expires\":\(expires.nanoseconds)}".utf8)
+        let request = Array((noWait ? "{\"batch\":\(batch),\"no_wait\":true}" : "{\"batch\":\(batch),\"expires\":\(expires.nanoseconds)}").utf8)
         try client.publish("$JS.API.CONSUMER.MSG.NEXT.\(stream).\(consumer)", payload: request, replyTo: inbox)
         // The server ends the pull with a 408 status at `expires`; this bounds the wait should
         // that status be lost with the connection.

@@ -143,7 +143,7 @@ struct PartitionReader: Service {
         var node: String
         var partitioning: Partitioning
         /// Messages per fetch.
-        var batch = 64
+        var batch = 256
     }
 
     let settings: Settings
@@ -181,11 +181,14 @@ struct PartitionReader: Service {
         _ = try await jetStream.ensureConsumer(stream: settings.stream, configuration)
         var position = progress.position
         while !Task.isCancelled {
-            let messages = try await jetStream.fetch(stream: settings.stream, consumer: consumer, batch: settings.batch)
-            guard let last = messages.last else {
+            // What is there, at once; when nothing is, a long poll that ends at the next message
+            // (a pull that waited for a whole batch would hold the partition's tail back).
+            var messages = try await jetStream.fetch(stream: settings.stream, consumer: consumer, batch: settings.batch, noWait: true)
+            if messages.isEmpty {
                 progress.caughtUp()
-                continue
+                messages = try await jetStream.fetch(stream: settings.stream, consumer: consumer, batch: 1, expires: .seconds(1))
             }
+            guard let last = messages.last else { continue }
             onProgress()
             var records: [Record] = []
             var unreadable = 0

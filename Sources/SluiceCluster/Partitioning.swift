@@ -41,16 +41,33 @@ public enum ClusterPayload {
     /// The records of a payload. A line that does not decode means the stream holds what no
     /// node wrote: it is reported with its line number, never skipped.
     public static func decode(_ payload: [UInt8], decoder: NDJSONDecoder = NDJSONDecoder()) throws(ClusterError) -> [Record] {
-        var records: [Record] = []
-        var line = 0
-        for slice in payload.split(separator: 0x0A, omittingEmptySubsequences: true) {
-            line += 1
-            switch decoder.decode(Array(slice), ingestTime: nil) {
-            case .success(let record): records.append(record)
-            case .failure(let error): throw ClusterError("line \(line) of a stream message does not decode: \(error)")
+        var intern = InternTable()
+        return try decode(payload, decoder: decoder, intern: &intern)
+    }
+
+    /// The same, decoding each line where it lies and sharing the strings `intern` has seen
+    /// (a partition's reader keeps one table for all its messages).
+    public static func decode(_ payload: [UInt8], decoder: NDJSONDecoder = NDJSONDecoder(), intern: inout InternTable) throws(ClusterError) -> [Record] {
+        try payload.withUnsafeBufferPointer { bytes throws(ClusterError) -> [Record] in
+            var records: [Record] = []
+            records.reserveCapacity(bytes.count / 100)
+            var line = 0
+            var start = 0
+            while start < bytes.count {
+                var end = start
+                while end < bytes.count, bytes[end] != 0x0A { end += 1 }
+                if end > start {
+                    line += 1
+                    do {
+                        records.append(try decoder.decodeOrThrow(UnsafeBufferPointer(rebasing: bytes[start..<end]), ingestTime: nil, intern: &intern))
+                    } catch {
+                        throw ClusterError("line \(line) of a stream message does not decode: \(error)")
+                    }
+                }
+                start = end + 1
             }
+            return records
         }
-        return records
     }
 }
 

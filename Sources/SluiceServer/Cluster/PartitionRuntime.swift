@@ -180,6 +180,7 @@ struct PartitionReader: Service {
         configuration.acknowledgeAll = true
         _ = try await jetStream.ensureConsumer(stream: settings.stream, configuration)
         var position = progress.position
+        var intern = InternTable()
         while !Task.isCancelled {
             // What is there, at once; when nothing is, a long poll that ends at the next message
             // (a pull that waited for a whole batch would hold the partition's tail back).
@@ -195,7 +196,7 @@ struct PartitionReader: Service {
             // A redelivery of what was taken already is skipped by its sequence.
             for message in messages where message.streamSequence > position {
                 do {
-                    records += try ClusterPayload.decode(message.message.payload)
+                    records += try ClusterPayload.decode(message.message.payload, intern: &intern)
                 } catch {
                     unreadable += 1
                     logger.error("partition \(partition): stream message \(message.streamSequence) is not records (\(error)); skipped")

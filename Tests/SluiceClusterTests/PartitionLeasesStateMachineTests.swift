@@ -25,14 +25,15 @@ struct PartitionLeasesStateMachineTests {
             claims[node] = machine.observed(table: [:], nodes: nodes, now: Self.start).compactMap {
                 if case .claim(let p) = $0 { return p } else { return nil }
             }
-            #expect(claims[node]!.count == 6, "ceil(16 / 3)")
+            #expect(claims[node]!.count == (node == "n1" ? 6 : 5), "16 over three nodes: 6, 5, 5, the extra one to the first by name")
         }
         // Rendezvous ranking: a partition is the first choice of the node with the highest
         // hash of (node, partition), and each node reaches for its first choices first, so
         // nodes reaching at once mostly reach for different partitions.
         for node in nodes {
             let first = (0..<16).filter { p in nodes.max { StableHash.hash("\($0)/\(p)") < StableHash.hash("\($1)/\(p)") } == node }
-            #expect(Array(claims[node]!.prefix(first.count)) == Array(first.prefix(6)), "\(node): \(claims[node]!) against first choices \(first)")
+            let share = claims[node]!.count
+            #expect(Array(claims[node]!.prefix(first.count)) == Array(first.prefix(share)), "\(node): \(claims[node]!) against first choices \(first)")
         }
         #expect(Set(claims.values.joined()).count >= 12, "\(claims)")
     }
@@ -122,8 +123,8 @@ struct PartitionLeasesStateMachineTests {
 
         func balanced(_ nodes: Set<Int>) -> Bool {
             let counts = nodes.map { machines[$0].owned.count }
-            let share = (partitions + nodes.count - 1) / nodes.count
-            return counts.reduce(0, +) == partitions && counts.allSatisfy { $0 <= share }
+            // As even as the partitions go: no node more than one ahead of another.
+            return counts.reduce(0, +) == partitions && counts.max()! - counts.min()! <= 1
         }
 
         for _ in 0..<40 { round() }

@@ -58,7 +58,7 @@ extension PartitionLeases {
             }
             var live = nodes
             live.insert(node)
-            let share = (partitions + live.count - 1) / live.count
+            let share = Self.share(of: node, partitions: partitions, live: live)
             var actions: [Action] = []
             let mine = owned
             // Over the share: the highest partitions go back, but only to a node that can take them.
@@ -75,6 +75,15 @@ extension PartitionLeases {
             let ranked = free.sorted { rank($0, live) < rank($1, live) || rank($0, live) == rank($1, live) && $0 < $1 }
             actions += ranked.prefix(wanted).map { .claim($0) }
             return actions
+        }
+
+        /// What `node` holds when the partitions are spread over `live` as evenly as they go:
+        /// `partitions / live.count` each, and one more for the first `partitions % live.count`
+        /// nodes by name. Every node computes the same targets from the same live set, and
+        /// they add up to every partition (16 over three nodes: 6, 5, 5).
+        public static func share(of node: String, partitions: Int, live: Set<String>) -> Int {
+            let index = live.sorted().firstIndex(of: node) ?? live.count
+            return partitions / live.count + (index < partitions % live.count ? 1 : 0)
         }
 
         /// This node's place among the live nodes for `partition` (0: first choice).

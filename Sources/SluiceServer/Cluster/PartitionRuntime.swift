@@ -203,8 +203,10 @@ struct PartitionReader: Service {
                 }
             }
             guard last.streamSequence > position else { continue }
-            try await pipeline.input.send(RecordBatch(records: records, position: last.streamSequence))
+            // Raw records reach the store's channel before the aggregator sees them, so no
+            // checkpoint naming their position can be kept before they are durable.
             if !records.isEmpty { try await pipeline.storeInput?.send(StoreBatch(records: IngestEdge.raw(records))) }
+            try await pipeline.input.send(RecordBatch(records: records, position: last.streamSequence))
             position = last.streamSequence
             progress.took(position: position, pending: last.pending, published: last.published, records: records.count, unreadable: unreadable)
             try await last.acknowledge()

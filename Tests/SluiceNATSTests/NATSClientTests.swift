@@ -142,6 +142,7 @@ struct NATSClientTests {
         #expect(delivered.map { String(decoding: $0.message.payload, as: UTF8.self) } == expected.map { "r\($0)" })
         #expect(delivered.map(\.streamSequence) == expected.map { sequences[$0] })
         #expect(delivered.map(\.pending) == (0..<10).map { UInt64(9 - $0) })
+        #expect(delivered.map(\.consumerSequence) == Array(1...10), "the consumer numbers its deliveries without a gap")
         for message in delivered { try await message.acknowledge() }
         let consumer = try await js.consumerState(stream: "SLUICE", consumer: "p1")
         #expect(consumer.pending == 0 && consumer.acknowledgementsPending == 0 && consumer.acknowledgedFloor >= sequences[28], "\(consumer)")

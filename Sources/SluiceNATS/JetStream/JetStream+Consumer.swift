@@ -90,8 +90,10 @@ extension JetStream {
         let request = Array((noWait ? "{\"batch\":\(batch),\"no_wait\":true}" : "{\"batch\":\(batch),\"expires\":\(expires.nanoseconds)}").utf8)
         try client.publish("$JS.API.CONSUMER.MSG.NEXT.\(stream).\(consumer)", payload: request, replyTo: inbox)
         // The server ends the pull with a 408 status at `expires`; this bounds the wait should
-        // that status be lost with the connection.
-        let backstop = client.group.next().scheduleTask(in: TimeAmount(expires + timeout)) { subscription.unsubscribe() }
+        // that status be lost with the connection, or never sent (nats-server 2.9 can leave a
+        // partly filled pull without it). A reader that must not miss a message checks
+        // `consumerSequence` for the gap a late delivery would leave.
+        let backstop = client.group.next().scheduleTask(in: TimeAmount(expires + min(timeout, .seconds(1)))) { subscription.unsubscribe() }
         defer { backstop.cancel() }
         var messages: [JetStreamMessage] = []
         for await message in subscription {
@@ -115,6 +117,9 @@ public struct JetStreamMessage: Sendable {
     public let streamSequence: UInt64
     /// How many times it has been delivered, this time included.
     public let deliveries: UInt64
+    /// Its place among the consumer's deliveries, from 1: a gap means a delivery was lost
+    /// on the way (a dropped connection, a pull given up on).
+    public let consumerSequence: UInt64
     /// Messages left for the consumer after this one.
     public let pending: UInt64
     /// When the stream stored it, in nanoseconds since the epoch.
@@ -133,13 +138,14 @@ public struct JetStreamMessage: Sendable {
         default: throw NATSError(.jetStream, "\(reply.debugDescription) is not a JetStream acknowledgement subject")
         }
         guard tokens[0] == "$JS", tokens[1] == "ACK", let deliveries = UInt64(tokens[base + 2]), let sequence = UInt64(tokens[base + 3]),
-              let published = Int64(tokens[base + 5]), let pending = UInt64(tokens[base + 6]) else {
+              let consumerSequence = UInt64(tokens[base + 4]), let published = Int64(tokens[base + 5]), let pending = UInt64(tokens[base + 6]) else {
             throw NATSError(.jetStream, "\(reply.debugDescription) is not a JetStream acknowledgement subject")
         }
         self.message = message
         self.streamSequence = sequence
         self.deliveries = deliveries
         self.pending = pending
+        self.consumerSequence = consumerSequence
         self.published = published
         self.client = client
     }

@@ -160,6 +160,8 @@ struct PartitionReader: Service {
             while !Task.isCancelled {
                 do {
                     try await read(onProgress: { wait = .milliseconds(50) })
+                } catch is PartitionReaderRestart {
+                    continue
                 } catch {
                     if Task.isCancelled { return }
                     logger.warning("partition \(partition): reading the stream failed (\(error)); retrying in \(wait)")
@@ -181,19 +183,39 @@ struct PartitionReader: Service {
         _ = try await jetStream.ensureConsumer(stream: settings.stream, configuration)
         var position = progress.position
         var intern = InternTable()
+        // The consumer's deliveries are numbered from 1. Acknowledging one acknowledges every
+        // one before it, so a delivery lost on the way (a dropped connection, a pull given up
+        // on) must never be followed by an acknowledgement: at a gap, or a redelivery, the
+        // consumer is made afresh after the last position taken.
+        var nextDelivery: UInt64 = 1
         while !Task.isCancelled {
             // What is there, at once; when nothing is, a long poll that ends at the next message
             // (a pull that waited for a whole batch would hold the partition's tail back).
-            var messages = try await jetStream.fetch(stream: settings.stream, consumer: consumer, batch: settings.batch, noWait: true)
-            if messages.isEmpty {
+            var fetched = try await jetStream.fetch(stream: settings.stream, consumer: consumer, batch: settings.batch, noWait: true)
+            if fetched.isEmpty {
                 progress.caughtUp()
-                messages = try await jetStream.fetch(stream: settings.stream, consumer: consumer, batch: 1, expires: .seconds(1))
+                fetched = try await jetStream.fetch(stream: settings.stream, consumer: consumer, batch: 1, expires: .seconds(1))
             }
-            guard let last = messages.last else { continue }
+            var messages: [JetStreamMessage] = []
+            var gap: JetStreamMessage?
+            for message in fetched {
+                guard message.consumerSequence == nextDelivery, message.deliveries == 1 else {
+                    gap = message
+                    break
+                }
+                nextDelivery += 1
+                messages.append(message)
+            }
+            if let gap {
+                logger.notice("partition \(partition): delivery \(gap.consumerSequence) (stream sequence \(gap.streamSequence), delivered \(gap.deliveries) times) where \(nextDelivery) was next; reading again after sequence \(max(position, messages.last?.streamSequence ?? 0))")
+            }
+            guard let last = messages.last else {
+                if gap != nil { throw PartitionReaderRestart() }
+                continue
+            }
             onProgress()
             var records: [Record] = []
             var unreadable = 0
-            // A redelivery of what was taken already is skipped by its sequence.
             for message in messages where message.streamSequence > position {
                 do {
                     records += try ClusterPayload.decode(message.message.payload, intern: &intern)
@@ -202,7 +224,10 @@ struct PartitionReader: Service {
                     logger.error("partition \(partition): stream message \(message.streamSequence) is not records (\(error)); skipped")
                 }
             }
-            guard last.streamSequence > position else { continue }
+            guard last.streamSequence > position else {
+                if gap != nil { throw PartitionReaderRestart() }
+                continue
+            }
             // Raw records reach the store's channel before the aggregator sees them, so no
             // checkpoint naming their position can be kept before they are durable.
             if !records.isEmpty { try await pipeline.storeInput?.send(StoreBatch(records: IngestEdge.raw(records))) }
@@ -210,8 +235,14 @@ struct PartitionReader: Service {
             position = last.streamSequence
             progress.took(position: position, pending: last.pending, published: last.published, records: records.count, unreadable: unreadable)
             try await last.acknowledge()
+            if gap != nil { throw PartitionReaderRestart() }
         }
     }
+}
+
+/// A reader that saw a gap in its consumer's deliveries starts over after its position.
+struct PartitionReaderRestart: Error, CustomStringConvertible {
+    var description: String { "a delivery was missed; the consumer is made again after the last record taken" }
 }
 
 #if canImport(Glibc)

@@ -68,7 +68,9 @@ struct ClusterStatusCommand: AsyncParsableCommand {
               + (status.isCaughtUp ? "; every partition is caught up" : ""))
         var nodes = [["NODE", "HTTP", "PARTITIONS"]]
         for node in status.nodes {
-            nodes.append([node.node, node.http ?? "-", node.partitions.map { String($0.partition) }.joined(separator: ",")])
+            // The partitions whose lease it holds (its pipelines for them may still be starting).
+            let held = status.partitions.filter { $0.owner == node.node }.map { String($0.partition) }
+            nodes.append([node.node, node.http ?? "-", held.isEmpty ? "-" : held.joined(separator: ",")])
         }
         print(table(nodes, leftColumns: 3))
         var rows = [["PARTITION", "OWNER", "POSITION", "LAG_MSGS", "LAG_SECONDS", "RECORDS", "LAST_CHECKPOINT"]]

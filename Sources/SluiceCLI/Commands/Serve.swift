@@ -31,7 +31,7 @@ struct Serve: AsyncParsableCommand {
               sluice serve --http 127.0.0.1:8080 --tcp 127.0.0.1:9000 \\
                 --data-dir ./sluice-data
               curl -s -XPOST localhost:8080/api/v2/analytics/metrics \\
-                -d '{"metric_name":"cpu","value":0.5}'
+                -H 'Content-Type: application/json' -d '{"metric_name":"cpu","value":0.5}'
             """
     )
 

@@ -367,6 +367,12 @@ public final class ClusterNode: Service, Sendable {
 
             """
         for (p, progress) in rows { text += "sluice_cluster_partition_position{partition=\"\(p)\"} \(progress.position)\n" }
+        text += """
+            # HELP sluice_cluster_unreadable_messages_total Stream messages of a partition held here that were not records (logged, skipped).
+            # TYPE sluice_cluster_unreadable_messages_total counter
+
+            """
+        for (p, progress) in rows { text += "sluice_cluster_unreadable_messages_total{partition=\"\(p)\"} \(progress.unreadable)\n" }
         return Array(text.utf8)
     }
 

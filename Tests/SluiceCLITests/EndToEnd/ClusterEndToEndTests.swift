@@ -274,6 +274,11 @@ struct ClusterEndToEndTests {
         let differences = Self.differences(try await Self.answered(by: nodes[2]!), expected)
         #expect(differences.isEmpty, "n3 after its restart: \(differences.count) windows differ: \(differences.prefix(5))")
 
+        // The cluster's metrics: partitions held, and nothing unreadable in the stream.
+        let metrics = try await nodes[0]!.get("/metrics")
+        #expect(metrics.contains("sluice_cluster_partitions_owned{node=\"n1\"} "), "\(metrics.suffix(2_000))")
+        #expect(metrics.contains("sluice_cluster_unreadable_messages_total{partition="), "\(metrics.suffix(2_000))")
+        #expect(!metrics.split(separator: "\n").contains { $0.hasPrefix("sluice_cluster_unreadable_messages_total") && !$0.hasSuffix(" 0") })
         let cli = try await SluiceBinary.run(["cluster", "status", "--config", "\(dir)/n1.yml"])
         #expect(cli.status == 0, "\(cli.stderr)")
         #expect(cli.stdout.contains("stream SLUICE: last sequence "), "\(cli.stdout)")

@@ -64,6 +64,9 @@ public final class Acknowledgement: Sendable {
         }
     }
 
+    /// How it was resolved, or `nil` while it is not.
+    public var outcome: Outcome? { state.withLock { $0.outcome } }
+
     /// Resolves once; later calls change nothing.
     public func resolve(_ outcome: Outcome = .stored) {
         let waiters = state.withLock { s -> [CheckedContinuation<Outcome, Never>] in

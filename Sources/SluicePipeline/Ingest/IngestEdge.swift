@@ -264,8 +264,29 @@ public struct IngestEdge: Sendable {
 
     /// Waits for records to be durable, as long as a request does (five enqueue timeouts);
     /// `nil` past that.
+    ///
+    /// A store that starts failing answers at once: the records may be queued behind a write
+    /// the disk refused, and the writer takes nothing new until that write goes through, so
+    /// their own acknowledgement would only come when space does. They are held all the same.
     public func wait(for acknowledgement: Acknowledgement) async -> Acknowledgement.Outcome? {
-        await deadline(configuration.enqueueTimeout * 5, { await acknowledgement.wait() })
+        let health = self.health
+        return await deadline(configuration.enqueueTimeout * 5) {
+            guard let health else { return await acknowledgement.wait() }
+            return await withTaskGroup(of: Acknowledgement.Outcome?.self) { group in
+                group.addTask { await acknowledgement.wait() }
+                group.addTask {
+                    await health.wait(failing: true)
+                    return health.failure.map { .failed($0) }
+                }
+                while let next = await group.next() {
+                    guard let outcome = next else { continue }
+                    group.cancelAll()
+                    // Written just as the store failed on something else: durable is the answer.
+                    return acknowledgement.outcome ?? outcome
+                }
+                return .cancelled
+            }
+        }
     }
 
     /// The records the store keeps raw: all but histogram points, which a raw metric sample

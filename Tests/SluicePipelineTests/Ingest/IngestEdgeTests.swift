@@ -168,6 +168,42 @@ struct IngestEdgeTests {
         if case .success = read { Issue.record("the reader should stop when the pipeline failed, not take all 5,000 lines") }
     }
 
+    /// A store stuck on a write the disk refused: it takes a batch and then neither writes
+    /// it nor reads on, as the segment writer does while it retries.
+    final class StuckStore: StoreStage {
+        let taken = Watched(0)
+        func run(input: BoundedChannel<StoreBatch>) async throws {
+            for await _ in input { taken.update { $0 += 1 } }
+        }
+    }
+
+    @Test("records waiting to be durable when the store starts failing are answered at once as held, not left to time out")
+    func storeFailsWhileWaiting() async throws {
+        let store = StuckStore()
+        let health = StoreHealth()
+        let pipeline = Pipeline(configuration: .init(), sinks: [], store: store)
+        var configuration = IngestEdge.Configuration()
+        configuration.waitForDurability = true
+        // The deadline never passes on its own: only the failure can end the wait.
+        let edge = IngestEdge(configuration: configuration, pipeline: pipeline, health: health, clock: ManualClock(),
+                              ingestTime: { Timestamp(microseconds: 0) })
+        let running = Task { try await pipeline.run() }
+        let batch = try message(edge, #"{"metric_name":"a","value":1}"#)
+        let submitted = Task { () async -> IngestRefusal? in
+            do throws(IngestRefusal) {
+                _ = try await edge.submit(batch, tenancy: .any)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        await store.taken.wait { $0 >= 1 }
+        health.failed("No space left on device")
+        #expect(await submitted.value == .storeUnwritable("No space left on device", held: true))
+        pipeline.finishInput(.flush)
+        try await running.value
+    }
+
     @Test("a tenant's message takes its tenant; one naming another tenant is refused whole and counts nothing")
     func tenancy() async throws {
         let pipeline = Pipeline(configuration: .init(), sinks: [])

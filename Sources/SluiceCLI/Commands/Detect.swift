@@ -7,6 +7,7 @@ import SluicePipeline
 struct Detect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Score every row of a timestamp,value CSV series for anomalies.",
+        usage: "sluice detect <FILE.csv> [<options>]",
         discussion: """
             Reads a CSV with a header naming `timestamp` and `value` columns (the Numenta Anomaly \
             Benchmark's format) and writes `timestamp,value,anomaly_score`, one row per input \
@@ -23,6 +24,10 @@ struct Detect: AsyncParsableCommand {
             the series and score 0, as a new series in `run` and `serve` raises no anomaly \
             during its first \(AnomalyModel.defaultWarmup) windows (anomaly.warmup).
 
+            The model constants below are chosen, with the threshold, by leave-one-category-out \
+            cross-validation on the Numenta Anomaly Benchmark; the options exist to compare \
+            other settings (Benchmarks/nab_cv.py --grid in the source tree runs them all).
+
             Example:
               sluice detect series.csv --output scores.csv
             """
@@ -33,6 +38,9 @@ struct Detect: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Rows that score 0 while the detector learns the series.", valueName: "N"))
     var warmup = AnomalyModel.defaultWarmup
 
+    @OptionGroup(title: "Model constants (defaults: the cross-validated choice)")
+    var tuning: TuningOptions
+
     func validate() throws {
         if warmup < 0 { throw ValidationError("--warmup \(warmup): expected 0 or more rows") }
     }
@@ -41,7 +49,7 @@ struct Detect: AsyncParsableCommand {
         let reader = try FileDescriptorReader.open(path: file)
         let sink = try output.map { try NDJSONSink.create(path: $0) } ?? NDJSONSink(descriptor: 1)
         var splitter = LineSplitter(maximumLineBytes: 1 << 20)
-        var scorer = CSVScorer(model: AnomalyModel(warmup: warmup))
+        var scorer = CSVScorer(model: AnomalyModel(warmup: warmup), tuning: tuning.tuning)
         var problem: String?
         for try await chunk in reader {
             var out: [UInt8] = []
@@ -63,9 +71,38 @@ struct Detect: AsyncParsableCommand {
     }
 }
 
+/// `sluice detect`'s options for the model's constants.
+struct TuningOptions: ParsableArguments {
+    private static let standard = AnomalyModel.Tuning.standard
+
+    @Option(help: ArgumentHelp("A novel value within this many deviations of both baselines scores --near-factor times its novelty.",
+                               valueName: "Z"))
+    var near = standard.near
+    @Option(help: ArgumentHelp("The factor for a novel value near both baselines.", valueName: "F"))
+    var nearFactor = standard.nearFactor
+    @Option(help: ArgumentHelp("Seasonal and level-shift z-scores score z/(z+SCALE).", valueName: "SCALE"))
+    var scale = standard.scale
+    @Option(help: ArgumentHelp("A seasonal score passes only above all of its own in this many values before it.", valueName: "N"))
+    var seasonalSpan = standard.seasonalSpan
+    @Option(help: ArgumentHelp("A level-shift score passes only above all of its own in this many values before it.", valueName: "N"))
+    var shiftSpan = standard.shiftSpan
+
+    func validate() throws {
+        guard near.isFinite, near >= 0 else { throw ValidationError("--near \(near): expected a number of deviations, 0 or more") }
+        guard nearFactor.isFinite, (0...1).contains(nearFactor) else { throw ValidationError("--near-factor \(nearFactor): expected 0 to 1") }
+        guard scale.isFinite, scale > 0 else { throw ValidationError("--scale \(scale): expected a number above 0") }
+        guard seasonalSpan >= 1, shiftSpan >= 1 else { throw ValidationError("--seasonal-span and --shift-span: expected 1 or more values") }
+    }
+
+    var tuning: AnomalyModel.Tuning {
+        AnomalyModel.Tuning(near: near, nearFactor: nearFactor, scale: scale, seasonalSpan: seasonalSpan, shiftSpan: shiftSpan)
+    }
+}
+
 /// Turns CSV rows into scored rows, one at a time.
 struct CSVScorer {
     var model: AnomalyModel
+    var tuning = AnomalyModel.Tuning.standard
     var timestampColumn = -1
     var valueColumn = -1
 
@@ -90,7 +127,7 @@ struct CSVScorer {
         let valueText = fields.count > valueColumn ? fields[valueColumn] : ""
         var score = 0.0
         if let value = Double(valueText), value.isFinite {
-            score = model.observe(value).score
+            score = model.observe(value, tuning: tuning).score
         } else {
             StandardError.write("line \(number): value \"\(valueText)\" is not a finite number; scored 0\n")
         }

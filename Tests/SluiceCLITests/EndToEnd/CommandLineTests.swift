@@ -4,6 +4,7 @@ import FoundationNetworking
 import Foundation
 import Testing
 import SluiceTesting
+import SluiceModel
 
 @Suite("Command line")
 struct CommandLineTests {
@@ -132,6 +133,34 @@ struct DetectTests {
         #expect(Array(coldScores[30...]) == Array(scores[30...]))
         let help = try await SluiceBinary.run(["help", "detect"])
         #expect(help.stdout.contains("the first 30 rows"))
+    }
+
+    @Test("the model's constants as options: the defaults spelled out score alike, a larger scale only lowers scores, a bad constant is refused")
+    func tuningOptions() async throws {
+        let dir = TestFiles.temporaryDirectory()
+        var random = SeededRandom(seed: 17)
+        var csv = "timestamp,value\n"
+        // Noise around 10, then a lasting shift to 13: the level-shift detector's case.
+        for i in 0..<800 { csv += "2014-01-01 00:00:\(i),\((i < 400 ? 10 : 13) + Double(random.next() % 2_001) / 1_000 - 1)\n" }
+        _ = TestFiles.write("\(dir)/series.csv", csv)
+        func scores(_ options: [String]) async throws -> [Double] {
+            let result = try await SluiceBinary.run(["detect", "\(dir)/series.csv"] + options)
+            #expect(result.status == 0, "\(options): \(result.stderr)")
+            return result.stdout.split(separator: "\n").dropFirst().map { Double($0.split(separator: ",").last!)! }
+        }
+        let standard = try await scores([])
+        #expect(standard.count == 800)
+        #expect(try await scores(["--near", "2", "--near-factor", "0.5", "--scale", "7", "--seasonal-span", "100", "--shift-span", "100"]) == standard)
+        // z / (z + scale) keeps the order of z, so the same values pass the record gates and
+        // every seasonal or level-shift score falls; novelty does not depend on the scale.
+        let wide = try await scores(["--scale", "16"])
+        #expect(zip(wide, standard).allSatisfy { $0 <= $1 })
+        #expect(zip(wide, standard).contains { $0 < $1 }, "the shift at row 400 is the level-shift detector's")
+        let refused = try await SluiceBinary.run(["detect", "\(dir)/series.csv", "--scale", "0"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("--scale 0.0: expected a number above 0"), "\(refused.stderr)")
+        let help = try await SluiceBinary.run(["help", "detect"])
+        #expect(help.stdout.contains("--near-factor"))
     }
 
     @Test("a bad value is reported with its line and scored 0; a file without a header is refused")

@@ -7,30 +7,52 @@ import SluiceModel
 ///   as it has before, or beyond every value seen. Halved when the value is within two
 ///   deviations of both the running mean and the seasonal prediction: novel, but not far.
 /// - **Seasonal** (`SeasonalBaseline`): a value far from the same phase of earlier periods,
-///   for series with a strong period; z / (z + 8) of the residual's z.
-/// - **Level shift**: the mean of the last 10 values far from the long-run mean, in standard
-///   errors; z / (z + 7).
+///   for series with a strong period, as the residual's z-score.
+/// - **Level shift**: the mean of the last 10 values far from the long-run mean, as a z-score
+///   in standard errors.
 ///
-/// The seasonal and level-shift scores pass only when higher than every one of theirs in the
-/// last 100 and 300 values (`RecordGate`), so a change that persists alerts once. The first
-/// `warmup` values are learnt but score 0.
+/// Both z-scores are in deviations, so one map turns them into scores: z / (z + 7). They pass
+/// only when higher than every one of their own in the last 100 values (`RecordGate`), so a
+/// change that persists alerts once. The first `warmup` values are learnt but score 0. The
+/// constants (`Tuning`) are chosen by leave-one-category-out cross-validation on the Numenta
+/// Anomaly Benchmark (`Benchmarks/nab_cv.py --grid`).
 ///
 /// Scoring is online: a value's score depends on the values before it alone, so a prefix of a
 /// series scores exactly as it does inside the whole. Memory per model is bounded: the
 /// novelty table (632 bytes, from the second value), the seasonal baseline's values (up to
 /// 1,024: 8 KiB), the gates' queues (empty until their detector scores; a handful of entries,
-/// at most 401 in all) and some 200 bytes of numbers.
+/// at most 202 in all) and some 200 bytes of numbers.
 public struct AnomalyModel: Sendable, Hashable {
     /// Values a new model learns from before it scores (the `anomaly.warmup` default).
     public static let defaultWarmup = 30
-    static let nearBaseline = 2.0
-    static let nearBaselineFactor = 0.5
-    static let seasonalScale = 8.0
-    static let shiftScale = 7.0
     static let shiftValues = 10
 
-    static let seasonalGateSpan = 100
-    static let shiftGateSpan = 300
+    /// The constants that turn the detectors' statistics into one score. Models hold none of
+    /// them (the same tuning serves every series); `standard` is the one cross-validation
+    /// chooses (`Benchmarks/nab_cv.py`), and the others exist to be compared with it.
+    public struct Tuning: Sendable, Hashable {
+        /// A novel value within this many deviations of both the running mean and the seasonal
+        /// prediction is novel but not far: its novelty score is multiplied by `nearFactor`.
+        public var near: Double
+        public var nearFactor: Double
+        /// The seasonal and level-shift z-scores, both in deviations, become scores as
+        /// z / (z + scale): one scale, so that one z means one score whichever detector saw it.
+        public var scale: Double
+        /// A seasonal or level-shift score passes only above every one of its own in this many
+        /// values before it.
+        public var seasonalSpan: Int
+        public var shiftSpan: Int
+
+        public init(near: Double, nearFactor: Double, scale: Double, seasonalSpan: Int, shiftSpan: Int) {
+            self.near = near
+            self.nearFactor = nearFactor
+            self.scale = scale
+            self.seasonalSpan = seasonalSpan
+            self.shiftSpan = shiftSpan
+        }
+
+        public static let standard = Tuning(near: 2, nearFactor: 0.5, scale: 7, seasonalSpan: 100, shiftSpan: 100)
+    }
 
     private var novelty = ContextualNovelty(warmup: 0)
     /// The seasonal and level-shift detectors: none until the second value (a series seen in
@@ -68,7 +90,7 @@ public struct AnomalyModel: Sendable, Hashable {
 
     /// Scores `value` against the past, then learns it; 0 during the warm-up (the value is
     /// still learnt, so a model's scores after it do not depend on its warm-up length).
-    public mutating func observe(_ value: Double) -> Assessment {
+    public mutating func observe(_ value: Double, tuning: Tuning = .standard) -> Assessment {
         let warming = count < warmup
         if count == 1 {
             // The first value, which the novelty detector alone has seen so far.
@@ -80,17 +102,17 @@ public struct AnomalyModel: Sendable, Hashable {
         var best = Assessment(score: n.score, expected: n.expected, deviation: n.deviation, detector: .novelty)
         var seasonalZ = 0.0
         if !baselines.isEmpty {
-            let b = baselines[0].observe(value, expected: n.expected, deviation: n.deviation, count: count)
+            let b = baselines[0].observe(value, expected: n.expected, deviation: n.deviation, count: count, tuning: tuning)
             seasonalZ = b.seasonal.z
-            if max(n.z, seasonalZ) < Self.nearBaseline { best.score *= Self.nearBaselineFactor }
+            if max(n.z, seasonalZ) < tuning.near { best.score *= tuning.nearFactor }
             if b.seasonalScore > best.score {
                 best = Assessment(score: b.seasonalScore, expected: b.seasonal.prediction, deviation: b.seasonal.spread, detector: .seasonal)
             }
             if b.shiftScore > best.score {
                 best = Assessment(score: b.shiftScore, expected: n.expected, deviation: n.deviation, detector: .levelShift)
             }
-        } else if n.z < Self.nearBaseline {
-            best.score *= Self.nearBaselineFactor
+        } else if n.z < tuning.near {
+            best.score *= tuning.nearFactor
         }
         count += 1
         if warming {
@@ -111,7 +133,7 @@ public struct AnomalyModel: Sendable, Hashable {
 
         /// `expected` and `deviation` are the running mean and deviation before `value`;
         /// `count` the values seen before it.
-        mutating func observe(_ value: Double, expected: Double, deviation: Double, count: Int)
+        mutating func observe(_ value: Double, expected: Double, deviation: Double, count: Int, tuning: Tuning = .standard)
             -> (seasonal: SeasonalBaseline.Reading, seasonalScore: Double, shiftScore: Double) {
             let s = seasonal.observe(value, mean: expected)
             // Level shift: the mean of the last values, in standard errors from the long-run mean.
@@ -119,17 +141,13 @@ public struct AnomalyModel: Sendable, Hashable {
             let k = Double(min(count + 1, shiftValues))
             let scale = max(deviation, 1e-9 + 1e-6 * abs(expected))
             let shiftZ = count >= shiftValues ? abs(recentSum / k - expected) / scale * k.squareRoot() : 0
-            let seasonalScore = seasonalGate.pass(s.strength >= SeasonalBaseline.strongPeriod ? s.z / (s.z + seasonalScale) : 0,
-                                                  span: seasonalGateSpan)
-            let shiftScore = shiftGate.pass(shiftZ / (shiftZ + shiftScale), span: shiftGateSpan)
+            let seasonalScore = seasonalGate.pass(s.strength >= SeasonalBaseline.strongPeriod ? s.z / (s.z + tuning.scale) : 0,
+                                                  span: tuning.seasonalSpan)
+            let shiftScore = shiftGate.pass(shiftZ / (shiftZ + tuning.scale), span: tuning.shiftSpan)
             return (s, seasonalScore, shiftScore)
         }
 
         private var shiftValues: Int { AnomalyModel.shiftValues }
-        private var seasonalScale: Double { AnomalyModel.seasonalScale }
-        private var shiftScale: Double { AnomalyModel.shiftScale }
-        private var seasonalGateSpan: Int { AnomalyModel.seasonalGateSpan }
-        private var shiftGateSpan: Int { AnomalyModel.shiftGateSpan }
     }
 
     /// Bytes the model holds beyond its inline fields: none at first, then growing with the
@@ -152,8 +170,9 @@ extension AnomalyModel {
         }
     }
 
-    /// Reads what `encode(into:)` wrote; throws on anything a model could not hold.
-    public init(decoding r: inout BinaryReader) throws(BinaryDecodingError) {
+    /// Reads what `encode(into:)` wrote, for a model scoring with `tuning`; throws on anything
+    /// a model could not hold.
+    public init(decoding r: inout BinaryReader, tuning: Tuning = .standard) throws(BinaryDecodingError) {
         let warmup = try r.varint(), count = try r.varint()
         guard warmup <= UInt64(Int32.max), count <= UInt64(Int.max / 2) else { throw .malformed("a model's warm-up or count is out of range") }
         self.init(warmup: Int(warmup))
@@ -164,8 +183,8 @@ extension AnomalyModel {
         guard self.count >= 2 else { return }
         var b = Baselines()
         b.seasonal = try SeasonalBaseline(decoding: &r)
-        b.seasonalGate = try RecordGate(span: Self.seasonalGateSpan, decoding: &r)
-        b.shiftGate = try RecordGate(span: Self.shiftGateSpan, decoding: &r)
+        b.seasonalGate = try RecordGate(span: tuning.seasonalSpan, decoding: &r)
+        b.shiftGate = try RecordGate(span: tuning.shiftSpan, decoding: &r)
         b.recentSum = try r.f64()
         guard b.seasonal.count == self.count else { throw .malformed("a model's detectors disagree on how many values they have seen") }
         baselines = [b]

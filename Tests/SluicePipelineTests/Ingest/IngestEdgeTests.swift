@@ -19,6 +19,18 @@ struct IngestEdgeTests {
         }
     }
 
+    /// Submits `batch` on a task of its own, which ends with the refusal, or `nil` once taken.
+    static func submitting(_ batch: DecodedBatch, to edge: IngestEdge) -> Task<IngestRefusal?, Never> {
+        Task {
+            do throws(IngestRefusal) {
+                _ = try await edge.submit(batch, tenancy: .any)
+                return nil
+            } catch {
+                return error
+            }
+        }
+    }
+
     func message(_ edge: IngestEdge, _ text: String, tenancy: IngestEdge.Tenancy = .any) throws -> DecodedBatch {
         try Array(text.utf8).withUnsafeBufferPointer { bytes throws(IngestRefusal) in try edge.decode(message: bytes, arrays: true, tenancy: tenancy) }
     }
@@ -189,14 +201,7 @@ struct IngestEdgeTests {
                               ingestTime: { Timestamp(microseconds: 0) })
         let running = Task { try await pipeline.run() }
         let batch = try message(edge, #"{"metric_name":"a","value":1}"#)
-        let submitted = Task { () async -> IngestRefusal? in
-            do throws(IngestRefusal) {
-                _ = try await edge.submit(batch, tenancy: .any)
-                return nil
-            } catch {
-                return error
-            }
-        }
+        let submitted = Self.submitting(batch, to: edge)
         await store.taken.wait { $0 >= 1 }
         health.failed("No space left on device")
         #expect(await submitted.value == .storeUnwritable("No space left on device", held: true))
@@ -243,14 +248,7 @@ struct IngestEdgeTests {
         let edge = IngestEdge(configuration: configuration, pipeline: pipeline, clock: clock, ingestTime: { Timestamp(microseconds: 0) })
         let batch = try message(edge, #"{"metric_name":"a","value":1}"#)
         #expect(try await edge.submit(batch, tenancy: .any).accepted == 1)
-        let refused = Task { () async -> IngestRefusal? in
-            do throws(IngestRefusal) {
-                _ = try await edge.submit(batch, tenancy: .any)
-                return nil
-            } catch {
-                return error
-            }
-        }
+        let refused = Self.submitting(batch, to: edge)
         while clock.sleeperCount == 0 { await Task.yield() }
         clock.advance(by: .seconds(1))
         #expect(clock.sleeperCount == 1, "still waiting after 1 s")

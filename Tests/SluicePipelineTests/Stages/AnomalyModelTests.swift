@@ -103,6 +103,29 @@ struct AnomalyModelTests {
         #expect(values.dropFirst(cut).map { after.observe($0) } == Array(all.dropFirst(cut)))
     }
 
+    @Test("a checkpoint taken under longer gate spans (an earlier release's) is read, and scores on as if the model had always had today's")
+    func checkpointAcrossSpans() throws {
+        // A lasting shift: its level-shift score then falls value by value, so the gate holds
+        // one entry per value, more than today's span allows (115 of them at the cut).
+        var random = SeededRandom(seed: 11)
+        let values = (0..<1_200).map { i in (i < 600 ? 10.0 : 16.0) + Double(random.next() % 1_001) / 1_000 }
+        let longer = AnomalyModel.Tuning(near: 2, nearFactor: 0.5, scale: AnomalyModel.Tuning.standard.scale, seasonalSpan: 300, shiftSpan: 300)
+        var earlier = AnomalyModel(), today = AnomalyModel()
+        let cut = 800
+        for v in values.prefix(cut) {
+            _ = earlier.observe(v, tuning: longer)
+            _ = today.observe(v)
+        }
+        var w = BinaryWriter()
+        earlier.encode(into: &w)
+        var r = BinaryReader(w.bytes)
+        var restored = try AnomalyModel(decoding: &r)
+        try r.expectEnd("the model")
+        // The entries are the scores above every later one, whatever the span, and the next
+        // value drops those older than 100: from there on it is today's model.
+        #expect(values.dropFirst(cut).map { restored.observe($0) } == values.dropFirst(cut).map { today.observe($0) })
+    }
+
     @Test("a damaged model checkpoint is refused, never trusted")
     func damaged() {
         var model = AnomalyModel()

@@ -170,9 +170,9 @@ extension AnomalyModel {
         }
     }
 
-    /// Reads what `encode(into:)` wrote, for a model scoring with `tuning`; throws on anything
-    /// a model could not hold.
-    public init(decoding r: inout BinaryReader, tuning: Tuning = .standard) throws(BinaryDecodingError) {
+    /// Reads what `encode(into:)` wrote, under any `Tuning`; throws on anything a model could
+    /// not hold.
+    public init(decoding r: inout BinaryReader) throws(BinaryDecodingError) {
         let warmup = try r.varint(), count = try r.varint()
         guard warmup <= UInt64(Int32.max), count <= UInt64(Int.max / 2) else { throw .malformed("a model's warm-up or count is out of range") }
         self.init(warmup: Int(warmup))
@@ -183,8 +183,8 @@ extension AnomalyModel {
         guard self.count >= 2 else { return }
         var b = Baselines()
         b.seasonal = try SeasonalBaseline(decoding: &r)
-        b.seasonalGate = try RecordGate(span: tuning.seasonalSpan, decoding: &r)
-        b.shiftGate = try RecordGate(span: tuning.shiftSpan, decoding: &r)
+        b.seasonalGate = try RecordGate(decoding: &r)
+        b.shiftGate = try RecordGate(decoding: &r)
         b.recentSum = try r.f64()
         guard b.seasonal.count == self.count else { throw .malformed("a model's detectors disagree on how many values they have seen") }
         baselines = [b]

@@ -218,11 +218,15 @@ struct RecordGate: Sendable, Hashable {
         }
     }
 
-    init(span: Int, decoding r: inout BinaryReader) throws(BinaryDecodingError) {
+    /// Reads what `encode(into:)` wrote, whatever span the gate had: the entries are the
+    /// scores above all later ones, the same under any span, and the next `pass` drops those
+    /// older than its span. So a checkpoint taken under other spans loses nothing.
+    init(decoding r: inout BinaryReader) throws(BinaryDecodingError) {
         let index = try r.varint()
         guard index <= UInt64(Int.max / 2) else { throw .malformed("a record gate's index is out of range") }
         self.index = Int(index)
-        for _ in 0..<(try r.count(minimumSize: 9, maximum: span + 1)) {
+        // Each entry has an index of its own below the gate's.
+        for _ in 0..<(try r.count(minimumSize: 9, maximum: Int(index))) {
             let i = try r.varint()
             guard i < index else { throw .malformed("a record gate holds a score from its future") }
             entries.append(Entry(index: Int(i), score: try r.f64()))

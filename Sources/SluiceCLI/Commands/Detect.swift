@@ -78,8 +78,14 @@ struct TuningOptions: ParsableArguments {
     @Option(help: ArgumentHelp("A novel value within this many deviations of both baselines scores --near-factor times its novelty.",
                                valueName: "Z"))
     var near = standard.near
-    @Option(help: ArgumentHelp("The factor for a novel value near both baselines.", valueName: "F"))
+    @Option(help: ArgumentHelp("The factor for a novel value near both baselines, or echoing a recent excursion.", valueName: "F"))
     var nearFactor = standard.nearFactor
+    @Option(help: ArgumentHelp("A novel value less than R times as far from the mean as the farthest of the last --recent-span values scores --near-factor times its novelty (0: off).",
+                               valueName: "R"))
+    var recentRatio = standard.recentRatio
+    @Option(help: ArgumentHelp("The values before it that --recent-ratio looks at (1 to \(AnomalyModel.Tuning.longestRecentSpan)).",
+                               valueName: "N"))
+    var recentSpan = standard.recentSpan
     @Option(help: ArgumentHelp("Seasonal and level-shift z-scores score z/(z+SCALE).", valueName: "SCALE"))
     var scale = standard.scale
     @Option(help: ArgumentHelp("A seasonal score passes only above all of its own in this many values before it.", valueName: "N"))
@@ -90,12 +96,17 @@ struct TuningOptions: ParsableArguments {
     func validate() throws {
         guard near.isFinite, near >= 0 else { throw ValidationError("--near \(near): expected a number of deviations, 0 or more") }
         guard nearFactor.isFinite, (0...1).contains(nearFactor) else { throw ValidationError("--near-factor \(nearFactor): expected 0 to 1") }
+        guard recentRatio.isFinite, recentRatio >= 0 else { throw ValidationError("--recent-ratio \(recentRatio): expected 0 or more") }
+        guard (1...AnomalyModel.Tuning.longestRecentSpan).contains(recentSpan) else {
+            throw ValidationError("--recent-span \(recentSpan): expected 1 to \(AnomalyModel.Tuning.longestRecentSpan) values")
+        }
         guard scale.isFinite, scale > 0 else { throw ValidationError("--scale \(scale): expected a number above 0") }
         guard seasonalSpan >= 1, shiftSpan >= 1 else { throw ValidationError("--seasonal-span and --shift-span: expected 1 or more values") }
     }
 
     var tuning: AnomalyModel.Tuning {
-        AnomalyModel.Tuning(near: near, nearFactor: nearFactor, scale: scale, seasonalSpan: seasonalSpan, shiftSpan: shiftSpan)
+        AnomalyModel.Tuning(near: near, nearFactor: nearFactor, recentRatio: recentRatio, recentSpan: recentSpan, scale: scale,
+                            seasonalSpan: seasonalSpan, shiftSpan: shiftSpan)
     }
 }
 

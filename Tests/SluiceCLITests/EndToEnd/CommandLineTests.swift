@@ -150,7 +150,8 @@ struct DetectTests {
         }
         let standard = try await scores([])
         #expect(standard.count == 800)
-        #expect(try await scores(["--near", "2", "--near-factor", "0.5", "--scale", "7", "--seasonal-span", "100", "--shift-span", "100"]) == standard)
+        #expect(try await scores(["--near", "2", "--near-factor", "0.5", "--recent-ratio", "0.5", "--recent-span", "100", "--scale", "7",
+                                  "--seasonal-span", "100", "--shift-span", "100"]) == standard)
         // z / (z + scale) keeps the order of z, so the same values pass the record gates and
         // every seasonal or level-shift score falls; novelty does not depend on the scale.
         let wide = try await scores(["--scale", "16"])
@@ -159,8 +160,11 @@ struct DetectTests {
         let refused = try await SluiceBinary.run(["detect", "\(dir)/series.csv", "--scale", "0"])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("--scale 0.0: expected a number above 0"), "\(refused.stderr)")
+        let tooLong = try await SluiceBinary.run(["detect", "\(dir)/series.csv", "--recent-span", "1024"])
+        #expect(tooLong.status != 0)
+        #expect(tooLong.stderr.contains("--recent-span 1024: expected 1 to 1023 values"), "\(tooLong.stderr)")
         let help = try await SluiceBinary.run(["help", "detect"])
-        #expect(help.stdout.contains("--near-factor"))
+        #expect(help.stdout.contains("--near-factor") && help.stdout.contains("--recent-ratio"))
     }
 
     @Test("a bad value is reported with its line and scored 0; a file without a header is refused")

@@ -67,6 +67,30 @@ struct AnomalyModelTests {
         #expect(assessments[1_100...].allSatisfy { $0.score < 0.6 }, "the new level is not news")
     }
 
+    @Test("a novel value echoing an excursion of the last 100 values scores half; the same value with no such excursion near scores in full")
+    func echo() {
+        // Noise in 10…11, one excursion to 30 at 400, then a value of 18 (novel: no value has
+        // sat at that level after the noise's) at 450 and again at 650. The excursion is 20
+        // from the mean, and 18 is 8 away: under half, so at 450 it echoes the excursion; by
+        // 650 the excursion is 250 values back and the farthest of the last 100 is noise.
+        var random = SeededRandom(seed: 21)
+        var values = (0..<800).map { _ in 10 + Double(random.next() % 1_001) / 1_000 }
+        values[400] = 30
+        values[450] = 18
+        values[650] = 18
+        var off = AnomalyModel.Tuning.standard
+        off.recentRatio = 0
+        var model = AnomalyModel(), without = AnomalyModel()
+        let scores = values.map { model.observe($0).score }, plain = values.map { without.observe($0, tuning: off).score }
+        // 18 is 25 or more deviations from the mean, far from the near-baseline gate: only the
+        // echo test can lower it.
+        #expect(plain[450] > 0 && plain[650] > 0)
+        #expect(scores[450] == plain[450] * AnomalyModel.Tuning.standard.nearFactor)
+        #expect(scores[650] == plain[650])
+        #expect(scores[400] == plain[400], "the excursion itself is new")
+        #expect(zip(scores, plain).allSatisfy { $0 <= $1 }, "the test only ever lowers a score")
+    }
+
     @Test("every score is in 0…1, and a prefix of a series scores as it does inside the whole")
     func prefix() {
         var random = SeededRandom(seed: 6)
@@ -109,7 +133,8 @@ struct AnomalyModelTests {
         // one entry per value, more than today's span allows (115 of them at the cut).
         var random = SeededRandom(seed: 11)
         let values = (0..<1_200).map { i in (i < 600 ? 10.0 : 16.0) + Double(random.next() % 1_001) / 1_000 }
-        let longer = AnomalyModel.Tuning(near: 2, nearFactor: 0.5, scale: AnomalyModel.Tuning.standard.scale, seasonalSpan: 300, shiftSpan: 300)
+        let longer = AnomalyModel.Tuning(near: 2, nearFactor: 0.5, recentRatio: AnomalyModel.Tuning.standard.recentRatio, recentSpan: 100,
+                                         scale: AnomalyModel.Tuning.standard.scale, seasonalSpan: 300, shiftSpan: 300)
         var earlier = AnomalyModel(), today = AnomalyModel()
         let cut = 800
         for v in values.prefix(cut) {

@@ -4,8 +4,10 @@ import SluiceModel
 /// scored on the same 0…1 scale, and the highest score wins.
 ///
 /// - **Novelty** (`ContextualNovelty`): a value whose level does not follow its recent levels
-///   as it has before, or beyond every value seen. Halved when the value is within two
-///   deviations of both the running mean and the seasonal prediction: novel, but not far.
+///   as it has before, or beyond every value seen. Halved when the value is unremarkable:
+///   within two deviations of both the running mean and the seasonal prediction (novel, but
+///   not far), or less than half as far from the running mean as the farthest of the last
+///   100 values (an echo of a recent excursion, not a new one).
 /// - **Seasonal** (`SeasonalBaseline`): a value far from the same phase of earlier periods,
 ///   for series with a strong period, as the residual's z-score.
 /// - **Level shift**: the mean of the last 10 values far from the long-run mean, as a z-score
@@ -20,8 +22,9 @@ import SluiceModel
 /// Scoring is online: a value's score depends on the values before it alone, so a prefix of a
 /// series scores exactly as it does inside the whole. Memory per model is bounded: the
 /// novelty table (632 bytes, from the second value), the seasonal baseline's values (up to
-/// 1,024: 8 KiB), the gates' queues (empty until their detector scores; a handful of entries,
-/// at most 202 in all) and some 200 bytes of numbers.
+/// 1,024: 8 KiB; the echo test reads the newest of them), the gates' queues (empty until
+/// their detector scores; a handful of entries, at most 202 in all) and some 200 bytes of
+/// numbers.
 public struct AnomalyModel: Sendable, Hashable {
     /// Values a new model learns from before it scores (the `anomaly.warmup` default).
     public static let defaultWarmup = 30
@@ -35,6 +38,12 @@ public struct AnomalyModel: Sendable, Hashable {
         /// prediction is novel but not far: its novelty score is multiplied by `nearFactor`.
         public var near: Double
         public var nearFactor: Double
+        /// A novel value less than `recentRatio` times as far from the running mean as the
+        /// farthest of the `recentSpan` values before it echoes a recent excursion: its novelty
+        /// score is multiplied by `nearFactor` too. 0 turns the test off; a span beyond
+        /// `longestRecentSpan` (the values held before the newest) looks at those.
+        public var recentRatio: Double
+        public var recentSpan: Int
         /// The seasonal and level-shift z-scores, both in deviations, become scores as
         /// z / (z + scale): one scale, so that one z means one score whichever detector saw it.
         public var scale: Double
@@ -43,15 +52,21 @@ public struct AnomalyModel: Sendable, Hashable {
         public var seasonalSpan: Int
         public var shiftSpan: Int
 
-        public init(near: Double, nearFactor: Double, scale: Double, seasonalSpan: Int, shiftSpan: Int) {
+        public init(near: Double, nearFactor: Double, recentRatio: Double, recentSpan: Int, scale: Double, seasonalSpan: Int, shiftSpan: Int) {
             self.near = near
             self.nearFactor = nearFactor
+            self.recentRatio = recentRatio
+            self.recentSpan = recentSpan
             self.scale = scale
             self.seasonalSpan = seasonalSpan
             self.shiftSpan = shiftSpan
         }
 
-        public static let standard = Tuning(near: 2, nearFactor: 0.5, scale: 7, seasonalSpan: 100, shiftSpan: 100)
+        public static let standard = Tuning(near: 2, nearFactor: 0.5, recentRatio: 0.5, recentSpan: 100, scale: 7,
+                                            seasonalSpan: 100, shiftSpan: 100)
+
+        /// The longest `recentSpan`.
+        public static let longestRecentSpan = SeasonalBaseline.capacity - 1
     }
 
     private var novelty = ContextualNovelty(warmup: 0)
@@ -104,7 +119,9 @@ public struct AnomalyModel: Sendable, Hashable {
         if !baselines.isEmpty {
             let b = baselines[0].observe(value, expected: n.expected, deviation: n.deviation, count: count, tuning: tuning)
             seasonalZ = b.seasonal.z
-            if max(n.z, seasonalZ) < tuning.near { best.score *= tuning.nearFactor }
+            if best.score > 0, max(n.z, seasonalZ) < tuning.near || echoes(value, mean: n.expected, tuning: tuning) {
+                best.score *= tuning.nearFactor
+            }
             if b.seasonalScore > best.score {
                 best = Assessment(score: b.seasonalScore, expected: b.seasonal.prediction, deviation: b.seasonal.spread, detector: .seasonal)
             }
@@ -120,6 +137,13 @@ public struct AnomalyModel: Sendable, Hashable {
             best.warmingUp = true
         }
         return best
+    }
+
+    /// Whether `value` (the newest the seasonal baseline holds) is less than `recentRatio` times
+    /// as far from `mean` as the farthest of the `recentSpan` values before it.
+    private func echoes(_ value: Double, mean: Double, tuning: Tuning) -> Bool {
+        guard tuning.recentRatio > 0, let b = baselines.first else { return false }
+        return abs(value - mean) < tuning.recentRatio * b.seasonal.farthest(from: mean, within: tuning.recentSpan)
     }
 
     /// The seasonal and level-shift detectors with their record gates.

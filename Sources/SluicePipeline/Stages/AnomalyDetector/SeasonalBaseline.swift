@@ -145,6 +145,16 @@ struct SeasonalBaseline: Sendable, Hashable {
     /// below `count`.
     func value(back: Int) -> Double { ring[(count - 1 - back) % Self.capacity] }
 
+    /// The largest distance from `center` among the `span` values before the newest (fewer
+    /// while fewer are held); 0 when there are none.
+    func farthest(from center: Double, within span: Int) -> Double {
+        let k = min(span, count - 1, Self.capacity - 1)
+        guard k > 0 else { return 0 }
+        var far = 0.0
+        for back in 1...k { far = max(far, abs(value(back: back) - center)) }
+        return far
+    }
+
     /// Bytes of values held.
     var footprint: Int { ring.count * 8 }
 

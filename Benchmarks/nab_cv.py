@@ -17,7 +17,9 @@ on the other four and the held-out score, per profile; then
 Settings to choose from:
 - `--grid`: every combination of the model's constants in GRID below (192 settings), passed
   to `sluice detect` as its model-constant options. This is how the shipped constants were
-  chosen: they are the whole-subset choice, and the fold scores are the honest estimate.
+  chosen: they are the low-false-positive profile's whole-subset choice (the standard
+  profile's differs only in a near-baseline gate of 1.5, which alerts on values at the edge
+  of a new level's band), and the fold scores are the honest estimate.
 - `--candidates FILE`: a JSON object {"name": ["--option", "value", ...], ...} of
   `sluice detect` argument lists.
 - neither: the detector as built, threshold alone chosen in each fold.

@@ -32,7 +32,8 @@ public struct AnomalyModel: Sendable, Hashable {
 
     /// The constants that turn the detectors' statistics into one score. Models hold none of
     /// them (the same tuning serves every series); `standard` is the one cross-validation
-    /// chooses (`Benchmarks/nab_cv.py`), and the others exist to be compared with it.
+    /// chooses (`Benchmarks/nab_cv.py --grid`: the low-false-positive profile's whole-subset
+    /// choice), and the others exist to be compared with it.
     public struct Tuning: Sendable, Hashable {
         /// A novel value within this many deviations of both the running mean and the seasonal
         /// prediction is novel but not far: its novelty score is multiplied by `nearFactor`.

@@ -100,8 +100,11 @@ struct FieldSlots {
 }
 
 extension FieldSlots {
-    /// Builds the record once every field is scanned (and takes the parsed labels out).
-    mutating func record(scanner: JSONScanner, configuration: NDJSONDecoder.Configuration, ingestTime: Timestamp?, intern: inout InternTable) throws(DecodeError) -> Record {
+    /// Builds the record once every field is scanned.
+    ///
+    /// Not `mutating`: each call from a mutating method to the non-mutating readers below would
+    /// copy all the field slots (half a kilobyte) first, ten times a record.
+    func record(scanner: JSONScanner, configuration: NDJSONDecoder.Configuration, ingestTime: Timestamp?, intern: inout InternTable) throws(DecodeError) -> Record {
         let kind = try recordKind(scanner, default: configuration.defaultKind)
         let timestamp = try eventTime(scanner, ingestTime: ingestTime)
         // No `??`: its autoclosure would copy the whole configuration for every record.
@@ -113,9 +116,7 @@ extension FieldSlots {
         var labels: Labels
         switch self.labels {
         case .absent, .null: labels = .empty
-        case .labels:
-            // Taken, not read: reading them made a copy of all the field slots for every record.
-            labels = parsedLabels.take() ?? .empty
+        case .labels: labels = parsedLabels ?? .empty
         case .string, .number, .other: throw .wrongType("labels", "an object of strings")
         }
         switch kind {

@@ -180,7 +180,9 @@ struct NATSClientTests {
         defer { server.kill() }
         let one = try await Self.connect(server, name: "n1")
         let two = try await Self.connect(server, name: "n2")
-        let ttl = Duration.seconds(1)
+        // Long enough that nothing ages out while the steps run on a loaded machine: the test
+        // reads the age back from the bucket, and the partition leases' test waits one out.
+        let ttl = Duration.seconds(30)
         let kv1 = try await KeyValue.open(JetStream(client: one), bucket: "leases", ttl: ttl)
         let kv2 = try await KeyValue.open(JetStream(client: two), bucket: "leases", ttl: ttl)
 
@@ -203,7 +205,7 @@ struct NATSClientTests {
         // another node is the partition leases' test, which waits on their rounds.)
         let info = try await one.request("$JS.API.STREAM.INFO.KV_leases")
         let config = (try JSONSerialization.jsonObject(with: Data(info.payload)) as? [String: Any])?["config"] as? [String: Any]
-        #expect((config?["max_age"] as? NSNumber)?.int64Value == 1_000_000_000)
+        #expect((config?["max_age"] as? NSNumber)?.int64Value == 30_000_000_000)
         #expect((config?["max_msgs_per_subject"] as? NSNumber)?.intValue == 1)
         await one.close()
         await two.close()

@@ -84,13 +84,21 @@ public struct KeyValue: Sendable {
     /// Writes the key only if it has no value (never written, expired or deleted); returns the
     /// new revision. Fails with `apiCode` 10071 when someone else holds it.
     public func create(_ key: String, _ value: [UInt8]) async throws(NATSError) -> UInt64 {
-        do {
-            return try await update(key, value, revision: 0)
-        } catch where error.apiCode == 10_071 {
-            // A deleted key keeps its delete marker: it may be created on top of that.
-            guard let current = try await get(key), current.deleted else { throw error }
-            return try await update(key, value, revision: current.revision)
+        var revision: UInt64 = 0
+        // A deleted key keeps its delete marker, which it may be created on top of; a marker can
+        // also age out between the write that met it and the read that looks for it, and then
+        // the key is new again. Each turn follows what the last read found; a few turns, so a key
+        // that keeps changing under the writes still ends, in the last write's error.
+        for _ in 0..<3 {
+            do {
+                return try await update(key, value, revision: revision)
+            } catch where error.apiCode == 10_071 {
+                let current = try await get(key)
+                guard current?.deleted ?? true else { throw error }
+                revision = current?.revision ?? 0
+            }
         }
+        return try await update(key, value, revision: revision)
     }
 
     /// Writes the key only if `revision` is still its latest; returns the new revision. Fails

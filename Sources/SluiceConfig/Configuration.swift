@@ -145,7 +145,7 @@ public struct Configuration: Sendable, Hashable {
         public var fsync: FsyncPolicy = .interval
         public var segmentBytes: Int64 = 64 << 20
         public var segmentAge: WindowDuration = .hours(1)
-        /// zstd level of the compaction that rewrites a segment when it is sealed (1–19).
+        /// zstd level of the compaction that rewrites each sealed segment behind ingest (1–19).
         public var compactionLevel = 3
         public init() {}
     }

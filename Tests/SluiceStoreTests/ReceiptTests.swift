@@ -31,6 +31,13 @@ struct ReceiptTests {
         for b in batches { try await input.send(b) }
         input.finish()
         try await done
+        if compact {
+            // Its segment, sealed at its end, is compacted by the next writer, which waits for that before it ends.
+            let none = BoundedChannel<StoreBatch>(capacity: 1)
+            none.finish()
+            try await SegmentWriter(configuration: configuration, directory: directory, clock: ManualClock(), statistics: statistics) { _ in }.run(input: none)
+            #expect(statistics.compactedSegments == 1)
+        }
         return directory
     }
 

@@ -9,7 +9,7 @@ extension StoreReader {
     /// A segment a read needs. Its descriptor is taken before the scan and, for the first
     /// `heldSegmentLimit` segments and every open one, kept until the read has decoded every
     /// block it wants from the file: the read sees the file it scanned even when the writer
-    /// seals and compacts it, or retention replaces it, meanwhile. Past that limit a sealed
+    /// seals it, or compaction or retention replaces it, meanwhile. Past that limit a sealed
     /// segment is closed after its scan and opened again when the merge reaches it, checked to
     /// be the same file, so a read over months of segments holds few descriptors at once.
     final class OpenSegment {
@@ -36,7 +36,7 @@ extension StoreReader {
             files.opened()
             fd = reopened
             guard try FileIO.identity(reopened, file.path) == identity else {
-                throw .changed("\(file.path) was replaced while this read went on (a retention rewrite); run the query again")
+                throw .changed("\(file.path) was replaced while this read went on (by retention or compaction); run the query again")
             }
             return reopened
         }

@@ -41,7 +41,7 @@ public struct StoreReader: Sendable {
     ///
     /// A read sees the files as they were when it began: the segment being written up to its
     /// last whole block then, even if the writer seals it meanwhile. On a read over more than
-    /// 64 sealed segments, one that retention rewrites before the merge reaches it fails the
+    /// 64 sealed segments, one that retention or compaction rewrites before the merge reaches it fails the
     /// read (run it again), and one it deletes is skipped. A damaged sealed segment throws
     /// before `body` is called; a block whose payload turns out damaged throws when the merge
     /// reaches it, after the records before it. It blocks on file reads and zstd: call it

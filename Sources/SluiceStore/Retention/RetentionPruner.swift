@@ -31,14 +31,13 @@ public struct RetentionPruner: Sendable {
     /// than half the stored bytes removes nothing and says so in `Report.refusal`.
     public func prune(now: Timestamp, dryRun: Bool = false, confirmed: Bool = false) throws(StoreError) -> Report {
         guard !dryRun else { return try prune(self.plan(now: now), now: now, dryRun: true, confirmed: confirmed) }
-        // A plan holds only until another prune rewrites a segment it names: in one process
-        // (the server's periodic run and its API), real prunes take turns.
-        return try Self.turns.withLock { _ throws(StoreError) -> Report in
+        // A plan holds only until another rewrite (a prune, a compaction) replaces a segment it
+        // names: in one process (the server's periodic run, its API, the writer's compaction),
+        // they take turns.
+        return try DataDirectory.rewrites.withLock { _ throws(StoreError) -> Report in
             try prune(self.plan(now: now), now: now, dryRun: false, confirmed: confirmed)
         }
     }
-
-    private static let turns = Mutex(())
 
     private func prune(_ plan: Plan, now: Timestamp, dryRun: Bool, confirmed: Bool) throws(StoreError) -> Report {
         var report = plan.report
@@ -68,7 +67,7 @@ public struct RetentionPruner: Sendable {
                 case .rebuilt(let bytes): frames.append(bytes)
                 }
             }
-            try directory.replace(step.segment, frames: frames)
+            try directory.replace(step.segment, frames: frames, asWritten: step.scan.asWritten)
         }
     }
 

@@ -79,7 +79,8 @@ public struct DataDirectory: Sendable {
         }
         let sealedIDs = Set(try segments().filter(\.sealed).map(\.id))
         for segment in try segments() where !segment.sealed {
-            // Compaction wrote the sealed copy and stopped before removing the open one.
+            // A compaction at the seal (as earlier writers made it) wrote the sealed copy and
+            // stopped before removing the open one.
             if sealedIDs.contains(segment.id) {
                 try FileIO.remove(segment.path)
                 continue
@@ -122,15 +123,20 @@ public struct DataDirectory: Sendable {
 
     /// Replaces a sealed segment with one holding `frames`, atomically: write a temporary file,
     /// fsync it, rename it over the old one, fsync the directory. No frames: the segment goes.
-    func replace(_ segment: SegmentFile, frames: [[UInt8]]) throws(StoreError) {
+    /// `asWritten` keeps the header's flag: a segment not compacted yet still is not.
+    func replace(_ segment: SegmentFile, frames: [[UInt8]], asWritten: Bool = false, temporary: String? = nil) throws(StoreError) {
         guard !frames.isEmpty else {
             try FileIO.remove(segment.path)
             try FileIO.syncDirectory(segmentsPath)
             return
         }
-        try FileIO.writeAtomically(SegmentFile(id: segment.id, sealed: true, directory: segmentsPath).path, [SegmentFile.header()] + frames,
-                                   temporary: segment.path + ".tmp")
+        try FileIO.writeAtomically(SegmentFile(id: segment.id, sealed: true, directory: segmentsPath).path,
+                                   [SegmentFile.header(asWritten: asWritten)] + frames, temporary: temporary ?? segment.path + ".tmp")
     }
+
+    /// Sealed segments are rewritten (by retention, by compaction) one at a time in a process:
+    /// each plans from what it read, and a rewrite between its read and its rename would be lost.
+    static let rewrites = Mutex(())
 
     /// Replaces `name` (relative to the data directory) with `bytes` atomically: a temporary
     /// file, fsync, rename, fsync of the directory.
@@ -155,10 +161,10 @@ public struct DataDirectory: Sendable {
         try FileIO.syncDirectory(String(path[..<path.lastIndex(of: "/")!]))
     }
 
-    /// Starts a new segment after every existing one.
-    func createSegment() throws(StoreError) -> SegmentAppender {
+    /// Starts a new segment after every existing one; `asWritten` marks it for compaction.
+    func createSegment(asWritten: Bool = false) throws(StoreError) -> SegmentAppender {
         let id = (try segments().last?.id ?? 0) + 1
-        return try SegmentAppender(file: SegmentFile(id: id, sealed: false, directory: segmentsPath))
+        return try SegmentAppender(file: SegmentFile(id: id, sealed: false, directory: segmentsPath), asWritten: asWritten)
     }
 }
 
@@ -186,11 +192,11 @@ final class SegmentAppender {
     private var closed = false
 
     /// Creates the file with its header, durably; on failure nothing is left behind.
-    init(file: SegmentFile) throws(StoreError) {
+    init(file: SegmentFile, asWritten: Bool = false) throws(StoreError) {
         self.file = file
         fd = try FileIO.open(file.path, O_WRONLY | O_CREAT | O_EXCL)
         do {
-            try FileIO.writeAll(fd, file.path, SegmentFile.header(), at: 0)
+            try FileIO.writeAll(fd, file.path, SegmentFile.header(asWritten: asWritten), at: 0)
             try FileIO.fsync(fd, file.path)
             try FileIO.syncDirectory(file.directory)
         } catch {
@@ -229,26 +235,18 @@ final class SegmentAppender {
         closed = true
     }
 
-    /// Syncs, closes and renames `.open` to `.seg`. With a compactor, the sealed file is the
-    /// compacted copy: written beside, synced, renamed into place, and only then is the open
-    /// file removed (recovery removes an open file whose sealed copy exists). The copy is
-    /// `compacted`'s when it holds the whole segment, else the compactor makes it now.
+    /// Syncs, closes and renames `.open` to `.seg`, then fsyncs the directory. A segment
+    /// marked as written is compacted later, behind ingest (`SegmentCompactor.Behind`).
     ///
     /// A failed seal may be called again: it carries on from the step that failed (the open
-    /// file gone means it was renamed or replaced; the directory fsync is always made again).
-    func seal(compactor: SegmentCompactor? = nil, compacted: SegmentCompactor.Incremental? = nil) throws(StoreError) -> SegmentFile {
+    /// file gone means it was renamed or removed; the directory fsync is always made again).
+    func seal() throws(StoreError) -> SegmentFile {
         if !closed { try sync() }
         closeFile()
         let sealed = SegmentFile(id: file.id, sealed: true, directory: file.directory)
         if FileIO.size(path: file.path) == nil {
             // An earlier attempt got past the rename (or the removal of an empty segment).
         } else if blocks == 0 {
-            try FileIO.remove(file.path)
-        } else if compactor != nil, let compacted, compacted.covers(blocks: blocks) {
-            try compacted.finish(as: sealed.path)
-            try FileIO.remove(file.path)
-        } else if let compactor, let frames = try compactor.compactedFrames(file) {
-            try FileIO.writeAtomically(sealed.path, [SegmentFile.header()] + frames, temporary: sealed.path + ".compact.tmp")
             try FileIO.remove(file.path)
         } else {
             try FileIO.rename(file.path, sealed.path)

@@ -6,7 +6,7 @@ import Darwin
 import SluiceModel
 
 /// One segment file (FORMAT.md): a 16-byte header, then block frames. `<id>.open` is being
-/// written; `<id>.seg` is sealed and never changes again.
+/// written; `<id>.seg` is sealed, and only compaction and retention replace it (whole).
 public struct SegmentFile: Sendable, Hashable, Comparable {
     public var id: UInt64
     public var sealed: Bool
@@ -44,8 +44,12 @@ public struct SegmentFile: Sendable, Hashable, Comparable {
 
     public static func < (l: Self, r: Self) -> Bool { l.id < r.id }
 
-    static func header() -> [UInt8] {
-        magic + [version, 0, 0, 0, 0, 0, 0, 0]
+    /// The header's flags byte (offset 9): its blocks are as the writer flushed them, and
+    /// compaction has not rewritten them yet.
+    static let asWrittenFlag: UInt8 = 1
+
+    static func header(asWritten: Bool = false) -> [UInt8] {
+        magic + [version, asWritten ? asWrittenFlag : 0, 0, 0, 0, 0, 0, 0]
     }
 
     /// A block's place in the file and what its header and summary say.
@@ -69,6 +73,8 @@ public struct SegmentFile: Sendable, Hashable, Comparable {
         public var fileLength = 0
         /// The segment's format version.
         public var version = SegmentFile.version
+        /// Its blocks are as the writer flushed them: compaction has yet to rewrite them.
+        public var asWritten = false
         /// The first problem found, at an offset: where the good data ends.
         public var damage: (offset: Int, reason: String)?
     }
@@ -95,6 +101,7 @@ public struct SegmentFile: Sendable, Hashable, Comparable {
             throw .usage("\(path) is segment format version \(head[8]); this Sluice reads versions \(Self.readableVersions.lowerBound) to \(Self.readableVersions.upperBound)")
         }
         scan.version = head[8]
+        scan.asWritten = head[9] & Self.asWrittenFlag != 0
         var offset = Self.headerBytes
         while offset < scan.fileLength {
             let headerBytes = try FileIO.pread(fd, path, offset: offset, count: BlockFrame.headerBytes)

@@ -21,19 +21,14 @@ extension SegmentWriter {
         public var segmentBytes = 64 << 20
         /// …or this age, whichever comes first.
         public var segmentAge: Duration = .seconds(3_600)
-        /// zstd's level for the blocks flushed while a segment is open: they are rewritten when it
-        /// is sealed, so they are compressed for speed.
+        /// zstd's level for the blocks flushed while a segment is open: compaction rewrites them
+        /// once it is sealed, so they are compressed for speed.
         public var compressionLevel: Int32 = 1
-        /// On sealing, blocks are rewritten with each series' records together, up to this many
-        /// records a block (0: not at all)…
+        /// Behind ingest, each sealed segment's blocks are rewritten with each series' records
+        /// together, up to this many records a block (0: not at all; segments stay as written)…
         public var compactRecords = 1 << 20
-        /// …at this zstd level: sealing happens once per segment, so it can afford to pack tighter.
+        /// …at this zstd level: that happens once per segment, so it can afford to pack tighter.
         public var compactionLevel: Int32 = 3
-        /// The open segment is compacted as it is written while the records waiting for the
-        /// copy's next block come to at most this many bytes of encoded payload (a million raw
-        /// metric records of a thousand series come to about 6 MB; window aggregates carry sketches and come to
-        /// much more); past it, the segment is compacted when it is sealed instead.
-        public var compactionMemory = 32 << 20
         /// What to do when the disk refuses a write: end the stage with the error (batch
         /// runs), or hold the blocks and retry every interval (a server).
         public var onWriteFailure = WriteFailurePolicy.fail

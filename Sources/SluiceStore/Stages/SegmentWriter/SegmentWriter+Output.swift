@@ -10,7 +10,7 @@ extension SegmentWriter {
     /// it), so a failed write loses nothing: the segment is cut back to its last good length
     /// and the same blocks are written again on the next attempt.
     ///
-    /// Framing (zstd), writes, syncs and sealing (compaction) run on the blocking pool
+    /// Framing (zstd), writes, syncs and sealing run on the blocking pool
     /// (`BlockingWork`): they take as long as the disk does, and must not hold a cooperative
     /// thread meanwhile. The state sits under a lock so that it can move between the driver and
     /// the pool thread doing the work; the driver awaits each call before making the next, so
@@ -20,10 +20,6 @@ extension SegmentWriter {
             var frame: [UInt8]
             var records: Int
             var acknowledgements: [Acknowledgement]
-            /// What was framed, for the segment's compacted copy; let go once written.
-            var builder: BlockBuilder?
-            /// The frame's payload before compression.
-            var payloadBytes: Int
         }
 
         private struct State {
@@ -33,8 +29,6 @@ extension SegmentWriter {
             /// have dropped them.
             var unsynced: [Block] = []
             var segment: SegmentAppender?
-            /// The open segment's compacted copy, made as its blocks are written.
-            var compaction: SegmentCompactor.Incremental?
             var syncedSize = 0
             /// A failed write or sync could not be cut back: the cut comes before the next write.
             var cutPending = false
@@ -42,20 +36,17 @@ extension SegmentWriter {
 
         private let directory: DataDirectory
         private let statistics: StoreStatistics
-        private let compactor: SegmentCompactor?
-        /// Encoded bytes the open segment's compacted copy may hold unframed.
-        private let compactionMemory: Int
+        /// New segments are marked for compaction behind ingest.
+        private let compacted: Bool
         /// zstd's level for the blocks framed while a segment is open.
         private let level: Int32
         private let report: @Sendable (String) -> Void
         private let state = Mutex(State())
 
-        init(directory: DataDirectory, statistics: StoreStatistics, compactor: SegmentCompactor?, compactionMemory: Int, level: Int32,
-             report: @escaping @Sendable (String) -> Void) {
+        init(directory: DataDirectory, statistics: StoreStatistics, compacted: Bool, level: Int32, report: @escaping @Sendable (String) -> Void) {
             self.directory = directory
             self.statistics = statistics
-            self.compactor = compactor
-            self.compactionMemory = compactionMemory
+            self.compacted = compacted
             self.level = level
             self.report = report
         }
@@ -68,14 +59,11 @@ extension SegmentWriter {
         /// Frames `block` (compressing it, on the pool) and queues it for the next flush.
         func enqueue(_ block: BlockBuilder, acknowledgements: [Acknowledgement]) async throws(StoreError) {
             let level = self.level
-            // The framed builder, its rows gathered into columns, is what the compacted copy takes.
-            let (frame, gathered) = try await BlockingWork.run { () throws(StoreError) -> ([UInt8], BlockBuilder) in
+            let frame = try await BlockingWork.run { () throws(StoreError) -> [UInt8] in
                 var block = block
-                let frame = try BlockFrame.build(&block, level: level).bytes
-                return (frame, block)
+                return try BlockFrame.build(&block, level: level).bytes
             }
-            let framed = Block(frame: frame, records: block.count, acknowledgements: acknowledgements, builder: compactor == nil ? nil : gathered,
-                               payloadBytes: BlockFrame.header(frame)?.rawLength ?? frame.count)
+            let framed = Block(frame: frame, records: block.count, acknowledgements: acknowledgements)
             state.withLock { $0.waiting.append(framed) }
         }
 
@@ -122,16 +110,17 @@ extension SegmentWriter {
             for a in held { a.resolve(.failed(reason)) }
         }
 
-        /// Syncs and seals the open segment. Compaction needs room for a copy: when it fails,
-        /// the segment is sealed as written instead. A sync that fails is repaired as a flush's
-        /// is (the blocks are written again), and a seal that fails is carried on by the next call.
-        func seal() async throws(StoreError) {
-            let durable = try await BlockingWork.run { () throws(StoreError) -> [Acknowledgement] in
+        /// Syncs and seals the open segment; returns it, sealed (`nil`: there was none). A sync
+        /// that fails is repaired as a flush's is (the blocks are written again), and a seal that
+        /// fails is carried on by the next call.
+        @discardableResult
+        func seal() async throws(StoreError) -> SegmentFile? {
+            let (durable, sealed) = try await BlockingWork.run { () throws(StoreError) -> ([Acknowledgement], SegmentFile?) in
                 let durable = try self.writeWaiting(sync: true).durable
-                try self.sealOpenSegment()
-                return durable
+                return (durable, try self.sealOpenSegment())
             }
             for a in durable { a.resolve(.stored) }
+            return sealed
         }
 
         /// `flush`'s work, on a pool thread: returns the bytes written and the acknowledgements
@@ -144,21 +133,14 @@ extension SegmentWriter {
                         try open.truncate(to: s.syncedSize)
                         s.cutPending = false
                     }
-                    while var block = s.waiting.first {
+                    while let block = s.waiting.first {
                         if s.segment == nil {
-                            let segment = try directory.createSegment()
+                            let segment = try directory.createSegment(asWritten: compacted)
                             s.segment = segment
                             s.syncedSize = segment.size
-                            s.compaction = compactor.map { .init($0, open: segment.file, maximumHeldBytes: compactionMemory) }
                         }
                         try s.segment!.append(block.frame)
                         s.waiting.removeFirst()
-                        if let builder = block.builder {
-                            s.compaction?.add(builder, payloadBytes: block.payloadBytes)
-                            block.builder = nil
-                        } else {
-                            s.compaction?.abandon(.io("a block came without its records"))
-                        }
                         statistics.recordBlock(records: block.records, bytes: block.frame.count)
                         bytes += block.frame.count
                         s.unsynced.append(block)
@@ -179,20 +161,13 @@ extension SegmentWriter {
 
         /// `seal`'s work, on a pool thread, after a sync: the segment is let go only once sealed,
         /// so a seal that fails midway (a rename, a directory fsync) is finished by the next call.
-        private func sealOpenSegment() throws(StoreError) {
-            try state.withLock { s throws(StoreError) in
-                guard let open = s.segment else { return }
-                do throws(StoreError) {
-                    _ = try open.seal(compactor: compactor, compacted: s.compaction)
-                } catch where compactor != nil {
-                    report("could not compact \(open.file.path) (\(error)); sealed it uncompacted")
-                    s.compaction?.abandon(error)
-                    _ = try open.seal(compactor: nil)
-                }
-                s.compaction?.discard()
-                s.compaction = nil
+        private func sealOpenSegment() throws(StoreError) -> SegmentFile? {
+            try state.withLock { s throws(StoreError) -> SegmentFile? in
+                guard let open = s.segment else { return nil }
+                let sealed = try open.seal()
                 s.segment = nil
                 s.unsynced = []
+                return sealed
             }
         }
 
@@ -202,8 +177,6 @@ extension SegmentWriter {
         /// old one too, and a restart would find them twice.
         private func repair(_ s: inout State) {
             guard let open = s.segment else { return }
-            // The copy may hold blocks the cut takes away: sealing compacts the old way.
-            s.compaction?.abandon(.io("the segment was cut back after a failed write"))
             do {
                 try open.truncate(to: s.syncedSize)
                 s.cutPending = false

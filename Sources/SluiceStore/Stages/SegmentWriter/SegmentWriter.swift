@@ -7,6 +7,11 @@ import SluicePipeline
 /// Its input is a bounded channel, so a slow disk holds up the aggregator and, through it,
 /// ingest. On end of input (including a graceful shutdown) it flushes, syncs and seals.
 ///
+/// Segments are sealed as written, and compacted behind ingest (`SegmentCompactor.Behind`):
+/// each segment sealed while records keep coming, and any a previous writer left as written,
+/// is compacted on the blocking pool while this one carries on. The writer's end waits for
+/// those; the segment sealed at the end is left to the next writer.
+///
 /// When the disk refuses a write (full, or failing), what happens next is the configuration's
 /// `onWriteFailure`: `fail` ends the stage with the error (a batch run exits with it), `retry`
 /// keeps the blocks in memory, marks `health` failed (ingest refuses new records, readiness
@@ -40,13 +45,17 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
     /// Writes until `input` ends, then flushes, syncs and seals. Throws when a write fails
     /// and the policy (or a shutdown while waiting for the disk) says to give up.
     public func run(input: BoundedChannel<StoreBatch>) async throws {
-        let recovered = try await BlockingWork.run { [directory] () throws(StoreError) in try directory.recoverOpenSegments() }
+        let (recovered, lastSealed) = try await BlockingWork.run { [directory] () throws(StoreError) in
+            (try directory.recoverOpenSegments(), try directory.segments().last(where: \.sealed)?.id)
+        }
         for cut in recovered { report("recovered \(cut)") }
         var machine = StateMachine(configuration: configuration)
-        let output = Output(
-            directory: directory, statistics: statistics,
-            compactor: configuration.compactRecords > 0 ? SegmentCompactor(maximumRecords: configuration.compactRecords, level: configuration.compactionLevel) : nil,
-            compactionMemory: configuration.compactionMemory, level: configuration.compressionLevel, report: report)
+        let compaction = configuration.compactRecords > 0
+            ? SegmentCompactor.Behind(SegmentCompactor(maximumRecords: configuration.compactRecords, level: configuration.compactionLevel),
+                                      directory: directory, statistics: statistics, report: report)
+            : nil
+        if let lastSealed { compaction?.allow(through: lastSealed) }
+        let output = Output(directory: directory, statistics: statistics, compacted: compaction != nil, level: configuration.compressionLevel, report: report)
         // Segment age is measured on the injected clock; replay has none, and seals by size only.
         let started = clock?.now
         func now() -> Duration { if let clock, let started { started.duration(to: clock.now) } else { .zero } }
@@ -73,7 +82,7 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
                 }
             }
             if bytes > 0, machine.appended(bytes: bytes, now: now()) {
-                try await write { () async throws(StoreError) in try await output.seal() }
+                try await sealDue()
             }
         }
 
@@ -91,7 +100,7 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
                     var bytes = 0
                     try await write { () async throws(StoreError) in bytes = try await output.flush(sync: sync) }
                     if bytes > 0, machine.appended(bytes: bytes, now: now()) {
-                        try await write { () async throws(StoreError) in try await output.seal() }
+                        try await sealDue()
                     }
                     return
                 }
@@ -108,6 +117,13 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
                 if let checkpoint { try await write { () async throws(StoreError) in try await output.replace(checkpoint) } }
                 if let detector { try await write { () async throws(StoreError) in try await output.replace(detector: detector) } }
             }
+        }
+
+        /// Seals the segment that reached its size or age, and hands it to compaction.
+        func sealDue() async throws {
+            var sealed: SegmentFile?
+            try await write { () async throws(StoreError) in sealed = try await output.seal() }
+            if let sealed { compaction?.allow(through: sealed.id) }
         }
 
         /// Runs `attempt` until it succeeds, as the failure policy allows.
@@ -141,24 +157,35 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
             }
         }
 
-        if let clock {
-            let messages = merge(
-                chain(input.map { Message.batch($0) }, [Message.end].async),
-                AsyncTimerSequence(interval: configuration.flushInterval, clock: clock).map { _ in Message.tick }
-            )
-            loop: for await message in messages {
-                switch message {
-                case .batch(let batch): try await perform(machine.batch(batch))
-                case .tick: try await perform(machine.tick())
-                case .end: break loop
+        /// Everything up to the last seal; compaction is waited for after it.
+        func drain() async throws {
+            if let clock {
+                let messages = merge(
+                    chain(input.map { Message.batch($0) }, [Message.end].async),
+                    AsyncTimerSequence(interval: configuration.flushInterval, clock: clock).map { _ in Message.tick }
+                )
+                loop: for await message in messages {
+                    switch message {
+                    case .batch(let batch): try await perform(machine.batch(batch))
+                    case .tick: try await perform(machine.tick())
+                    case .end: break loop
+                    }
                 }
+            } else {
+                for await batch in input { try await perform(machine.batch(batch)) }
             }
-        } else {
-            for await batch in input { try await perform(machine.batch(batch)) }
+            try await perform(.flush(sync: configuration.fsync != .never))
+            try await settle()
+            try await write { () async throws(StoreError) in try await output.seal() }
         }
-        try await perform(.flush(sync: configuration.fsync != .never))
-        try await settle()
-        try await write { () async throws(StoreError) in try await output.seal() }
+
+        do {
+            try await drain()
+        } catch {
+            await compaction?.stop()
+            throw error
+        }
+        await compaction?.finish()
     }
 }
 

@@ -149,6 +149,19 @@ struct CompactionTests {
         #expect(try FileIO.readFile(segment.path) == before)
     }
 
+    @Test("a segment of one block has nothing to merge: no writer rewrites it")
+    func oneBlock() async throws {
+        let records = Array(BlockCodecTests.sample().prefix(60))
+        let directory = try await Self.write(records, compactRecords: 1 << 20)
+        let segment = try #require(try directory.segments().first)
+        #expect(try segment.scan(verify: true).blocks.count == 1)
+        let before = try FileIO.readFile(segment.path)
+        let statistics = StoreStatistics()
+        _ = try await Self.write([], into: directory, compactRecords: 1 << 20, statistics: statistics)
+        #expect(statistics.compactedSegments == 0)
+        #expect(try FileIO.readFile(segment.path) == before)
+    }
+
     @Test("a retention rewrite of a segment not yet compacted keeps it marked, so that a writer still compacts it")
     func retentionKeepsTheMark() async throws {
         let day: Int64 = 86_400_000_000

@@ -106,7 +106,7 @@ struct QueryBench {
 
     /// Windows closing a minute at a time, through the segment writer: a block holds an hour
     /// of every series and each is sealed on its own, the shape a server leaves with its
-    /// default `store.segment_age` of an hour (its small blocks compacted into one at sealing).
+    /// default `store.segment_age` of an hour (its small blocks compacted into one behind ingest).
     private func write(_ store: DataDirectory) async throws {
         var configuration = SegmentWriter<ContinuousClock>.Configuration()
         configuration.flushRecords = series * 60

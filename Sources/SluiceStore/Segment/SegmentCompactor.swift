@@ -46,8 +46,8 @@ struct SegmentCompactor {
 
     /// Replaces the sealed `segment`, if it is still marked as written, with its compacted copy
     /// (`<id>.seg.compact.tmp`, fsynced, renamed over it; recovery removes a leftover copy).
-    /// A segment of one block is only rewritten without the mark. Takes turns with retention's
-    /// rewrites. Returns whether it replaced the segment; a damaged one is refused.
+    /// A segment of one block has nothing to merge and is left as it is. Takes turns with
+    /// retention's rewrites. Returns whether it replaced the segment; a damaged one is refused.
     func compact(_ segment: SegmentFile, in directory: DataDirectory) throws(StoreError) -> Bool {
         guard segment.isMarkedAsWritten() else { return false }
         return try DataDirectory.rewrites.withLock { _ throws(StoreError) -> Bool in
@@ -58,13 +58,7 @@ struct SegmentCompactor {
             if let damage = scan.damage {
                 throw .corrupt("\(segment.path) is damaged at offset \(damage.offset) (\(damage.reason)); `sluice verify --repair` moves it aside")
             }
-            var frames: [[UInt8]]
-            if let compacted = try compactedFrames(segment, scan) {
-                frames = compacted
-            } else {
-                frames = []
-                for block in scan.blocks { frames.append(try FileIO.readFrame(segment, block)) }
-            }
+            guard let frames = try compactedFrames(segment, scan) else { return false }
             try directory.replace(segment, frames: frames, temporary: segment.path + ".compact.tmp")
             return true
         }

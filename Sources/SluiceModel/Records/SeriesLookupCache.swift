@@ -12,8 +12,11 @@
 /// It never answers wrongly: equal identities mean equal keys, and the table holds each key it
 /// was filled for, so its storage cannot be freed and its address or bits given to another
 /// while an entry names them. It holds at most half as many entries as it has slots (open
-/// addressing, linear probing); filling one more starts it over, so a stream of ever-new
-/// series costs a reset now and then, not memory.
+/// addressing, linear probing). It starts small and doubles as entries come, so that a
+/// thousand series probe 128 KB, not the whole table's half a megabyte (each probe is a cache
+/// miss: the smaller the table, the likelier it stays in a core's cache). Once it has all its
+/// slots, filling one more starts it over, so a stream of ever-new series costs a reset now
+/// and then, not memory.
 @frozen
 public struct SeriesLookupCache<Value> {
     /// Where `find` looked: pass it to `fill` after asking the map on a miss.
@@ -89,15 +92,21 @@ public struct SeriesLookupCache<Value> {
     /// Per slot, the key its entry was filled for.
     @usableFromInline var keys: [Key?] = []
     @usableFromInline var count = 0
-    @usableFromInline let slotCount: Int
+    /// Slots now: doubles up to `maximumSlots`.
+    @usableFromInline var slotCount: Int
+    @usableFromInline let maximumSlots: Int
 
-    /// `slots` is rounded up to a power of two (at least 2), and holds half as many entries;
-    /// the storage is made at the first miss.
+    /// `slots` is rounded up to a power of two (at least 2), and holds half as many entries.
+    /// The table starts at `initialSlots` (rounded likewise, at most `slots`), made at the
+    /// first miss.
     @inlinable
-    public init(slots: Int = 8_192) {
+    public init(slots: Int = 8_192, initialSlots: Int = 256) {
         var n = 2
         while n < slots { n <<= 1 }
-        slotCount = n
+        maximumSlots = n
+        var m = 2
+        while m < min(initialSlots, n) { m <<= 1 }
+        slotCount = m
     }
 
     /// The value filled for the same key, if the table still holds it.
@@ -129,13 +138,37 @@ public struct SeriesLookupCache<Value> {
         var slot = probe.slot
         if slots[slot] == nil {
             if count >= slotCount / 2 {
-                removeAll()
-                slot = Int(truncatingIfNeeded: probe.identity.fingerprint) & (slotCount - 1)
+                if slotCount < maximumSlots { grow() } else { removeAll() }
+                slot = freeSlot(for: probe.identity)
             }
             count += 1
             keys[slot] = Key(tenantID: tenantID, name: name, labels: labels)
         }
         slots[slot] = Slot(identity: probe.identity, value: value)
+    }
+
+    /// Twice the slots, every entry kept.
+    @usableFromInline
+    mutating func grow() {
+        let (oldSlots, oldKeys) = (slots, keys)
+        slotCount *= 2
+        slots = Array(repeating: nil, count: slotCount)
+        keys = Array(repeating: nil, count: slotCount)
+        for i in oldSlots.indices {
+            guard let entry = oldSlots[i] else { continue }
+            let slot = freeSlot(for: entry.identity)
+            slots[slot] = entry
+            keys[slot] = oldKeys[i]
+        }
+    }
+
+    /// Where a key not in the table goes.
+    @inlinable
+    func freeSlot(for identity: Identity) -> Int {
+        let mask = slotCount - 1
+        var slot = Int(truncatingIfNeeded: identity.fingerprint) & mask
+        while slots[slot] != nil { slot = (slot + 1) & mask }
+        return slot
     }
 
     /// Forgets every entry, keeping the storage.

@@ -37,7 +37,8 @@ struct SeriesLookupCacheTests {
     @Test("answers only what was filled for an equal key, whatever the slot count and wherever the strings are stored",
           arguments: [1, 2, 64, 8_192], [false, true])
     func agreesWithADictionary(slots: Int, freshStrings: Bool) {
-        var cache = SeriesLookupCache<Int>(slots: slots)
+        // Starting at 2 slots, a large table doubles many times on the way.
+        var cache = SeriesLookupCache<Int>(slots: slots, initialSlots: 2)
         var oracle: [Key: Int] = [:]
         var hits = 0
         for key in Self.stream(count: 20_000, seed: UInt64(slots), freshStrings: freshStrings) {
@@ -75,6 +76,26 @@ struct SeriesLookupCacheTests {
         cache.fill(probe, tenantID: "t", name: "cpu", labels: keys[4], value: 4)
         #expect(cache.find(tenantID: "t", name: "cpu", labels: keys[4]).value == 4)
         #expect(keys.prefix(4).allSatisfy { cache.find(tenantID: "t", name: "cpu", labels: $0).value == nil })
+    }
+
+    @Test("a table that starts small and doubles keeps every entry through each doubling, and starts over only once it has all its slots")
+    func growth() {
+        var cache = SeriesLookupCache<Int>(slots: 1_024, initialSlots: 4)  // holds 2, then 4, 8, … 512
+        let keys: [Labels] = (0..<600).map { ["host": "h\($0)"] }
+        for (i, labels) in keys.prefix(512).enumerated() {
+            let (probe, value) = cache.find(tenantID: "t", name: "cpu", labels: labels)
+            #expect(value == nil)
+            cache.fill(probe, tenantID: "t", name: "cpu", labels: labels, value: i)
+            // Everything filled so far is still there, whatever doublings that fill made.
+            if i.nonzeroBitCount == 1 || i == 511 {
+                for (j, earlier) in keys.prefix(i + 1).enumerated() { #expect(cache.find(tenantID: "t", name: "cpu", labels: earlier).value == j) }
+            }
+        }
+        // The 513th does not fit in 1,024 slots: the table starts over with it alone.
+        let (probe, _) = cache.find(tenantID: "t", name: "cpu", labels: keys[512])
+        cache.fill(probe, tenantID: "t", name: "cpu", labels: keys[512], value: 512)
+        #expect(cache.find(tenantID: "t", name: "cpu", labels: keys[512]).value == 512)
+        #expect(keys.prefix(512).allSatisfy { cache.find(tenantID: "t", name: "cpu", labels: $0).value == nil })
     }
 
     @Test("a key differing only in its tenant (absent against empty) or one byte of its name is a miss")

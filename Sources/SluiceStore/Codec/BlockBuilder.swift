@@ -43,7 +43,7 @@ struct BlockBuilder {
     /// in `rows` until `gather()`.
     private(set) var groups: [Group] = []
     /// A metric sample waiting for its group's columns.
-    private struct Row {
+    struct Row {
         var group: Int32
         var time: Int64
         var value: Double
@@ -69,6 +69,28 @@ struct BlockBuilder {
         groups.append(Group(key: key))
         index[key] = groups.count - 1
         return groups.count - 1
+    }
+
+    /// A metric sample of a series this block has seen, as the row `add(_: Row)` takes; `nil`
+    /// for any other record, which `add(_: Record)` takes.
+    ///
+    /// The record is borrowed: reading it where it lies copies nothing. A copy, which passing
+    /// it to a mutating method makes, retains and releases its strings and labels, whose
+    /// counts the aggregator's core is changing for the same record at the same time.
+    func knownSample(_ record: borrowing Record) -> Row? {
+        switch record {
+        case .metric(let m):
+            guard let cached = metricGroups.find(tenantID: m.tenantID, name: m.name, labels: m.labels).value, cached.block == block else { return nil }
+            return Row(group: cached.group, time: m.timestamp.microseconds, value: m.value)
+        default:
+            return nil
+        }
+    }
+
+    /// Adds a metric sample `knownSample` found the group of.
+    mutating func add(_ row: Row) {
+        count += 1
+        rows.append(row)
     }
 
     /// Adds a raw record.

@@ -71,9 +71,14 @@ public struct MetricRecord: Sendable, Hashable {
         get { boxedDistribution?.value }
         set { boxedDistribution = newValue.map(DistributionBox.init) }
     }
+    /// Whether it carries a distribution, asked without copying it out (which `distribution`
+    /// does, and with it, retains the record's box).
+    @inlinable
+    public var hasDistribution: Bool { boxedDistribution != nil }
     /// Held by reference: few records carry one, and inline it would make every record (and
     /// every copy of one between the decoder and the window) twice as large.
-    private var boxedDistribution: DistributionBox?
+    @usableFromInline
+    private(set) var boxedDistribution: DistributionBox?
 
     public init(timestamp: Timestamp, tenantID: String? = nil, labels: Labels = .empty, name: String, value: Double) {
         self.timestamp = timestamp
@@ -95,10 +100,13 @@ public struct MetricRecord: Sendable, Hashable {
 /// bins hold the buckets. `sketch.min` and `sketch.max` are exact when the histogram carried
 /// them, else the bounds of the outermost buckets that held samples.
 /// A `Distribution` behind a reference, compared and hashed by value.
+@usableFromInline
 final class DistributionBox: Sendable, Hashable {
     let value: Distribution
     init(_ value: Distribution) { self.value = value }
+    @usableFromInline
     static func == (lhs: DistributionBox, rhs: DistributionBox) -> Bool { lhs === rhs || lhs.value == rhs.value }
+    @usableFromInline
     func hash(into hasher: inout Hasher) { hasher.combine(value) }
 }
 

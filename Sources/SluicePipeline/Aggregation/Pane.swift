@@ -24,6 +24,12 @@ public struct SeriesRegistry: Sendable {
         return id
     }
 
+    /// The number of a series whose records share storage with one seen lately (no hashing),
+    /// or `nil`, which `id` answers.
+    public func knownID(tenantID: String?, name: String, labels: Labels) -> Int32? {
+        recent.find(tenantID: tenantID, name: name, labels: labels).value
+    }
+
     @usableFromInline
     func lookup(_ key: SeriesKey) -> Int32? { ids[key] }
 

@@ -293,8 +293,8 @@ public struct IngestEdge: Sendable {
     /// cannot stand for. Their samples are kept in the windows they are merged into (and in
     /// the checkpoint of the open ones).
     public static func raw(_ records: [Record]) -> [Record] {
-        guard records.contains(where: { if case .metric(let m) = $0 { m.distribution != nil } else { false } }) else { return records }
-        return records.filter { if case .metric(let m) = $0 { m.distribution == nil } else { true } }
+        guard records.contains(where: { if case .metric(let m) = $0 { m.hasDistribution } else { false } }) else { return records }
+        return records.filter { if case .metric(let m) = $0 { !m.hasDistribution } else { true } }
     }
 
     /// Sends, waiting at most the enqueue timeout for room; `false` when it gave up (nothing sent).

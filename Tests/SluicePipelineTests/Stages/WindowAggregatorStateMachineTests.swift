@@ -14,6 +14,48 @@ struct WindowAggregatorStateMachineTests {
         events.compactMap { if case .output(.window(let w)) = $0 { return w } else { return nil } }
     }
 
+    @Test("samples of known series, taken as the stage takes them (read in place, as rows), make the same events as whole records",
+          arguments: MixedStream.scenarios)
+    func knownSamples(stream: MixedStream) {
+        // Labels and names shared, as the decoder's intern table shares them.
+        var labelSets: [Labels: Labels] = [:], strings: [String: String] = [:]
+        var records = stream.records().map { record -> Record in
+            guard case .metric(var m) = record else { return record }
+            m.labels = labelSets[m.labels] ?? { labelSets[m.labels] = m.labels; return m.labels }()
+            m.name = strings[m.name] ?? { strings[m.name] = m.name; return m.name }()
+            m.tenantID = m.tenantID.map { t in strings[t] ?? { strings[t] = t; return t }() }
+            return .metric(m)
+        }
+        // A histogram point now and then, in a series also sent plain: never a known sample.
+        for i in stride(from: 7, to: records.count, by: 50) {
+            guard case .metric(let m) = records[i] else { continue }
+            var sketch = DDSketch()
+            for v in [m.value, m.value * 2, m.value + 1] { sketch.add(v) }
+            records[i] = .metric(MetricRecord(timestamp: m.timestamp, tenantID: m.tenantID, labels: m.labels, name: m.name,
+                                              distribution: Distribution(sketch: sketch, sum: m.value * 4 + 1, bucketError: 0)))
+        }
+        var whole = WindowAggregator.StateMachine(configuration: stream.configuration)
+        var rows = WindowAggregator.StateMachine(configuration: stream.configuration)
+        var expected: [StageEvent] = [], events: [StageEvent] = []
+        var known = 0
+        for record in records {
+            whole.record(record, into: &expected)
+            if let sample = rows.knownSample(record) {
+                rows.record(sample, into: &events)
+                known += 1
+            } else {
+                rows.record(record, into: &events)
+            }
+        }
+        whole.inputFinished(into: &expected)
+        rows.inputFinished(into: &events)
+        #expect(events == expected)
+        #expect(rows.late == whole.late && rows.lateByWindow == whole.lateByWindow)
+        #expect(whole.late > 0, "the stream has late records")
+        let samples = records.count { if case .metric(let m) = $0 { !m.hasDistribution } else { false } }
+        #expect(known > samples / 2, "most metric samples are of series already seen: \(known) of \(samples)")
+    }
+
     @Test("a window fires when the watermark (max event time − lateness) reaches its end, not before")
     func firesAtWatermark() {
         var machine = WindowAggregator.StateMachine(configuration: .init(windows: [.seconds(10)], lateness: .seconds(2)))

@@ -49,9 +49,12 @@ extension WindowAggregator {
             switch record {
             case .metric(let m):
                 let id = registry.id(tenantID: m.tenantID, name: m.name, labels: m.labels)
-                for i in lengths.indices {
-                    guard let j = paneIndex(i, t) else { lateFor(i, &wasLate); continue }
-                    if let d = m.distribution { lengths[i].open[j].pane.addDistribution(id, d) } else { lengths[i].open[j].pane.addMetric(id, m.value) }
+                if let d = m.distribution {
+                    for i in lengths.indices {
+                        if let j = paneIndex(i, t) { lengths[i].open[j].pane.addDistribution(id, d) } else { lateFor(i, &wasLate) }
+                    }
+                } else {
+                    add(KnownSample(series: id, time: t, value: m.value), wasLate: &wasLate)
                 }
             case .performance(let p):
                 var ids: (Int32?, Int32?, Int32?) = (nil, nil, nil)
@@ -76,6 +79,48 @@ extension WindowAggregator {
             case .tokenUsage(let u):
                 events.append(.tokenUsage(u))
             }
+            taken(t, wasLate: wasLate, into: &events)
+        }
+
+        /// A metric sample (no distribution) of a series the registry knows.
+        public struct KnownSample {
+            var series: Int32
+            var time: Int64
+            var value: Double
+        }
+
+        /// `record`'s metric sample when its series is known, read from the borrowed record
+        /// without copying it; `nil` for any other record, which `record(_:into:)` takes.
+        ///
+        /// Passing a record to a mutating method copies it, retaining and releasing its strings
+        /// and labels, whose counts the store writer's core is changing for the same record.
+        public func knownSample(_ record: borrowing Record) -> KnownSample? {
+            switch record {
+            case .metric(let m):
+                guard !m.hasDistribution, let id = registry.knownID(tenantID: m.tenantID, name: m.name, labels: m.labels) else { return nil }
+                return KnownSample(series: id, time: m.timestamp.microseconds, value: m.value)
+            default:
+                return nil
+            }
+        }
+
+        /// Takes a sample `knownSample` found, as `record(_:into:)` takes its record.
+        public mutating func record(_ sample: KnownSample, into events: inout [StageEvent]) {
+            var wasLate = false
+            add(sample, wasLate: &wasLate)
+            taken(sample.time, wasLate: wasLate, into: &events)
+        }
+
+        @inline(__always)
+        private mutating func add(_ sample: KnownSample, wasLate: inout Bool) {
+            for i in lengths.indices {
+                if let j = paneIndex(i, sample.time) { lengths[i].open[j].pane.addMetric(sample.series, sample.value) } else { lateFor(i, &wasLate) }
+            }
+        }
+
+        /// After a record at `t`: counts it late if it was, and moves the watermark.
+        @inline(__always)
+        private mutating func taken(_ t: Int64, wasLate: Bool, into events: inout [StageEvent]) {
             if wasLate { late += 1 }
             if t > maxEventTime {
                 maxEventTime = t

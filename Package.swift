@@ -146,7 +146,7 @@ let package = Package(
         // Test kit for the server: a real `sluice serve` in-process on loopback.
         .target(
             name: "SluiceServerTesting",
-            dependencies: ["SluiceServer", "SluiceConfig", "SluiceTesting", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["SluiceServer", "SluiceStore", "SluiceConfig", "SluiceTesting", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "SluiceServerTests",

@@ -5,6 +5,7 @@ import FoundationNetworking
 import Logging
 import SluiceConfig
 import SluiceServer
+import SluiceStore
 import SluiceTesting
 
 /// A real `sluice serve` in-process on free loopback ports, and a small HTTP client for it.
@@ -13,9 +14,12 @@ public final class LiveServer: Sendable {
     public let task: Task<Void, any Error>
     public let bound: SluiceServer.Bound
     public let dataDirectory: String
+    /// The server's own blocking pool, stopped with it: a test may hold every thread of it
+    /// (`HeldPool`) without stalling the servers of the tests that run beside it.
+    public let blockingPool: BlockingWork.Pool
 
     /// Starts a server on `dataDirectory` (a new temporary one by default), logging to `logger`
-    /// (nowhere by default).
+    /// (nowhere by default), with a blocking pool of its own.
     public static func start(_ yaml: String = "", tcp: Bool = false, udp: Bool = false, statsdUDP: Bool = false, statsdTCP: Bool = false,
                       dataDirectory: String? = nil, logger: Logger? = nil) async throws -> LiveServer {
         let configuration = try Configuration.parse(yaml: yaml)
@@ -28,17 +32,22 @@ public final class LiveServer: Sendable {
                            dataDirectory: directory),
             logger: logger ?? Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
             bound: { ports.continuation.yield($0) })
-        let task = Task { try await server.run() }
+        let pool = BlockingWork.Pool()
+        let task = Task {
+            defer { Task { await pool.shutdown() } }
+            try await BlockingWork.$pool.withValue(pool) { try await server.run() }
+        }
         var iterator = ports.stream.makeAsyncIterator()
         guard let bound = await iterator.next() else { throw ServerError("the server did not start") }
-        return LiveServer(server: server, task: task, bound: bound, dataDirectory: directory)
+        return LiveServer(server: server, task: task, bound: bound, dataDirectory: directory, blockingPool: pool)
     }
 
-    private init(server: SluiceServer, task: Task<Void, any Error>, bound: SluiceServer.Bound, dataDirectory: String) {
+    private init(server: SluiceServer, task: Task<Void, any Error>, bound: SluiceServer.Bound, dataDirectory: String, blockingPool: BlockingWork.Pool) {
         self.server = server
         self.task = task
         self.bound = bound
         self.dataDirectory = dataDirectory
+        self.blockingPool = blockingPool
     }
 
     public struct Reply {

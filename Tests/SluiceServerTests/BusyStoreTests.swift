@@ -5,37 +5,52 @@ import SluiceTesting
 
 /// Store work (scans, retention plans, fsyncs) runs on the blocking pool: however long it
 /// takes, the server's other routes keep answering.
-extension BlockingPoolSuites {
-    @Suite("A busy store", .serialized, .timeLimit(.minutes(5)))
-    struct BusyStoreTests {
-        @Test("with every blocking-pool thread held, /healthz, /readyz and /metrics answer; store reads wait their turn, then answer")
-        func serverAnswersWhileStoreWorkWaits() async throws {
-            let server = try await LiveServer.start()
-            let pool = await HeldPool()
+@Suite("A busy store", .serialized, .timeLimit(.minutes(5)))
+struct BusyStoreTests {
+    @Test("with every blocking-pool thread held, /healthz, /readyz and /metrics answer; store reads wait their turn, then answer")
+    func serverAnswersWhileStoreWorkWaits() async throws {
+        let server = try await LiveServer.start()
+        let pool = await HeldPool(server.blockingPool)
 
-            let answered = Watched(0)
-            let reads = ["/api/v2/analytics/anomalies", "/api/v2/analytics/aggregate", "/widgets/retention-policy-manager?fragment=1"].map { path in
-                Task {
-                    let reply = try await server.request("GET", path)
-                    answered.update { $0 += 1 }
-                    return reply.status
-                }
-            }
-            let dryRun = Task {
-                let reply = try await server.request("POST", "/api/v2/analytics/retention/apply?dry_run=true")
+        let answered = Watched(0)
+        let reads = ["/api/v2/analytics/anomalies", "/api/v2/analytics/aggregate", "/widgets/retention-policy-manager?fragment=1"].map { path in
+            Task {
+                let reply = try await server.request("GET", path)
                 answered.update { $0 += 1 }
                 return reply.status
             }
-
-            #expect(try await server.request("GET", "/healthz").status == 200)
-            #expect(try await server.request("GET", "/readyz").status == 200)
-            #expect(try await server.request("GET", "/metrics").status == 200)
-            #expect(answered.value == 0, "store reads wait for a pool thread")
-
-            await pool.release()
-            for read in reads { #expect(try await read.value == 200) }
-            #expect(try await dryRun.value == 200)
-            try await server.stop()
         }
+        let dryRun = Task {
+            let reply = try await server.request("POST", "/api/v2/analytics/retention/apply?dry_run=true")
+            answered.update { $0 += 1 }
+            return reply.status
+        }
+
+        #expect(try await server.request("GET", "/healthz").status == 200)
+        #expect(try await server.request("GET", "/readyz").status == 200)
+        #expect(try await server.request("GET", "/metrics").status == 200)
+        #expect(answered.value == 0, "store reads wait for a pool thread")
+
+        await pool.release()
+        for read in reads { #expect(try await read.value == 200) }
+        #expect(try await dryRun.value == 200)
+        try await server.stop()
+    }
+    @Test("each server has a blocking pool of its own: while one's pool is held, another stores and reads")
+    func poolsAreTheirOwn() async throws {
+        let busy = try await LiveServer.start()
+        // fsync always: ingest answers once the record is durable.
+        let other = try await LiveServer.start("store:\n  fsync: always\n")
+        let pool = await HeldPool(busy.blockingPool)
+
+        // Answered 202 only once the record is durable: the other server's writer ran.
+        let write = try await other.request("POST", "/api/v2/analytics/metrics", body: #"{"metric_name":"m","value":2,"tenant_id":"t","timestamp":"2030-01-01T00:00:00Z"}"#)
+        #expect(write.status == 202, "\(write.body)")
+        let read = try await other.request("GET", "/api/v2/analytics/aggregate")
+        #expect(read.status == 200, "\(read.body)")
+
+        await pool.release()
+        try await busy.stop()
+        try await other.stop()
     }
 }

@@ -47,24 +47,33 @@ public struct FileDescriptorReader: AsyncSequence, Sendable {
             let stop = reader.stop
             let result: Result<[UInt8], IOError> = await withCheckedContinuation { continuation in
                 queue.async {
-                    var buffer = [UInt8](repeating: 0, count: size)
-                    while true {
-                        // Wait in short slices so a stop request is seen even on a quiet pipe.
-                        if let stop {
-                            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                            let ready = poll(&poller, 1, 100)
-                            if stop.isSet { continuation.resume(returning: .success([])); return }
-                            if ready == 0 || (ready < 0 && errno == EINTR) { continue }
-                        }
-                        let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, size) }
-                        if n >= 0 {
-                            buffer.removeSubrange(n...)
-                            continuation.resume(returning: .success(buffer))
+                    // Read into uninitialised storage: zeroing a chunk first costs as much as
+                    // copying it in.
+                    var failure: Int32?
+                    let buffer = [UInt8](unsafeUninitializedCapacity: size) { bytes, count in
+                        count = 0
+                        while true {
+                            // Wait in short slices so a stop request is seen even on a quiet pipe.
+                            if let stop {
+                                var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                                let ready = poll(&poller, 1, 100)
+                                if stop.isSet { return }
+                                if ready == 0 || (ready < 0 && errno == EINTR) { continue }
+                            }
+                            let n = Glibc.read(fd, bytes.baseAddress, size)
+                            if n >= 0 {
+                                count = n
+                                return
+                            }
+                            if errno == EINTR { continue }
+                            failure = errno
                             return
                         }
-                        if errno == EINTR { continue }
-                        continuation.resume(returning: .failure(IOError(operation: "read", path: nil, errno: errno)))
-                        return
+                    }
+                    if let failure {
+                        continuation.resume(returning: .failure(IOError(operation: "read", path: nil, errno: failure)))
+                    } else {
+                        continuation.resume(returning: .success(buffer))
                     }
                 }
             }

@@ -172,19 +172,22 @@ struct BlockBuilder {
         for row in rows { starts[Int(row.group) + 1] += 1 }
         for g in groups.indices { starts[g + 1] += starts[g] }
         var next = starts
-        var times = [Int64](repeating: 0, count: rows.count)
-        var values = [Double](repeating: 0, count: rows.count)
-        times.withUnsafeMutableBufferPointer { times in
-            values.withUnsafeMutableBufferPointer { values in
+        // Every place is written once, by the row that lands there: no need to zero them first.
+        let n = rows.count
+        var values: [Double] = []
+        let times = [Int64](unsafeUninitializedCapacity: n) { times, timesWritten in
+            values = [Double](unsafeUninitializedCapacity: n) { values, valuesWritten in
                 rows.withUnsafeBufferPointer { rows in
                     for row in rows {
                         let at = next[Int(row.group)]
                         next[Int(row.group)] = at + 1
-                        times[at] = row.time
-                        values[at] = row.value
+                        times.initializeElement(at: at, to: row.time)
+                        values.initializeElement(at: at, to: row.value)
                     }
                 }
+                valuesWritten = n
             }
+            timesWritten = n
         }
         for g in groups.indices where starts[g + 1] > starts[g] {
             groups[g].times += times[starts[g]..<starts[g + 1]]

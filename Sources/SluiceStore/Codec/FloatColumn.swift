@@ -22,21 +22,9 @@ enum FloatColumn {
     static let noiseULPs: Int64 = 16
 
     static func encode(_ values: [Double], into w: inout ByteWriter) {
-        guard let scale = decimalScale(values) else {
+        guard let (scale, ints, corrections, anyCorrection) = decimal(values) else {
             encodeRaw(values, into: &w)
             return
-        }
-        let p = powers[scale]
-        var ints: [Int64] = []
-        ints.reserveCapacity(values.count)
-        var corrections: [Int64] = []
-        var anyCorrection = false
-        for v in values {
-            let i = Int64((v * p).rounded())
-            ints.append(i)
-            let c = Int64(bitPattern: v.bitPattern) &- Int64(bitPattern: (Double(i) / p).bitPattern)
-            corrections.append(c)
-            if c != 0 { anyCorrection = true }
         }
         // Deltas suit smooth series; plain integers suit noise (deltas double its range).
         var deltaBytes = 0, plainBytes = 0, previous: Int64 = 0
@@ -152,28 +140,68 @@ enum FloatColumn {
 
     /// The largest of the values' own decimal scales (each value's shortest decimal, allowing
     /// binary noise), when every value fits an integer at that scale; `nil` otherwise.
-    static func decimalScale(_ values: [Double]) -> Int? {
+    static func decimalScale(_ values: [Double]) -> Int? { decimal(values)?.scale }
+
+    /// The values at their decimal scale (see `decimalScale`): each as an integer, and the
+    /// difference between its bits and that integer's decimal's (the correction). One pass: a
+    /// value that needs a finer scale than those before it refits them at that scale.
+    static func decimal(_ values: [Double]) -> (scale: Int, ints: [Int64], corrections: [Int64], anyCorrection: Bool)? {
         var scale = 0
+        var ints: [Int64] = [], corrections: [Int64] = []
+        ints.reserveCapacity(values.count)
+        corrections.reserveCapacity(values.count)
+        var anyCorrection = false
         for v in values {
             guard v.isFinite else { return nil }
-            while scale < powers.count, !near(v, scale) {
-                // Skip scales this value cannot reach at all.
-                scale += 1
+            if let (i, c) = fit(v, scale) {
+                ints.append(i)
+                corrections.append(c)
+                if c != 0 { anyCorrection = true }
+                continue
             }
-            if scale == powers.count { return nil }
+            // Skip scales this value cannot reach at all.
+            var fitted: (Int64, Int64)?
+            repeat {
+                scale += 1
+                fitted = scale < powers.count ? fit(v, scale) : nil
+            } while fitted == nil && scale < powers.count
+            guard let (i, c) = fitted else { return nil }
+            // The values before it, at the finer scale: fitted or not, each with its correction.
+            let p = powers[scale]
+            anyCorrection = false
+            for k in ints.indices {
+                let x = values[k] * p
+                guard abs(x) < 9_007_199_254_740_992 else { return nil }
+                ints[k] = roundedInteger(x)
+                corrections[k] = Int64(bitPattern: values[k].bitPattern) &- Int64(bitPattern: (Double(ints[k]) / p).bitPattern)
+                if corrections[k] != 0 { anyCorrection = true }
+            }
+            ints.append(i)
+            corrections.append(c)
+            if c != 0 { anyCorrection = true }
         }
-        for v in values where abs(v * powers[scale]) >= 9_007_199_254_740_992 { return nil }
-        return scale
+        return (scale, ints, corrections, anyCorrection)
     }
 
-    /// Whether `v` is within a few ULPs of a decimal with `scale` fraction digits.
+    /// `v` as an integer at `scale` fraction digits and its correction, when it is within a few
+    /// ULPs of that decimal; `nil` otherwise.
     @inline(__always)
-    static func near(_ v: Double, _ scale: Int) -> Bool {
+    static func fit(_ v: Double, _ scale: Int) -> (integer: Int64, correction: Int64)? {
         let p = powers[scale]
-        let scaled = (v * p).rounded()
-        guard abs(scaled) < 9_007_199_254_740_992 else { return false }
-        let d = Int64(bitPattern: v.bitPattern) &- Int64(bitPattern: (scaled / p).bitPattern)
-        return d >= -noiseULPs && d <= noiseULPs
+        let x = v * p
+        guard abs(x) < 9_007_199_254_740_992 else { return nil }
+        let i = roundedInteger(x)
+        let c = Int64(bitPattern: v.bitPattern) &- Int64(bitPattern: (Double(i) / p).bitPattern)
+        return c >= -noiseULPs && c <= noiseULPs ? (i, c) : nil
+    }
+
+    /// `x.rounded()` (half away from zero) as an integer, for |x| < 2⁵³, with no call into libm:
+    /// the fraction `x` minus its truncation is exact at these magnitudes.
+    @inline(__always)
+    static func roundedInteger(_ x: Double) -> Int64 {
+        let t = Int64(x)
+        let fraction = x - Double(t)
+        return fraction >= 0.5 ? t + 1 : fraction <= -0.5 ? t - 1 : t
     }
 
     @inline(__always)

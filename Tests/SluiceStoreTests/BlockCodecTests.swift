@@ -83,6 +83,32 @@ struct BlockCodecTests {
         #expect(rows > 600, "most samples are of series already seen")
     }
 
+    @Test("past the series limit the builder numbers series afresh at a block boundary; each block still holds its own records, one group a series")
+    func seriesRenumbered() throws {
+        let many = BlockBuilder.MetricSeries.limit + 100
+        var builder = BlockBuilder()
+        for block in 0..<3 {
+            // Block 0: more series than the limit; then a few of them again, and one new.
+            let hosts = block == 0 ? Array(0..<many) : [0, 1, 2, many - 1, many + block]
+            var added: [StoredRecord] = []
+            for (i, host) in (hosts + hosts.reversed()).enumerated() {
+                let record = Record.metric(MetricRecord(timestamp: Timestamp(microseconds: Self.t0 + Int64(i)), tenantID: "t",
+                                                        labels: ["host": "h\(host)"], name: "cpu", value: Double(i)))
+                if let row = builder.knownSample(record) { builder.add(row) } else { builder.add(record) }
+                added.append(.record(record))
+            }
+            #expect(builder.groups.count == hosts.count, "block \(block)")
+            let (frame, _) = try BlockFrame.build(&builder, level: 1)
+            let header = try #require(BlockFrame.header(frame))
+            let decoded = try BlockFrame.records(frame, header, version: SegmentFile.version)
+            #expect(decoded.count == added.count)
+            #expect(Set(decoded) == Set(added), "block \(block)")
+            builder = builder.handOff()
+            // Over the limit after the first block, so forgotten; a handful after the others.
+            #expect(builder.numberedSeries == (block == 0 ? 0 : 4 + block), "after block \(block)")
+        }
+    }
+
     @Test("metric samples keep each series' arrival order and groups their first appearance, with other kinds and merged groups between them")
     func metricOrder() throws {
         let shared: [Labels] = (0..<40).map { ["host": "h\($0)"] }

@@ -50,12 +50,46 @@ struct BlockBuilder {
     }
 
     private var rows: [Row] = []
+    /// The groups of other kinds than `metric`, by key.
     private var index: [BlockCodec.GroupKey: Int] = [:]
-    /// Metric series seen lately, with their group in the block they were seen in: a slot
-    /// from an earlier block is stale, so `reset()` only has to count blocks.
-    private var metricGroups = SeriesLookupCache<(group: Int32, block: UInt32)>()
+    /// Metric series are numbered by key, and the numbers outlive blocks (`handOff()`), so a
+    /// series seen in an earlier block finds its group in this one by indexing `seriesGroups`:
+    /// no key is hashed unless the lookup cache does not know the series' storage.
+    private var series = MetricSeries()
+    /// How many metric series are numbered.
+    var numberedSeries: Int { series.keys.count }
     private var block: UInt32 = 0
     private(set) var count = 0
+
+    struct MetricSeries {
+        /// Each series' number, by key; at most `limit` once a block is done.
+        var numbers: [BlockCodec.GroupKey: Int32] = [:]
+        /// By number: the key.
+        var keys: [BlockCodec.GroupKey] = []
+        /// By number: the series' group in block `block` (stale for an earlier block).
+        var groups: [(group: Int32, block: UInt32)] = []
+        /// The number by the identity of the key's storage, as the decoder shares it.
+        var cache = SeriesLookupCache<Int32>()
+        static let limit = 1 << 16
+
+        /// The number of the series with `key`, numbered now if it is new.
+        mutating func number(_ key: BlockCodec.GroupKey) -> Int32 {
+            if let n = numbers[key] { return n }
+            let n = Int32(keys.count)
+            numbers[key] = n
+            keys.append(key)
+            groups.append((-1, 0))
+            return n
+        }
+
+        mutating func removeAll() {
+            numbers.removeAll()
+            keys.removeAll()
+            groups.removeAll()
+            cache.removeAll()
+        }
+    }
+
     /// Answers to keyed requests whose records are in this block (FORMAT.md, "Receipts").
     var receipts: [IngestReceipt] = []
 
@@ -80,8 +114,10 @@ struct BlockBuilder {
     func knownSample(_ record: borrowing Record) -> Row? {
         switch record {
         case .metric(let m):
-            guard let cached = metricGroups.find(tenantID: m.tenantID, name: m.name, labels: m.labels).value, cached.block == block else { return nil }
-            return Row(group: cached.group, time: m.timestamp.microseconds, value: m.value)
+            guard let n = series.cache.find(tenantID: m.tenantID, name: m.name, labels: m.labels).value else { return nil }
+            let known = series.groups[Int(n)]
+            guard known.block == block, known.group >= 0 else { return nil }
+            return Row(group: known.group, time: m.timestamp.microseconds, value: m.value)
         default:
             return nil
         }
@@ -98,15 +134,17 @@ struct BlockBuilder {
         count += 1
         switch record {
         case .metric(let m):
-            let (probe, cached) = metricGroups.find(tenantID: m.tenantID, name: m.name, labels: m.labels)
-            let g: Int
-            if let cached, cached.block == block {
-                g = Int(cached.group)
+            let (probe, cached) = series.cache.find(tenantID: m.tenantID, name: m.name, labels: m.labels)
+            let n: Int32
+            if let cached {
+                n = cached
             } else {
-                g = group(for: .record(record))
-                metricGroups.fill(probe, tenantID: m.tenantID, name: m.name, labels: m.labels, value: (Int32(g), block))
+                // Storage the cache does not know: the key decides (another storage of the same
+                // key has the same number).
+                n = series.number(BlockCodec.GroupKey(.record(record)))
+                series.cache.fill(probe, tenantID: m.tenantID, name: m.name, labels: m.labels, value: n)
             }
-            rows.append(Row(group: Int32(truncatingIfNeeded: g), time: m.timestamp.microseconds, value: m.value))
+            rows.append(Row(group: metricGroup(n), time: m.timestamp.microseconds, value: m.value))
         case .cache(let c):
             let g = group(for: .record(record))
             groups[g].times.append(c.timestamp.microseconds)
@@ -128,6 +166,16 @@ struct BlockBuilder {
             groups[g].times.append(v.timestamp.microseconds)
             groups[g].texts.append(contentsOf: [v.visitorID, v.path])
         }
+    }
+
+    /// The group of metric series `n` in this block, made if it has none yet.
+    private mutating func metricGroup(_ n: Int32) -> Int32 {
+        let known = series.groups[Int(n)]
+        if known.block == block, known.group >= 0 { return known.group }
+        let g = Int32(truncatingIfNeeded: groups.count)
+        groups.append(Group(key: series.keys[Int(n)]))
+        series.groups[Int(n)] = (g, block)
+        return g
     }
 
     /// Adds an aggregate or anomaly; other outputs are not stored.
@@ -200,7 +248,9 @@ struct BlockBuilder {
     mutating func append(_ other: Group) {
         gather()
         let g: Int
-        if let existing = index[other.key] {
+        if other.key.kind == .metric {
+            g = Int(metricGroup(series.number(other.key)))
+        } else if let existing = index[other.key] {
             g = existing
         } else {
             groups.append(Group(key: other.key))
@@ -324,10 +374,17 @@ struct BlockBuilder {
     /// builder keeps its groups (to be encoded) and forgets the series.
     mutating func handOff() -> BlockBuilder {
         var next = BlockBuilder()
-        swap(&next.metricGroups, &metricGroups)
+        swap(&next.series, &series)
         next.block = block &+ 1
-        if next.block == 0 { next.metricGroups.removeAll() }
+        next.forgetSeriesIfDue()
         return next
+    }
+
+    /// Between blocks: starts the series' numbers over once there are more than `limit` (a
+    /// stream of ever-new series costs a renumbering now and then, not memory), and after 2³²
+    /// blocks, where a stale group could look current.
+    private mutating func forgetSeriesIfDue() {
+        if series.keys.count > MetricSeries.limit || block == 0 { series.removeAll() }
     }
 
     /// Empties the builder for the next block, keeping its capacity.
@@ -336,8 +393,7 @@ struct BlockBuilder {
         rows.removeAll(keepingCapacity: true)
         index.removeAll(keepingCapacity: true)
         block &+= 1
-        // After 2³² blocks a stale slot could look current: start the cache over first.
-        if block == 0 { metricGroups.removeAll() }
+        forgetSeriesIfDue()
         count = 0
         receipts.removeAll()
     }

@@ -1,10 +1,12 @@
 import Testing
 import SluicePipeline
+import SluiceStore
 import SluiceServerTesting
 import SluiceTesting
 
-/// Store work (scans, retention plans, fsyncs) runs on the blocking pool: however long it
-/// takes, the server's other routes keep answering.
+/// Store work (scans, retention plans, compaction) runs on the blocking pool: however long it
+/// takes, the server's other routes keep answering, and the segment writer, on a thread of its
+/// own, keeps storing.
 @Suite("A busy store", .serialized, .timeLimit(.minutes(5)))
 struct BusyStoreTests {
     @Test("with every blocking-pool thread held, /healthz, /readyz and /metrics answer; store reads wait their turn, then answer")
@@ -52,5 +54,20 @@ struct BusyStoreTests {
         await pool.release()
         try await busy.stop()
         try await other.stop()
+    }
+    @Test("with every thread of a server's blocking pool held, ingest is still stored and acknowledged: the segment writer has a thread of its own")
+    func writesDoNotWaitForThePool() async throws {
+        // fsync always: ingest answers 202 once the record is durable.
+        let server = try await LiveServer.start("store:\n  fsync: always\n")
+        let pool = await HeldPool(server.blockingPool)
+        for minute in 0..<3 {
+            let write = try await server.request("POST", "/api/v2/analytics/metrics",
+                                                 body: #"{"metric_name":"m","value":1,"tenant_id":"t","timestamp":"2030-01-01T00:0\#(minute):00Z"}"#)
+            #expect(write.status == 202, "\(write.body)")
+        }
+        await pool.release()
+        try await server.stop()
+        let stored = try StoreReader(directory: DataDirectory(path: server.dataDirectory, create: false)).records(StoreQuery(kinds: [.metric]))
+        #expect(stored.count == 3)
     }
 }

@@ -3,8 +3,8 @@ import Testing
 import SluicePipeline
 import SluiceStore
 
-/// Every thread of a blocking pool (a live server's own) held until `release()`: what a long
-/// store scan, a slow fsync or a compaction does to it.
+/// Every thread of a blocking pool (a live server's own) held until `release()`: what long
+/// store scans, retention passes or compactions do to it.
 struct HeldPool {
     private let gate = DispatchSemaphore(value: 0)
     private let holders: [Task<Void, Never>]

@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -65,6 +66,8 @@ package struct FileFault: Sendable, CustomStringConvertible {
     package var skip: Int
     /// How many matching calls fail; `nil`: every one until the fault is cleared.
     package var count: Int?
+    /// Matching calls wait until the fault is cleared, then go through: a disk that stalls.
+    package var holds = false
 
     package init(_ operation: Operation, _ files: Files, errno: Int32, under directory: String, skip: Int = 0, count: Int? = nil) {
         self.operation = operation
@@ -75,8 +78,15 @@ package struct FileFault: Sendable, CustomStringConvertible {
         self.count = count
     }
 
+    /// Every matching call waits until the fault is cleared, and then is made.
+    package static func hold(_ operation: Operation, _ files: Files, under directory: String) -> FileFault {
+        var fault = FileFault(operation, files, errno: 0, under: directory)
+        fault.holds = true
+        return fault
+    }
+
     package var description: String {
-        "\(operation.rawValue) of the \(files) with \(String(cString: strerror(errno)))"
+        holds ? "\(operation.rawValue) of the \(files) held" : "\(operation.rawValue) of the \(files) with \(String(cString: strerror(errno)))"
     }
 }
 
@@ -93,7 +103,7 @@ package enum FileFaults {
         /// Disarms the fault: the calls it failed succeed again.
         package func clear() { FileFaults.clear(id) }
 
-        /// How many calls it has failed so far.
+        /// How many calls it has failed (or held) so far.
         package var fired: Int { FileFaults.state.withLock { $0.fired[id] ?? 0 } }
     }
 
@@ -101,6 +111,9 @@ package enum FileFaults {
         var id: Int
         var fault: FileFault
         var seen = 0
+        /// A holding fault's calls wait on this, one signal each when it is cleared.
+        var gate: DispatchSemaphore?
+        var waiting = 0
     }
 
     private struct State {
@@ -128,7 +141,7 @@ package enum FileFaults {
             // an idle spell may have been synced unseen since, and must not be dropped later.
             if s.armed.isEmpty { s.unsynced.removeAll() }
             s.nextID += 1
-            s.armed.append(Armed(id: s.nextID, fault: fault))
+            s.armed.append(Armed(id: s.nextID, fault: fault, gate: fault.holds ? DispatchSemaphore(value: 0) : nil))
             s.fired[s.nextID] = 0
             return s.nextID
         }
@@ -139,26 +152,34 @@ package enum FileFaults {
     /// Disarms every fault under `directory`.
     package static func clear(under directory: String) {
         let prefix = directory.hasSuffix("/") ? directory : directory + "/"
-        let removed = state.withLock { s -> Int in
-            let before = s.armed.count
+        let removed = state.withLock { s -> [Armed] in
+            let removed = s.armed.filter { $0.fault.directory == prefix }
             s.armed.removeAll { $0.fault.directory == prefix }
-            return before - s.armed.count
+            return removed
         }
-        if removed > 0 { armedCount.subtract(removed, ordering: .releasing) }
+        release(removed)
+        if !removed.isEmpty { armedCount.subtract(removed.count, ordering: .releasing) }
     }
 
     private static func clear(_ id: Int) {
-        let removed = state.withLock { s -> Bool in
-            guard let i = s.armed.firstIndex(where: { $0.id == id }) else { return false }
-            s.armed.remove(at: i)
-            return true
+        let removed = state.withLock { s -> Armed? in
+            guard let i = s.armed.firstIndex(where: { $0.id == id }) else { return nil }
+            return s.armed.remove(at: i)
         }
-        if removed { armedCount.subtract(1, ordering: .releasing) }
+        guard let removed else { return }
+        release([removed])
+        armedCount.subtract(1, ordering: .releasing)
     }
 
-    /// The `errno` to fail this call with, or `nil` to make it. Call only when `isArmed`.
+    /// Lets the calls that cleared holding faults held go.
+    private static func release(_ faults: [Armed]) {
+        for fault in faults { for _ in 0..<fault.waiting { fault.gate?.signal() } }
+    }
+
+    /// The `errno` to fail this call with, or `nil` to make it; a holding fault returns `nil`
+    /// once it is cleared. Call only when `isArmed`.
     static func failure(_ operation: FileFault.Operation, _ paths: [String]) -> Int32? {
-        state.withLock { s -> Int32? in
+        let outcome = state.withLock { s -> (code: Int32?, gate: DispatchSemaphore?) in
             for i in s.armed.indices where s.armed[i].fault.operation == operation {
                 let fault = s.armed[i].fault
                 guard paths.contains(where: { $0.hasPrefix(fault.directory) && fault.files.matches($0) }) else { continue }
@@ -166,10 +187,17 @@ package enum FileFaults {
                 let n = s.armed[i].seen - fault.skip
                 guard n >= 1, fault.count.map({ n <= $0 }) ?? true else { continue }
                 s.fired[s.armed[i].id, default: 0] += 1
-                return fault.errno
+                if let gate = s.armed[i].gate {
+                    s.armed[i].waiting += 1
+                    return (nil, gate)
+                }
+                return (fault.errno, nil)
             }
-            return nil
+            return (nil, nil)
         }
+        // Waited for outside the lock: clearing the fault needs it.
+        outcome.gate?.wait()
+        return outcome.code
     }
 
     /// Notes bytes written through `fd` at `offset`. Call only when `isArmed`.

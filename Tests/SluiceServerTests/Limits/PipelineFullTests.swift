@@ -21,10 +21,11 @@ struct PipelineFullTests {
               enqueue_timeout: 200ms
             """)
         let port = server.bound.http!
-        // The segment writer writes on the blocking pool: held, it takes no more batches,
-        // so the aggregator (which stores each window as it closes) stops too, and its
-        // input fills up to the ingest edge.
-        let pool = await HeldPool(server.blockingPool)
+        // The segment writer's writes held, as a disk that stalls holds them: it takes no more
+        // batches, so the aggregator (which stores each window as it closes) stops too, and
+        // its input fills up to the ingest edge.
+        let hold = FileFaults.arm(.hold(.write, .openSegment, under: server.dataDirectory))
+        defer { FileFaults.clear(under: server.dataDirectory) }
         // A minute each: every request closes the window of the one before.
         let connections = try (0..<Self.requests).map { minute in
             let body = #"{"metric_name":"m","value":1,"tenant_id":"t","timestamp":"2030-01-01T00:\#(minute < 10 ? "0" : "")\#(minute):00Z"}"#
@@ -32,7 +33,7 @@ struct PipelineFullTests {
             connection.send("POST /api/v2/analytics/metrics HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body)
             return connection
         }
-        // While the pool is held, some requests are refused (the rest wait their turn).
+        // While the writes are held, some requests are refused (the rest wait their turn).
         var replies: [Int: RawReply] = [:]
         while !replies.values.contains(where: { $0.status == 503 }) {
             let pending = connections.indices.filter { replies[$0] == nil }
@@ -43,7 +44,8 @@ struct PipelineFullTests {
         }
         #expect(try await server.request("GET", "/healthz").status == 200, "other routes answer while it is full")
 
-        await pool.release()
+        #expect(hold.fired >= 1, "the writer's first write is held")
+        hold.clear()
         var accepted = 0
         for (i, connection) in connections.enumerated() {
             let reply = if let early = replies[i] { early } else { try await connection.readToEnd() }

@@ -10,9 +10,9 @@ extension SegmentWriter {
     /// it), so a failed write loses nothing: the segment is cut back to its last good length
     /// and the same blocks are written again on the next attempt.
     ///
-    /// Framing (zstd), writes, syncs and sealing run on the blocking pool
-    /// (`BlockingWork`): they take as long as the disk does, and must not hold a cooperative
-    /// thread meanwhile. The state sits under a lock so that it can move between the driver and
+    /// Framing (zstd), writes, syncs and sealing run on the writer's own thread (`lane`, a
+    /// one-thread `BlockingWork.Pool`): they take as long as the disk does, must not hold a
+    /// cooperative thread meanwhile, and must not wait behind other store work. The state sits under a lock so that it can move between the driver and
     /// the pool thread doing the work; the driver awaits each call before making the next, so
     /// the lock is never contended.
     final class Output: Sendable {
@@ -40,14 +40,17 @@ extension SegmentWriter {
         private let compacted: Bool
         /// zstd's level for the blocks framed while a segment is open.
         private let level: Int32
+        private let lane: BlockingWork.Pool
         private let report: @Sendable (String) -> Void
         private let state = Mutex(State())
 
-        init(directory: DataDirectory, statistics: StoreStatistics, compacted: Bool, level: Int32, report: @escaping @Sendable (String) -> Void) {
+        init(directory: DataDirectory, statistics: StoreStatistics, compacted: Bool, level: Int32, lane: BlockingWork.Pool,
+             report: @escaping @Sendable (String) -> Void) {
             self.directory = directory
             self.statistics = statistics
             self.compacted = compacted
             self.level = level
+            self.lane = lane
             self.report = report
         }
 
@@ -59,7 +62,7 @@ extension SegmentWriter {
         /// Frames `block` (compressing it, on the pool) and queues it for the next flush.
         func enqueue(_ block: BlockBuilder, acknowledgements: [Acknowledgement]) async throws(StoreError) {
             let level = self.level
-            let frame = try await BlockingWork.run { () throws(StoreError) -> [UInt8] in
+            let frame = try await BlockingWork.run(on: lane) { () throws(StoreError) -> [UInt8] in
                 var block = block
                 return try BlockFrame.build(&block, level: level).bytes
             }
@@ -70,7 +73,7 @@ extension SegmentWriter {
         /// Replaces (or removes) the window checkpoint.
         func replace(_ checkpoint: StoreBatch.Checkpoint) async throws(StoreError) {
             let file = WindowCheckpointFile(directory: directory)
-            try await BlockingWork.run { () throws(StoreError) in
+            try await BlockingWork.run(on: lane) { () throws(StoreError) in
                 switch checkpoint {
                 case .save(let bytes): try file.save(bytes)
                 case .clear: try file.clear()
@@ -81,14 +84,14 @@ extension SegmentWriter {
         /// Replaces the anomaly detector's checkpoint.
         func replace(detector state: [UInt8]) async throws(StoreError) {
             let file = AnomalyStateFile(directory: directory)
-            try await BlockingWork.run { () throws(StoreError) in try file.save(state) }
+            try await BlockingWork.run(on: lane) { () throws(StoreError) in try file.save(state) }
         }
 
         /// Writes every waiting block; with `sync`, makes them durable. Acknowledgements are
         /// resolved once their block is as durable as the flush asked. Returns the bytes
         /// written. On failure the segment is cut back and the blocks stay queued.
         func flush(sync: Bool) async throws(StoreError) -> Int {
-            let (bytes, durable) = try await BlockingWork.run { () throws(StoreError) in try self.writeWaiting(sync: sync) }
+            let (bytes, durable) = try await BlockingWork.run(on: lane) { () throws(StoreError) in try self.writeWaiting(sync: sync) }
             for a in durable { a.resolve(.stored) }
             return bytes
         }
@@ -115,7 +118,7 @@ extension SegmentWriter {
         /// fails is carried on by the next call.
         @discardableResult
         func seal() async throws(StoreError) -> SegmentFile? {
-            let (durable, sealed) = try await BlockingWork.run { () throws(StoreError) -> ([Acknowledgement], SegmentFile?) in
+            let (durable, sealed) = try await BlockingWork.run(on: lane) { () throws(StoreError) -> ([Acknowledgement], SegmentFile?) in
                 let durable = try self.writeWaiting(sync: true).durable
                 return (durable, try self.sealOpenSegment())
             }

@@ -12,6 +12,10 @@ import SluicePipeline
 /// is compacted on the blocking pool while this one carries on. The writer's end waits for
 /// those; the segment sealed at the end is left to the next writer.
 ///
+/// Its own framing, writes, syncs and seals run on a thread of its own (a one-thread
+/// `BlockingWork.Pool`; they are serial anyway): a long store scan, retention pass or
+/// compaction on the shared pool never delays a write, nor the acknowledgement waiting for it.
+///
 /// When the disk refuses a write (full, or failing), what happens next is the configuration's
 /// `onWriteFailure`: `fail` ends the stage with the error (a batch run exits with it), `retry`
 /// keeps the blocks in memory, marks `health` failed (ingest refuses new records, readiness
@@ -45,7 +49,18 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
     /// Writes until `input` ends, then flushes, syncs and seals. Throws when a write fails
     /// and the policy (or a shutdown while waiting for the disk) says to give up.
     public func run(input: BoundedChannel<StoreBatch>) async throws {
-        let (recovered, lastSealed) = try await BlockingWork.run { [directory] () throws(StoreError) in
+        let lane = BlockingWork.Pool(threads: 1)
+        do {
+            try await run(input: input, lane: lane)
+        } catch {
+            await lane.shutdown()
+            throw error
+        }
+        await lane.shutdown()
+    }
+
+    private func run(input: BoundedChannel<StoreBatch>, lane: BlockingWork.Pool) async throws {
+        let (recovered, lastSealed) = try await BlockingWork.run(on: lane) { [directory] () throws(StoreError) in
             (try directory.recoverOpenSegments(), try directory.segments().last(where: \.sealed)?.id)
         }
         for cut in recovered { report("recovered \(cut)") }
@@ -55,7 +70,8 @@ public struct SegmentWriter<C: Clock>: StoreStage where C.Duration == Duration {
                                       directory: directory, statistics: statistics, report: report)
             : nil
         if let lastSealed { compaction?.allow(through: lastSealed) }
-        let output = Output(directory: directory, statistics: statistics, compacted: compaction != nil, level: configuration.compressionLevel, report: report)
+        let output = Output(directory: directory, statistics: statistics, compacted: compaction != nil, level: configuration.compressionLevel,
+                            lane: lane, report: report)
         // Segment age is measured on the injected clock; replay has none, and seals by size only.
         let started = clock?.now
         func now() -> Duration { if let clock, let started { started.duration(to: clock.now) } else { .zero } }

@@ -53,8 +53,9 @@ struct BlockBuilder {
     /// The groups of other kinds than `metric`, by key.
     private var index: [BlockCodec.GroupKey: Int] = [:]
     /// Metric series are numbered by key, and the numbers outlive blocks (`handOff()`), so a
-    /// series seen in an earlier block finds its group in this one by indexing `seriesGroups`:
-    /// no key is hashed unless the lookup cache does not know the series' storage.
+    /// series seen in an earlier block finds its group in this one by indexing `series.groups`:
+    /// no key is hashed unless the lookup cache does not know the series' storage. Metric
+    /// groups are found this way only, never through `index`.
     private var series = MetricSeries()
     /// How many metric series are numbered.
     var numberedSeries: Int { series.keys.count }
@@ -97,8 +98,10 @@ struct BlockBuilder {
     /// points, which are not kept raw, and its block still has to carry it).
     var isEmpty: Bool { count == 0 && receipts.isEmpty }
 
+    /// The group of a record of any kind but `metric` (see `metricGroup(_:)`), made if new.
     private mutating func group(for record: StoredRecord) -> Int {
         let key = BlockCodec.GroupKey(record)
+        assert(key.kind != .metric, "metric groups are found by series number")
         if let g = index[key] { return g }
         groups.append(Group(key: key))
         index[key] = groups.count - 1

@@ -46,7 +46,7 @@ public struct SeriesRegistry: Sendable {
 
 /// Everything one window (or one rolling pane) has accumulated, by series.
 public struct Pane: Sendable {
-    public var metrics: [Int32: MetricAccumulator] = [:]
+    public var metrics = SeriesTable<MetricAccumulator>()
     public var caches: [CacheKey: CacheAccumulator] = [:]
     public var visits: [String?: VisitAccumulator] = [:]
 

@@ -20,7 +20,9 @@ extension WindowAggregator.StateMachine {
         let open = lengths.map { state in
             state.open.map { window in
                 var pane = window.pane
-                pane.metrics = Dictionary(uniqueKeysWithValues: window.pane.metrics.map { (number[Int($0.key)], $0.value) })
+                pane.metrics = SeriesTable()
+                pane.metrics.reserveCapacity(window.pane.metrics.count)
+                for (id, acc) in window.pane.metrics { pane.metrics[number[Int(id)]] = acc }
                 return (start: window.start, pane: pane)
             }
         }

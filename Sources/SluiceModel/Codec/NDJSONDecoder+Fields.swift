@@ -1,7 +1,9 @@
 /// One slot per known field, filled while scanning and read once the record type is known.
 ///
 /// Stored properties rather than an array: a line is decoded without a heap allocation for
-/// its bookkeeping.
+/// its bookkeeping. Only plain values (tokens into the line): the `labels` object, the one
+/// field parsed as it is scanned, is held beside the slots, so reading the slots never copies
+/// or counts a reference.
 struct FieldSlots {
     var type = RawValue.absent, timestamp = RawValue.absent, tenantID = RawValue.absent, labels = RawValue.absent
     var metricName = RawValue.absent, value = RawValue.absent
@@ -10,8 +12,6 @@ struct FieldSlots {
     var model = RawValue.absent, promptTokens = RawValue.absent, completionTokens = RawValue.absent
     var cachedTokens = RawValue.absent, requestID = RawValue.absent
     var visitorID = RawValue.absent, path = RawValue.absent
-    /// The `labels` object, parsed as it is scanned (the only field that is not a token).
-    var parsedLabels: Labels?
 
     subscript(field: Field) -> RawValue {
         get {
@@ -66,8 +66,12 @@ struct FieldSlots {
         }
     }
 
-    /// Scans the value of `field` at the scanner's position into its slot.
-    mutating func read(_ field: Field, from scanner: inout JSONScanner, configuration: NDJSONDecoder.Configuration, intern: inout InternTable) throws(DecodeError) {
+    /// Scans the value of `field` at the scanner's position into its slot; a `labels` object
+    /// into `parsedLabels`.
+    mutating func read(
+        _ field: Field, from scanner: inout JSONScanner, configuration: NDJSONDecoder.Configuration, intern: inout InternTable,
+        parsedLabels: inout Labels?
+    ) throws(DecodeError) {
         guard let b = scanner.peek() else { throw scanner.syntaxError("expected a value") }
         let value: RawValue
         switch b {
@@ -104,7 +108,10 @@ extension FieldSlots {
     ///
     /// Not `mutating`: each call from a mutating method to the non-mutating readers below would
     /// copy all the field slots (half a kilobyte) first, ten times a record.
-    func record(scanner: JSONScanner, configuration: NDJSONDecoder.Configuration, ingestTime: Timestamp?, intern: inout InternTable) throws(DecodeError) -> Record {
+    func record(
+        scanner: JSONScanner, parsedLabels: Labels?, configuration: NDJSONDecoder.Configuration, ingestTime: Timestamp?,
+        intern: inout InternTable
+    ) throws(DecodeError) -> Record {
         let kind = try recordKind(scanner, default: configuration.defaultKind)
         let timestamp = try eventTime(scanner, ingestTime: ingestTime)
         // No `??`: its autoclosure would copy the whole configuration for every record.

@@ -55,6 +55,7 @@ public struct NDJSONDecoder: Sendable {
         }
         var scanner = JSONScanner(line)
         var fields = FieldSlots()
+        var parsedLabels: Labels?
         scanner.skipWhitespace()
         guard let first = scanner.peek() else { throw DecodeError(.invalidJSON, "invalid JSON: empty line") }
         guard first == UInt8(ascii: "{") else {
@@ -82,7 +83,7 @@ public struct NDJSONDecoder: Sendable {
                 let field = Field(key, in: scanner)
                 if let field {
                     // A field given twice keeps its last value, as most JSON readers do.
-                    try fields.read(field, from: &scanner, configuration: configuration, intern: &intern)
+                    try fields.read(field, from: &scanner, configuration: configuration, intern: &intern, parsedLabels: &parsedLabels)
                 } else {
                     try scanner.skipValue(depth: 1)
                 }
@@ -95,7 +96,7 @@ public struct NDJSONDecoder: Sendable {
         }
         scanner.skipWhitespace()
         guard scanner.isAtEnd else { throw scanner.syntaxError("expected the end of the line after the object") }
-        return try fields.record(scanner: scanner, configuration: configuration, ingestTime: ingestTime, intern: &intern)
+        return try fields.record(scanner: scanner, parsedLabels: parsedLabels, configuration: configuration, ingestTime: ingestTime, intern: &intern)
     }
 }
 
@@ -180,7 +181,7 @@ enum RawValue {
     case null
     case string(JSONScanner.StringToken)
     case number(JSONScanner.NumberToken)
-    /// An object read as labels (held in `FieldSlots.parsedLabels`).
+    /// An object read as labels (held beside the `FieldSlots`).
     case labels
     /// A boolean, array or object where the field wants something else.
     case other

@@ -79,10 +79,55 @@ public struct InternTable: Sendable {
         }
     }
 
+    /// Strings of up to 15 bytes (a tenant, a metric name, most label values), which `String`
+    /// keeps inline, in its own two words.
+    ///
+    /// Making one costs no allocation, but it does cost a UTF-8 check of its bytes, once a
+    /// record for each such field. Here a repeat is found by its bytes as two words, compared
+    /// in two instructions, and its `String` handed back as it was made. Direct-mapped: a
+    /// string's words pick one entry, and a new string there replaces the old, so the table is
+    /// bounded with nothing to reset, and strings that collide cost what they cost without it.
+    struct ShortStrings: Sendable {
+        /// 256 entries once the first string comes; none before (a one-record message).
+        var entries: [(key: (UInt64, UInt64), text: String)] = []
+
+        static let entryCount = 256
+        static let maximumLength = 15
+
+        /// The bytes as two words, zero past the end, and the length in the top byte (a
+        /// string of at most 15 bytes never reaches it).
+        @inline(__always)
+        static func key(_ raw: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64) {
+            var words: (UInt64, UInt64) = (0, 0)
+            withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: UnsafeRawBufferPointer(raw)) }
+            return (UInt64(littleEndian: words.0), UInt64(littleEndian: words.1) | UInt64(raw.count) << 56)
+        }
+
+        @inline(__always)
+        static func slot(_ key: (UInt64, UInt64)) -> Int {
+            Int(truncatingIfNeeded: ((key.0 &* 0x9E37_79B9_7F4A_7C15) ^ (key.1 &* 0xBF58_476D_1CE4_E5B9)) >> 56)
+        }
+
+        /// The `String` made for these bytes, when it is the one in their entry.
+        @inline(__always)
+        func lookup(_ key: (UInt64, UInt64)) -> String? {
+            guard !entries.isEmpty else { return nil }
+            let entry = entries[Self.slot(key)]
+            return entry.key == key ? entry.text : nil
+        }
+
+        mutating func insert(_ key: (UInt64, UInt64), _ text: String) {
+            // Every entry starts as the empty string's: its key is all zeros.
+            if entries.isEmpty { entries = Array(repeating: (key: (0, 0), text: ""), count: Self.entryCount) }
+            entries[Self.slot(key)] = (key, text)
+        }
+    }
+
     var strings: Cache<String>
+    var shortStrings = ShortStrings()
     var labels: Cache<Labels>
 
-    /// Up to `capacity` strings and as many label sets.
+    /// Up to `capacity` strings and as many label sets, and 256 strings of up to 15 bytes.
     public init(capacity: Int = 4_096) {
         strings = Cache(capacity: capacity)
         labels = Cache(capacity: capacity)

@@ -183,13 +183,20 @@ extension JSONScanner {
         literal.withUTF8Buffer { text.utf8.elementsEqual($0) }
     }
 
-    /// The text of a string token, taken from `intern` when its bytes were seen before. Short
-    /// strings are stored inline by `String` and cost nothing to make, so only longer ones
-    /// are kept.
+    /// The text of a string token, taken from `intern` when its bytes were seen before.
     func string(_ token: StringToken, intern: inout InternTable) -> String {
         let count = token.end - token.start
-        guard count > 15, intern.strings.capacity > 0 else { return string(token) }
+        guard intern.strings.capacity > 0 else { return string(token) }
         let raw = UnsafeBufferPointer(rebasing: bytes[token.start..<token.end])
+        if count <= InternTable.ShortStrings.maximumLength {
+            // Escapes stand for fewer bytes than they take: such a token is read the long way.
+            guard !token.hasEscapes else { return string(token) }
+            let key = InternTable.ShortStrings.key(raw)
+            if let known = intern.shortStrings.lookup(key) { return known }
+            let text = string(token)
+            intern.shortStrings.insert(key, text)
+            return text
+        }
         let hash = InternTable.hash(raw)
         if let known = intern.strings.lookup(raw, hash: hash) { return known }
         let text = string(token)

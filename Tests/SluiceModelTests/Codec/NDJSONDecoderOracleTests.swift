@@ -92,4 +92,61 @@ struct NDJSONDecoderOracleTests {
         #expect(accepted > 1_500)
         #expect(refused > 1_500)
     }
+
+    /// Valid strings of 1 to 15 bytes (which the intern table keeps by their two words) and a
+    /// few longer: ASCII, multi-byte characters and escapes, and pairs that share an entry and
+    /// their first word. Drawn from a pool larger than the table, so that repeats and strings
+    /// that replace each other in an entry all come.
+    @Test("names read through one intern table, repeats and collisions among them, are the names Foundation reads")
+    func internedNamesAgreeWithFoundation() throws {
+        var random = SeededRandom(seed: 0x1A7E_5EED)
+        func validPiece() -> [UInt8] {
+            switch random.next() % 6 {
+            case 0: return [UInt8(ascii: "a") + UInt8(random.next() % 3)]
+            case 1: return Array(String(Character(Self.randomScalar(&random))).utf8)
+            case 2: return Array(#"A"#.utf8)
+            default: return [UInt8.random(in: 0x30...0x39, using: &random)]
+            }
+        }
+        var pool: [[UInt8]] = []
+        while pool.count < 1_500 {
+            var name: [UInt8] = []
+            let target = random.next() % 10 == 0 ? 24 : Int(1 + random.next() % 15)
+            while name.count < target {
+                let piece = validPiece()
+                if name.count + piece.count <= target { name += piece } else { break }
+            }
+            if !name.isEmpty { pool.append(name) }
+        }
+        // Pairs that share their first eight bytes and the table's entry, and differ after.
+        typealias Short = InternTable.ShortStrings
+        for _ in 0..<100 {
+            let stem = (0..<8).map { _ in UInt8.random(in: 0x61...0x7A, using: &random) }
+            var bySlot: [Int: [UInt8]] = [:]
+            while true {
+                let name = stem + (0..<Int.random(in: 1...7, using: &random)).map { _ in UInt8.random(in: 0x61...0x7A, using: &random) }
+                let slot = name.withUnsafeBufferPointer { Short.slot(Short.key($0)) }
+                if let other = bySlot[slot], other != name {
+                    pool += [other, name]
+                    break
+                }
+                bySlot[slot] = name
+            }
+        }
+        let decoder = NDJSONDecoder()
+        var intern = InternTable()
+        var checked = 0
+        for _ in 0..<40_000 {
+            let name = pool[Int(random.next() % UInt64(pool.count))]
+            let line = Array(#"{"timestamp":0,"value":1,"metric_name":""#.utf8) + name + Array(#""}"#.utf8)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
+            let expected = try #require(object["metric_name"] as? String)
+            let record = try line.withUnsafeBufferPointer { try decoder.decodeOrThrow($0, ingestTime: nil, intern: &intern) }
+            guard case .metric(let metric) = record else { Issue.record("not a metric"); return }
+            #expect(Array(metric.name.utf8) == Array(expected.utf8), "\(name)")
+            checked += 1
+        }
+        #expect(checked == 40_000)
+        #expect(intern.shortStrings.entries.count == InternTable.ShortStrings.entryCount)
+    }
 }

@@ -39,10 +39,12 @@ let package = Package(
             dependencies: ["SluiceModel", .product(name: "Yams", package: "Yams")]
         ),
         // Bounded channels, the stages and the sinks.
+        // The processor's prefetch hint, which Swift does not spell (one inline C function).
+        .target(name: "CSluicePrefetch"),
         .target(
             name: "SluicePipeline",
             dependencies: [
-                "SluiceModel", "SluiceConfig",
+                "SluiceModel", "SluiceConfig", "CSluicePrefetch",
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),

@@ -65,6 +65,15 @@ extension DDSketch {
             }
         }
 
+        /// The address of `index`'s count when the store is dense and holds it (see
+        /// `DDSketch.countAddress`).
+        @inlinable @inline(__always)
+        func countAddress(_ index: Int) -> UnsafeRawPointer? {
+            let i = index - offset
+            guard !isSparse, i >= 0, i < bins.count else { return nil }
+            return bins.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress! + i) }
+        }
+
         @usableFromInline
         mutating func addSparse(_ index: Int, count: UInt64) {
             // Binary search for the index among the pairs.

@@ -65,18 +65,59 @@ public struct DDSketch: Sendable, Hashable {
         return i
     }
 
+    /// Where a value is counted: a bin of the positive or of the negative values, or zero.
+    /// Found once (it takes a logarithm), it serves both to prefetch and to add.
+    @frozen
+    public struct Bin: Sendable {
+        /// 1 for a positive value, -1 for a negative one, 0 for one that counts as zero.
+        @usableFromInline let sign: Int8
+        /// The bin's index among the values of that sign (0 for zero).
+        @usableFromInline let index: Int
+
+        /// The bin a finite `value` is counted in.
+        @inlinable
+        public init(_ value: Double) {
+            if value > DDSketch.minimumIndexable {
+                (sign, index) = (1, DDSketch.index(value))
+            } else if value < -DDSketch.minimumIndexable {
+                (sign, index) = (-1, DDSketch.index(-value))
+            } else {
+                (sign, index) = (0, 0)
+            }
+        }
+    }
+
     /// Adds one finite value.
     @inlinable
     public mutating func add(_ value: Double) {
+        add(value, in: Bin(value))
+    }
+
+    /// Adds one finite value whose bin is known (`Bin(value)`).
+    @inlinable
+    public mutating func add(_ value: Double, in bin: Bin) {
         storedCount += 1
         if value < storedMin { storedMin = value }
         if value > storedMax { storedMax = value }
-        if value > Self.minimumIndexable {
-            positive.add(Self.index(value), count: 1)
-        } else if value < -Self.minimumIndexable {
-            negative.add(Self.index(-value), count: 1)
-        } else {
-            zeroCount += 1
+        switch bin.sign {
+        case 1: positive.add(bin.index, count: 1)
+        case -1: negative.add(bin.index, count: 1)
+        default: zeroCount += 1
+        }
+    }
+
+    /// Where the count of `bin` lies in memory, for a prefetch hint only: never read through
+    /// it, and it is stale once the sketch changes. `nil` when the bin is outside the range.
+    ///
+    /// A window holds a sketch per series, too many bins for a core's cache, so each add would
+    /// otherwise wait on memory; the window aggregator asks for a few records' bins before it
+    /// adds them, and the fetches overlap.
+    @inlinable @inline(__always)
+    public func countAddress(of bin: Bin) -> UnsafeRawPointer? {
+        switch bin.sign {
+        case 1: positive.countAddress(bin.index)
+        case -1: negative.countAddress(bin.index)
+        default: nil
         }
     }
 

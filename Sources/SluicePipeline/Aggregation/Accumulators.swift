@@ -10,8 +10,14 @@ public struct MetricAccumulator: Sendable {
     public var count: UInt64 { sketch.count }
 
     public mutating func add(_ value: Double) {
+        add(value, in: DDSketch.Bin(value))
+    }
+
+    /// Adds a sample whose sketch bin is known (`DDSketch.Bin(value)`).
+    @inline(__always)
+    public mutating func add(_ value: Double, in bin: DDSketch.Bin) {
         sum.add(value)
-        sketch.add(value)
+        sketch.add(value, in: bin)
     }
 
     /// Adds the samples a histogram stands for: count and sum exactly, its buckets into the sketch.

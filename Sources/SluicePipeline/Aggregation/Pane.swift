@@ -59,6 +59,12 @@ public struct Pane: Sendable {
         metrics[id, default: MetricAccumulator()].add(value)
     }
 
+    /// Adds a sample whose sketch bin is known (`DDSketch.Bin(value)`).
+    @inline(__always)
+    mutating func addMetric(_ id: Int32, _ value: Double, in bin: DDSketch.Bin) {
+        metrics[id, default: MetricAccumulator()].add(value, in: bin)
+    }
+
     public mutating func addDistribution(_ id: Int32, _ distribution: Distribution) {
         metrics[id, default: MetricAccumulator()].add(distribution)
     }

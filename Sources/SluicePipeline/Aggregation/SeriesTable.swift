@@ -45,6 +45,13 @@ public struct SeriesTable<Value> {
         }
     }
 
+    /// What `body` finds in the value of `id`, read where it lies; `nil` when there is none.
+    @inlinable @inline(__always)
+    func withValue<R>(_ id: Int32, _ body: (borrowing Value) -> R?) -> R? {
+        guard let p = position(of: id) else { return nil }
+        return values.withUnsafeBufferPointer { body($0[p]) }
+    }
+
     /// The value of `id`, added as `defaultValue` first when there is none; mutated in place.
     @inlinable
     public subscript(id: Int32, default defaultValue: @autoclosure () -> Value) -> Value {

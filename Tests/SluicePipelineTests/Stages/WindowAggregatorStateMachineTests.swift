@@ -14,7 +14,7 @@ struct WindowAggregatorStateMachineTests {
         events.compactMap { if case .output(.window(let w)) = $0 { return w } else { return nil } }
     }
 
-    @Test("samples of known series, taken as the stage takes them (read in place, as rows), make the same events as whole records",
+    @Test("samples of known series, taken as the stage takes them (read in place, as rows, in batches with look-ahead), make the same events as whole records",
           arguments: MixedStream.scenarios)
     func knownSamples(stream: MixedStream) {
         // Labels and names shared, as the decoder's intern table shares them.
@@ -51,6 +51,19 @@ struct WindowAggregatorStateMachineTests {
         rows.inputFinished(into: &events)
         #expect(events == expected)
         #expect(rows.late == whole.late && rows.lateByWindow == whole.lateByWindow)
+        // As the stage takes its batches: sizes below, at and past the look-ahead, so that windows
+        // fire and series first appear in the middle of a look-ahead run.
+        var batched = WindowAggregator.StateMachine(configuration: stream.configuration)
+        var batchedEvents: [StageEvent] = []
+        var start = 0, sizes = [1, 5, 16, 17, 40, 333].makeIterator()
+        while start < records.count {
+            let end = Swift.min(records.count, start + (sizes.next() ?? 1_000))
+            Array(records[start..<end]).withUnsafeBufferPointer { batched.take($0, into: &batchedEvents) }
+            start = end
+        }
+        batched.inputFinished(into: &batchedEvents)
+        #expect(batchedEvents == expected)
+        #expect(batched.late == whole.late && batched.lateByWindow == whole.lateByWindow)
         #expect(whole.late > 0, "the stream has late records")
         let samples = records.count { if case .metric(let m) = $0 { !m.hasDistribution } else { false } }
         #expect(known > samples / 2, "most metric samples are of series already seen: \(known) of \(samples)")

@@ -1,3 +1,4 @@
+import CSluicePrefetch
 import SluiceModel
 
 extension WindowAggregator {
@@ -54,7 +55,7 @@ extension WindowAggregator {
                         if let j = paneIndex(i, t) { lengths[i].open[j].pane.addDistribution(id, d) } else { lateFor(i, &wasLate) }
                     }
                 } else {
-                    add(KnownSample(series: id, time: t, value: m.value), wasLate: &wasLate)
+                    add(KnownSample(series: id, time: t, value: m.value), in: DDSketch.Bin(m.value), wasLate: &wasLate)
                 }
             case .performance(let p):
                 var ids: (Int32?, Int32?, Int32?) = (nil, nil, nil)
@@ -82,6 +83,58 @@ extension WindowAggregator {
             taken(t, wasLate: wasLate, into: &events)
         }
 
+        /// Records looked ahead of: their sketch bins are asked for before the first is added.
+        static let lookAhead = 16
+
+        /// Takes a batch of records, in order, as `record(_:into:)` takes each one.
+        ///
+        /// The records are borrowed where they lie: copying one would retain and release its
+        /// strings, and so would passing it to a mutating method. Most are samples of known
+        /// series. Those are found `lookAhead` at a time, and the sketch bins they will count in
+        /// are prefetched before any is added: a window's sketches are too many for a core's
+        /// cache, and fetches that overlap cost about what one costs alone.
+        public mutating func take(_ records: UnsafeBufferPointer<Record>, into events: inout [StageEvent]) {
+            withUnsafeTemporaryAllocation(of: (KnownSample, DDSketch.Bin)?.self, capacity: Self.lookAhead) { samples in
+                var start = 0
+                while start < records.count {
+                    let n = Swift.min(Self.lookAhead, records.count - start)
+                    for k in 0..<n {
+                        // The bin (a logarithm) is found once the record is no longer borrowed:
+                        // a call made while it is would have the record copied.
+                        let sample = knownSample(records[start + k])
+                        let known = sample.map { ($0, DDSketch.Bin($0.value)) }
+                        samples.initializeElement(at: k, to: known)
+                        if let (sample, bin) = known { prefetch(sample, bin) }
+                    }
+                    for k in 0..<n {
+                        if let (sample, bin) = samples[k] {
+                            take(sample, in: bin, into: &events)
+                        } else {
+                            record(records[start + k], into: &events)
+                        }
+                    }
+                    start += n
+                }
+            }
+        }
+
+        /// Starts fetching the count that adding `sample` to the newest window of each length
+        /// will change. Only a hint: a window that fires meanwhile, or a sample for an older
+        /// one, costs a wasted fetch at most.
+        @inline(__always)
+        private func prefetch(_ sample: KnownSample, _ bin: DDSketch.Bin) {
+            for i in lengths.indices {
+                let count = lengths[i].open.count
+                guard count > 0 else { continue }
+                let length = lengths[i].length
+                guard lengths[i].open[count - 1].start == sample.time - ((sample.time % length) + length) % length else { continue }
+                // The address is found first and fetched after: a call made while the sketch is
+                // borrowed would have it copied.
+                let address = lengths[i].open[count - 1].pane.metrics.withValue(sample.series) { $0.sketch.countAddress(of: bin) }
+                if let address { sluice_prefetch_for_write(address) }
+            }
+        }
+
         /// A metric sample (no distribution) of a series the registry knows.
         public struct KnownSample {
             var series: Int32
@@ -106,15 +159,20 @@ extension WindowAggregator {
 
         /// Takes a sample `knownSample` found, as `record(_:into:)` takes its record.
         public mutating func record(_ sample: KnownSample, into events: inout [StageEvent]) {
+            take(sample, in: DDSketch.Bin(sample.value), into: &events)
+        }
+
+        @inline(__always)
+        private mutating func take(_ sample: KnownSample, in bin: DDSketch.Bin, into events: inout [StageEvent]) {
             var wasLate = false
-            add(sample, wasLate: &wasLate)
+            add(sample, in: bin, wasLate: &wasLate)
             taken(sample.time, wasLate: wasLate, into: &events)
         }
 
         @inline(__always)
-        private mutating func add(_ sample: KnownSample, wasLate: inout Bool) {
+        private mutating func add(_ sample: KnownSample, in bin: DDSketch.Bin, wasLate: inout Bool) {
             for i in lengths.indices {
-                if let j = paneIndex(i, sample.time) { lengths[i].open[j].pane.addMetric(sample.series, sample.value) } else { lateFor(i, &wasLate) }
+                if let j = paneIndex(i, sample.time) { lengths[i].open[j].pane.addMetric(sample.series, sample.value, in: bin) } else { lateFor(i, &wasLate) }
             }
         }
 

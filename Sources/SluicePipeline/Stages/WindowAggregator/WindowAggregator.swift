@@ -57,13 +57,7 @@ public struct WindowAggregator: Sendable {
         try await emit(resumption?.events ?? [], checkpoint: nil)
         for await batch in input {
             var events: [StageEvent] = []
-            // Borrowed where they lie: copying each record would retain and release its strings,
-            // and so would passing one to a mutating method; most are samples of known series.
-            batch.records.withUnsafeBufferPointer { records in
-                for i in records.indices {
-                    if let sample = machine.knownSample(records[i]) { machine.record(sample, into: &events) } else { machine.record(records[i], into: &events) }
-                }
-            }
+            batch.records.withUnsafeBufferPointer { machine.take($0, into: &events) }
             if let position = batch.position { machine.position = position }
             late.report(machine, counters: counters, windows: configuration.windows)
             count(records: batch.records.count, events: events)

@@ -30,9 +30,10 @@ let package = Package(
         // The main package's modules, as it declares them (../Package.swift).
         .target(name: "SluiceModel", swiftSettings: testable),
         .target(name: "SluiceConfig", dependencies: ["SluiceModel", .product(name: "Yams", package: "Yams")], swiftSettings: testable),
+        .target(name: "CSluicePrefetch"),
         .target(
             name: "SluicePipeline",
-            dependencies: ["SluiceModel", "SluiceConfig", .product(name: "DequeModule", package: "swift-collections")],
+            dependencies: ["SluiceModel", "SluiceConfig", "CSluicePrefetch", .product(name: "DequeModule", package: "swift-collections")],
             swiftSettings: testable
         ),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),

@@ -127,7 +127,7 @@ extension WindowAggregator {
                 let count = lengths[i].open.count
                 guard count > 0 else { continue }
                 let length = lengths[i].length
-                guard lengths[i].open[count - 1].start == sample.time - ((sample.time % length) + length) % length else { continue }
+                guard lengths[i].open[count - 1].start == Self.windowStart(sample.time, length) else { continue }
                 // The address is found first and fetched after: a call made while the sketch is
                 // borrowed would have it copied.
                 let address = lengths[i].open[count - 1].pane.metrics.withValue(sample.series) { $0.sketch.countAddress(of: bin) }
@@ -196,8 +196,7 @@ extension WindowAggregator {
         @inline(__always)
         private mutating func paneIndex(_ i: Int, _ t: Int64) -> Int? {
             let length = lengths[i].length
-            var start = t - t % length
-            if t % length < 0 { start -= length }
+            let start = Self.windowStart(t, length)
             if start + length <= watermark { return nil }
             let count = lengths[i].open.count
             // Most records fall in the newest window.
@@ -207,6 +206,13 @@ extension WindowAggregator {
             if j > 0, lengths[i].open[j - 1].start == start { return j - 1 }
             lengths[i].open.insert((start, Pane()), at: j)
             return j
+        }
+
+        /// The start of the epoch-aligned window of `length` that holds `t`.
+        @inline(__always)
+        static func windowStart(_ t: Int64, _ length: Int64) -> Int64 {
+            let offset = t % length
+            return offset < 0 ? t - offset - length : t - offset
         }
 
         /// Moves the watermark forward, firing every window that ends at or before it.

@@ -96,6 +96,7 @@ public struct DDSketch: Sendable, Hashable {
     /// Adds one finite value whose bin is known (`Bin(value)`).
     @inlinable
     public mutating func add(_ value: Double, in bin: Bin) {
+        assert({ let b = Bin(value); return b.sign == bin.sign && b.index == bin.index }(), "the bin of another value")
         storedCount += 1
         if value < storedMin { storedMin = value }
         if value > storedMax { storedMax = value }

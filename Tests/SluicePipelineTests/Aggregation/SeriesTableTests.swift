@@ -35,15 +35,4 @@ struct SeriesTableTests {
         for id in oracle.keys { #expect(table[id] == oracle[id]) }
         #expect(table[-1] == nil && table[1_000_000] == nil)
     }
-
-    @Test("iteration is in the order the series came, whatever their numbers")
-    func insertionOrder() {
-        var table = SeriesTable<String>()
-        for id: Int32 in [40, 3, 17, 0] { table[id] = "s\(id)" }
-        #expect(table.map(\.key) == [40, 3, 17, 0])
-        table[3] = nil
-        // The last moves into the gap.
-        #expect(table.map(\.key) == [40, 0, 17])
-        #expect(table.map(\.value) == ["s40", "s0", "s17"])
-    }
 }

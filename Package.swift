@@ -30,9 +30,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
-        // Sendable value types, the NDJSON codec and the sketches. No dependencies on purpose:
-        // everything else builds on it.
-        .target(name: "SluiceModel"),
+        // Sendable value types, the NDJSON codec and the sketches. No package dependencies on
+        // purpose: everything else builds on it.
+        .target(name: "SluiceModel", dependencies: ["CSluiceCRC32C"]),
+        // The processor's CRC-32C instruction, which Swift does not spell (one C function).
+        .target(name: "CSluiceCRC32C"),
         // The typed, validated configuration and its YAML loader.
         .target(
             name: "SluiceConfig",
@@ -54,7 +56,7 @@ let package = Package(
         .target(
             name: "SluiceStore",
             dependencies: [
-                "SluiceModel", "SluiceConfig", "SluicePipeline", "CZstd",
+                "SluiceModel", "SluiceConfig", "SluicePipeline", "CZstd", "CSluicePrefetch",
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),

@@ -28,7 +28,8 @@ let package = Package(
     ],
     targets: [
         // The main package's modules, as it declares them (../Package.swift).
-        .target(name: "SluiceModel", swiftSettings: testable),
+        .target(name: "CSluiceCRC32C"),
+        .target(name: "SluiceModel", dependencies: ["CSluiceCRC32C"], swiftSettings: testable),
         .target(name: "SluiceConfig", dependencies: ["SluiceModel", .product(name: "Yams", package: "Yams")], swiftSettings: testable),
         .target(name: "CSluicePrefetch"),
         .target(
@@ -40,7 +41,7 @@ let package = Package(
         .target(
             name: "SluiceStore",
             dependencies: [
-                "SluiceModel", "SluiceConfig", "SluicePipeline", "CZstd",
+                "SluiceModel", "SluiceConfig", "SluicePipeline", "CZstd", "CSluicePrefetch",
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),

@@ -42,6 +42,25 @@ struct BlockCodecTests {
         #expect(summary.mayContain(name: "cpu") && summary.mayContain(name: "response_time"))
     }
 
+    @Test("a block's summary states each kind and tenant's count and time range, whatever the arrival order")
+    func summaryRanges() throws {
+        var random = SeededRandom(seed: 11)
+        let records = Self.sample().shuffled(using: &random)
+        let (_, summary) = try BlockFrame.build(records, level: 1)
+        struct Key: Hashable { var kind: StoredRecord.Kind; var tenant: String? }
+        var expected: [Key: (count: UInt32, least: Int64, greatest: Int64)] = [:]
+        for r in records {
+            let t = r.timestamp.microseconds
+            let old = expected[Key(kind: r.kind, tenant: r.tenantID)] ?? (0, .max, .min)
+            expected[Key(kind: r.kind, tenant: r.tenantID)] = (old.count + 1, min(old.least, t), max(old.greatest, t))
+        }
+        #expect(summary.entries.count == expected.count)
+        for entry in summary.entries {
+            let want = try #require(expected[Key(kind: entry.kind, tenant: entry.tenantID)])
+            #expect(entry.count == want.count && entry.minTime == want.least && entry.maxTime == want.greatest, "\(entry.kind) \(entry.tenantID ?? "-")")
+        }
+    }
+
     @Test("blocks built one after another, each handing its series on, hold exactly their own records, one group a series; samples of known series added as rows make the same bytes")
     func handedOffBuilders() throws {
         // Labels shared as the decoder's intern table shares them, and one record in three with
@@ -52,8 +71,12 @@ struct BlockCodecTests {
         // The writer's way: a sample of a series the block has seen goes in as a row.
         var writers = BlockBuilder()
         var rows = 0
+        // The writer's batches, of sizes about the look-ahead and far from it.
+        var batched = BlockBuilder()
+        let batchSizes = [1, 7, BlockBuilder.lookAhead, BlockBuilder.lookAhead + 1, 40, 300]
         for block in 0..<4 {
             var added: [StoredRecord] = []
+            var records: [Record] = []
             for i in 0..<300 {
                 let host = Int(random.next() % 5)
                 let labels = random.next() % 3 == 0 ? Labels(shared[host].map { $0 }) : shared[host]
@@ -68,16 +91,25 @@ struct BlockCodecTests {
                     writers.add(record)
                 }
                 added.append(.record(record))
+                records.append(record)
+            }
+            var start = 0
+            while start < records.count {
+                let end = min(records.count, start + batchSizes[(block + start) % batchSizes.count])
+                records[start..<end].withUnsafeBufferPointer { batched.add($0) }
+                start = end
             }
             #expect(builder.groups.count == 10)
-            let (frame, _) = try BlockFrame.build(&builder, level: 1)
+            let (frame, _) = try BlockFrame.build(builder, level: 1)
             let header = try #require(BlockFrame.header(frame))
             let decoded = try BlockFrame.records(frame, header, version: SegmentFile.version)
             #expect(decoded.count == added.count)
             #expect(Set(decoded) == Set(added), "block \(block)")
-            #expect(try BlockFrame.build(&writers, level: 1).bytes == frame, "block \(block)")
+            #expect(try BlockFrame.build(writers, level: 1).bytes == frame, "block \(block)")
+            #expect(try BlockFrame.build(batched, level: 1).bytes == frame, "block \(block), in batches")
             builder = builder.handOff()
             writers = writers.handOff()
+            batched = batched.handOff()
             #expect(builder.isEmpty)
         }
         #expect(rows > 600, "most samples are of series already seen")
@@ -98,7 +130,7 @@ struct BlockCodecTests {
                 added.append(.record(record))
             }
             #expect(builder.groups.count == hosts.count, "block \(block)")
-            let (frame, _) = try BlockFrame.build(&builder, level: 1)
+            let (frame, _) = try BlockFrame.build(builder, level: 1)
             let header = try #require(BlockFrame.header(frame))
             let decoded = try BlockFrame.records(frame, header, version: SegmentFile.version)
             #expect(decoded.count == added.count)
@@ -187,6 +219,31 @@ struct BlockCodecTests {
         var r = ByteReader(b.bytes)
         #expect(try FloatColumn.decode(noisy.count, from: &r).map(\.bitPattern) == noisy.map(\.bitPattern))
     }
+
+    @Test("timestamps round-trip in the coarsest unit that divides them all: seconds, milliseconds or microseconds", arguments: [
+        (Int64(1_000_000), UInt8(2)), (Int64(1_000), UInt8(1)), (Int64(1), UInt8(0)),
+    ])
+    func timestamps(step: Int64, unit: UInt8) throws {
+        var random = SeededRandom(seed: UInt64(step))
+        for count in [1, 2, 3, 65, 1_000] {
+            // Around the epoch and 2026, negative ones included, out of order, in multiples of
+            // `step` and (but for microseconds) one value that is not a multiple of a coarser unit.
+            let base: Int64 = count % 2 == 0 ? 1_795_600_000_000_000 : -3_000_000
+            var times = (0..<count).map { _ in base + Int64(random.next() % 10_000) * step - 5_000 * step }
+            if step > 1, count > 1 { times[count / 2] += step / 1_000 == 1 ? 1 : step / 1_000 }
+            // The rule restated: the coarsest unit every timestamp is a whole number of.
+            let expected = UInt8([2, 1, 0].first { u in times.allSatisfy { $0 % Self.unitMicroseconds[u] == 0 } }!)
+            if count > 3 { #expect(expected == (step > 1 ? unit - 1 : unit)) }
+            var w = ByteWriter()
+            let range = TimeColumn.encode(times, into: &w)
+            #expect(range.least == times.min() && range.greatest == times.max())
+            #expect(w.bytes.first == expected, "\(count) times in steps of \(step) µs")
+            var r = ByteReader(w.bytes)
+            #expect(try TimeColumn.decode(times.count, from: &r) == times)
+        }
+    }
+
+    static let unitMicroseconds: [Int64] = [1, 1_000, 1_000_000]
 
     @Test("a flipped bit anywhere in a frame is caught by its checksum")
     func bitFlips() throws {

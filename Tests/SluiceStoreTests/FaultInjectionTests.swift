@@ -207,7 +207,7 @@ final class WriterRun: Sendable {
         // Sealed at the second block.
         var block = BlockBuilder()
         for r in Self.records(batch: 0) { block.add(r) }
-        configuration.segmentBytes = try BlockFrame.build(&block, level: configuration.compressionLevel).bytes.count + 1
+        configuration.segmentBytes = try BlockFrame.build(block, level: configuration.compressionLevel).bytes.count + 1
         configuration.onWriteFailure = serving ? .retry(every: .seconds(1)) : .fail
         let reports = self.reports
         let writer = SegmentWriter(configuration: configuration, directory: directory, clock: serving ? clock : nil,

@@ -70,7 +70,7 @@ struct ReceiptTests {
             var builder = BlockBuilder()
             for r in Self.batch(key, from: 10 * i).records { builder.add(r) }
             builder.receipts = [Self.receipt(key)]
-            try appender.append(try BlockFrame.build(&builder, level: 3).bytes)
+            try appender.append(try BlockFrame.build(builder, level: 3).bytes)
         }
         try appender.sync()
         // The crash tore the last block: every length short of whole.

@@ -1,3 +1,4 @@
+import CSluicePrefetch
 import SluiceModel
 import SluicePipeline
 
@@ -126,6 +127,32 @@ struct BlockBuilder {
         }
     }
 
+    /// How many records ahead `add(_: UnsafeBufferPointer<Record>)` asks for a record's
+    /// lookup-cache slot.
+    static let lookAhead = 8
+
+    /// Adds a batch of records, in order, borrowing each where it lies (see `knownSample`).
+    ///
+    /// Most are samples of known series, each found through the lookup cache; its slots are
+    /// spread over more memory than a core keeps close while it also decodes and aggregates, so
+    /// the slot of the record `lookAhead` on is fetched while this one is added.
+    mutating func add(_ records: UnsafeBufferPointer<Record>) {
+        for i in records.indices {
+            if i + Self.lookAhead < records.count, let address = slotAddress(records[i + Self.lookAhead]) {
+                sluice_prefetch_for_read(address)
+            }
+            if let row = knownSample(records[i]) { add(row) } else { add(records[i]) }
+        }
+    }
+
+    /// Where the lookup cache keeps a metric record's series, to prefetch (a hint only).
+    private func slotAddress(_ record: borrowing Record) -> UnsafeRawPointer? {
+        switch record {
+        case .metric(let m): series.cache.firstSlotAddress(tenantID: m.tenantID, name: m.name, labels: m.labels)
+        default: nil
+        }
+    }
+
     /// Adds a metric sample `knownSample` found the group of.
     mutating func add(_ row: Row) {
         count += 1
@@ -215,34 +242,50 @@ struct BlockBuilder {
         }
     }
 
+    /// The metric samples held as rows, sorted by group with each group's in arrival order:
+    /// group `g`'s are `times[starts[g]..<starts[g + 1]]` and the same range of `values`.
+    struct Gathered {
+        var times: [Int64] = []
+        var values: [Double] = []
+        var starts: [Int]
+
+        /// A counting sort by group, every place written once.
+        init(_ rows: [Row], groups: Int) {
+            starts = [Int](repeating: 0, count: groups + 1)
+            guard !rows.isEmpty else { return }
+            for row in rows { starts[Int(row.group) + 1] += 1 }
+            for g in 0..<groups { starts[g + 1] += starts[g] }
+            var next = starts
+            let n = rows.count
+            var values: [Double] = []
+            times = [Int64](unsafeUninitializedCapacity: n) { times, timesWritten in
+                values = [Double](unsafeUninitializedCapacity: n) { values, valuesWritten in
+                    rows.withUnsafeBufferPointer { rows in
+                        for row in rows {
+                            let at = next[Int(row.group)]
+                            next[Int(row.group)] = at + 1
+                            times.initializeElement(at: at, to: row.time)
+                            values.initializeElement(at: at, to: row.value)
+                        }
+                    }
+                    valuesWritten = n
+                }
+                timesWritten = n
+            }
+            self.values = values
+        }
+
+        func range(_ g: Int) -> Range<Int> { starts[g]..<starts[g + 1] }
+    }
+
     /// Moves the metric samples held as rows into their groups' columns, keeping each group's
-    /// samples in arrival order: a counting sort by group, then one copy per group.
+    /// samples in arrival order (before a decoded group is appended after them).
     mutating func gather() {
         guard !rows.isEmpty else { return }
-        var starts = [Int](repeating: 0, count: groups.count + 1)
-        for row in rows { starts[Int(row.group) + 1] += 1 }
-        for g in groups.indices { starts[g + 1] += starts[g] }
-        var next = starts
-        // Every place is written once, by the row that lands there: no need to zero them first.
-        let n = rows.count
-        var values: [Double] = []
-        let times = [Int64](unsafeUninitializedCapacity: n) { times, timesWritten in
-            values = [Double](unsafeUninitializedCapacity: n) { values, valuesWritten in
-                rows.withUnsafeBufferPointer { rows in
-                    for row in rows {
-                        let at = next[Int(row.group)]
-                        next[Int(row.group)] = at + 1
-                        times.initializeElement(at: at, to: row.time)
-                        values.initializeElement(at: at, to: row.value)
-                    }
-                }
-                valuesWritten = n
-            }
-            timesWritten = n
-        }
-        for g in groups.indices where starts[g + 1] > starts[g] {
-            groups[g].times += times[starts[g]..<starts[g + 1]]
-            groups[g].floats[0] += values[starts[g]..<starts[g + 1]]
+        let gathered = Gathered(rows, groups: groups.count)
+        for g in groups.indices where !gathered.range(g).isEmpty {
+            groups[g].times += gathered.times[gathered.range(g)]
+            groups[g].floats[0] += gathered.values[gathered.range(g)]
         }
         rows.removeAll(keepingCapacity: true)
     }
@@ -271,101 +314,144 @@ struct BlockBuilder {
         groups[g].visitors += other.visitors
     }
 
-    /// The payload (FORMAT.md) and the summary of everything added.
-    mutating func encode() -> (payload: [UInt8], summary: BlockSummary) {
-        gather()
+    /// The payload (FORMAT.md) and the summary of everything added. Changes nothing: the
+    /// samples still held as rows are encoded from a sorted copy, never moved into their
+    /// groups' columns (which would copy every group of a builder that is shared).
+    func encode() -> (payload: [UInt8], summary: BlockSummary) {
+        let gathered = Gathered(rows, groups: groups.count)
         var dictionary = BlockCodec.Dictionary()
         var body = ByteWriter(capacity: count * 6)
         body.varint(groups.count)
-        for group in groups {
-            let key = group.key
-            body.u8(key.kind.rawValue)
-            body.varint(dictionary.ref(key.tenant))
-            body.varint(dictionary.ref(key.name))
-            body.varint(key.labels.count)
-            for label in key.labels {
-                body.varint(dictionary.ref(label.key))
-                body.varint(dictionary.ref(label.value))
-            }
-            body.signed(key.length)
-            let n = group.times.count
-            body.varint(n)
-            TimeColumn.encode(group.times, into: &body)
-            switch key.kind {
-            case .metric, .performance:
-                if key.kind == .performance { for m in group.masks { body.u8(m) } }
-                for column in group.floats { FloatColumn.encode(column, into: &body) }
-            case .cache:
-                for i in 0..<n { body.varint(group.unsigned[3 * i]); body.varint(group.unsigned[3 * i + 1]) }
-                var previous: Int64 = 0
-                for i in 0..<n {
-                    let size = Int64(bitPattern: group.unsigned[3 * i + 2])
-                    body.signed(size &- previous)
-                    previous = size
+        // Each group is borrowed where it lies: a copy would retain and release all its columns.
+        var extents: [Extent] = []
+        extents.reserveCapacity(groups.count)
+        gathered.times.withUnsafeBufferPointer { times in
+            gathered.values.withUnsafeBufferPointer { values in
+                for g in groups.indices {
+                    let r = gathered.range(g)
+                    let samples = (UnsafeBufferPointer(rebasing: times[r]), UnsafeBufferPointer(rebasing: values[r]))
+                    extents.append(Self.encode(groups[g], samples: samples, dictionary: &dictionary, into: &body))
                 }
-            case .tokenUsage:
-                for i in 0..<n {
-                    body.varint(group.unsigned[3 * i]); body.varint(group.unsigned[3 * i + 1]); body.varint(group.unsigned[3 * i + 2])
-                    body.varint(dictionary.ref(group.texts[i]))
-                }
-            case .visit:
-                for t in group.texts { body.varint(dictionary.ref(t)) }
-            case .window:
-                for c in group.unsigned { body.varint(c) }
-                for column in group.floats[0..<3] { FloatColumn.encode(column, into: &body) }
-                // Percentiles are stored only for windows without a sketch; the others
-                // recompute theirs from the sketch, which is what every merge needs anyway.
-                // Bit 1: a sketch; bit 2: its exact sum after it.
-                for (s, e) in zip(group.sketches, group.exactSums) { body.u8(s == nil ? 0 : e == nil ? 1 : 3) }
-                let bare = group.sketches.indices.filter { group.sketches[$0] == nil }
-                let minimum = bare.map { group.floats[1][$0] }, maximum = bare.map { group.floats[2][$0] }
-                for column in group.floats[3..<7] {
-                    QuantileColumn.encode(bare.map { column[$0] }, minimum: minimum, maximum: maximum, into: &body)
-                }
-                var sketches = BinaryWriter()
-                for (s, e) in zip(group.sketches, group.exactSums) {
-                    s?.encode(into: &sketches)
-                    if s != nil { e?.encode(into: &sketches) }
-                }
-                body.raw(sketches.bytes)
-            case .cacheWindow:
-                for u in group.unsigned { body.varint(u) }
-            case .visitsWindow:
-                for u in group.unsigned { body.varint(u) }
-                for v in group.visitors { body.u8(v == nil ? 0 : 1) }
-                var visitors = BinaryWriter()
-                for case let v? in group.visitors { v.encode(into: &visitors) }
-                body.raw(visitors.bytes)
-            case .anomaly:
-                for t in group.texts { body.varint(dictionary.ref(t)) }
-                for column in group.floats { FloatColumn.encode(column, into: &body) }
             }
         }
         var out = ByteWriter(capacity: body.bytes.count + dictionary.strings.count * 12)
         out.varint(dictionary.strings.count)
         for s in dictionary.strings { out.string(s) }
         out.raw(body.bytes)
-        return (out.bytes, summary())
+        return (out.bytes, summary(extents))
     }
 
-    private func summary() -> BlockSummary {
+    /// How many records a group holds and their least and greatest time, for the summary.
+    struct Extent {
+        var count: Int
+        var least: Int64
+        var greatest: Int64
+    }
+
+    /// Writes one group, with a metric group's `samples` still held as rows after its columns.
+    private static func encode(
+        _ group: borrowing Group, samples: (times: UnsafeBufferPointer<Int64>, values: UnsafeBufferPointer<Double>),
+        dictionary: inout BlockCodec.Dictionary, into body: inout ByteWriter
+    ) -> Extent {
+        let key = group.key
+        body.u8(key.kind.rawValue)
+        body.varint(dictionary.ref(key.tenant))
+        body.varint(dictionary.ref(key.name))
+        body.varint(key.labels.count)
+        for label in key.labels {
+            body.varint(dictionary.ref(label.key))
+            body.varint(dictionary.ref(label.value))
+        }
+        body.signed(key.length)
+        if key.kind == .metric {
+            // The writer's groups have rows only; a compacted block's have columns only.
+            let n = group.times.count + samples.times.count
+            body.varint(n)
+            if group.times.isEmpty {
+                let range = TimeColumn.encode(samples.times, into: &body)
+                FloatColumn.encode(samples.values, into: &body)
+                return Extent(count: n, least: range.least, greatest: range.greatest)
+            }
+            let times = group.times + samples.times, values = group.floats[0] + samples.values
+            let range = times.withUnsafeBufferPointer { TimeColumn.encode($0, into: &body) }
+            values.withUnsafeBufferPointer { FloatColumn.encode($0, into: &body) }
+            return Extent(count: n, least: range.least, greatest: range.greatest)
+        }
+        let n = group.times.count
+        body.varint(n)
+        let range = TimeColumn.encode(group.times, into: &body)
+        switch key.kind {
+        case .metric, .performance:
+            if key.kind == .performance { for i in 0..<n { body.u8(group.masks[i]) } }
+            for c in group.floats.indices { FloatColumn.encode(group.floats[c], into: &body) }
+        case .cache:
+            for i in 0..<n { body.varint(group.unsigned[3 * i]); body.varint(group.unsigned[3 * i + 1]) }
+            var previous: Int64 = 0
+            for i in 0..<n {
+                let size = Int64(bitPattern: group.unsigned[3 * i + 2])
+                body.signed(size &- previous)
+                previous = size
+            }
+        case .tokenUsage:
+            for i in 0..<n {
+                body.varint(group.unsigned[3 * i]); body.varint(group.unsigned[3 * i + 1]); body.varint(group.unsigned[3 * i + 2])
+                body.varint(dictionary.ref(group.texts[i]))
+            }
+        case .visit:
+            for i in group.texts.indices { body.varint(dictionary.ref(group.texts[i])) }
+        case .window:
+            for i in group.unsigned.indices { body.varint(group.unsigned[i]) }
+            for c in 0..<3 { FloatColumn.encode(group.floats[c], into: &body) }
+            // Percentiles are stored only for windows without a sketch; the others
+            // recompute theirs from the sketch, which is what every merge needs anyway.
+            // Bit 1: a sketch; bit 2: its exact sum after it.
+            for i in 0..<n { body.u8(group.sketches[i] == nil ? 0 : group.exactSums[i] == nil ? 1 : 3) }
+            let bare = (0..<n).filter { group.sketches[$0] == nil }
+            let minimum = bare.map { group.floats[1][$0] }, maximum = bare.map { group.floats[2][$0] }
+            for c in 3..<7 {
+                QuantileColumn.encode(bare.map { group.floats[c][$0] }, minimum: minimum, maximum: maximum, into: &body)
+            }
+            var sketches = BinaryWriter()
+            for i in 0..<n {
+                guard let s = group.sketches[i] else { continue }
+                s.encode(into: &sketches)
+                group.exactSums[i]?.encode(into: &sketches)
+            }
+            body.raw(sketches.bytes)
+        case .cacheWindow:
+            for i in group.unsigned.indices { body.varint(group.unsigned[i]) }
+        case .visitsWindow:
+            for i in group.unsigned.indices { body.varint(group.unsigned[i]) }
+            for i in 0..<n { body.u8(group.visitors[i] == nil ? 0 : 1) }
+            var visitors = BinaryWriter()
+            for i in 0..<n { group.visitors[i]?.encode(into: &visitors) }
+            body.raw(visitors.bytes)
+        case .anomaly:
+            for i in group.texts.indices { body.varint(dictionary.ref(group.texts[i])) }
+            for c in group.floats.indices { FloatColumn.encode(group.floats[c], into: &body) }
+        }
+        return Extent(count: n, least: range.least, greatest: range.greatest)
+    }
+
+    /// The summary, given each group's extent (`encode` finds them).
+    private func summary(_ extents: [Extent]) -> BlockSummary {
         var entries: [BlockSummary.Entry] = []
         var position: [BlockCodec.GroupKey: Int] = [:]
         var names: [String] = []
-        for group in groups {
-            let key = BlockCodec.GroupKey(kind: group.key.kind, tenant: group.key.tenant)
-            let lo = group.times.min() ?? 0, hi = group.times.max() ?? 0
+        for g in groups.indices {
+            let key = BlockCodec.GroupKey(kind: groups[g].key.kind, tenant: groups[g].key.tenant)
+            let (n, lo, hi) = (UInt32(extents[g].count), extents[g].least, extents[g].greatest)
             if let i = position[key] {
-                entries[i].count += UInt32(group.times.count)
+                entries[i].count += n
                 entries[i].minTime = min(entries[i].minTime, lo)
                 entries[i].maxTime = max(entries[i].maxTime, hi)
             } else {
                 position[key] = entries.count
-                entries.append(.init(kind: key.kind, tenantID: key.tenant, count: UInt32(group.times.count), minTime: lo, maxTime: hi))
+                entries.append(.init(kind: key.kind, tenantID: key.tenant, count: n, minTime: lo, maxTime: hi))
             }
             if key.kind == .performance {
                 names += ["response_time", "db_query_time", "memory_usage"]
-            } else if let name = group.key.name {
+            } else if let name = groups[g].key.name {
                 names.append(name)
             }
         }
@@ -378,6 +464,9 @@ struct BlockBuilder {
     mutating func handOff() -> BlockBuilder {
         var next = BlockBuilder()
         swap(&next.series, &series)
+        // Room for as many samples as this block took: a block of 65,536 would otherwise grow
+        // its rows by doubling, copying them 16 times.
+        next.rows.reserveCapacity(rows.count)
         next.block = block &+ 1
         next.forgetSeriesIfDue()
         return next

@@ -41,6 +41,51 @@ struct ByteWriter {
     }
 
     mutating func raw(_ other: [UInt8]) { bytes.append(contentsOf: other) }
+
+    /// Appends what `body` writes through a `Cursor` of room for `maximum` bytes; `body` must
+    /// write no more. A column written this way pays for appending once, not once per byte.
+    mutating func append(atMost maximum: Int, _ body: (inout Cursor) -> Void) {
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: maximum))
+        let written = bytes.withUnsafeMutableBufferPointer { buffer in
+            var cursor = Cursor(buffer.baseAddress! + start)
+            body(&cursor)
+            return cursor.next - (buffer.baseAddress! + start)
+        }
+        precondition(written <= maximum, "wrote past the room asked for")
+        bytes.removeLast(maximum - written)
+    }
+
+    /// Writes into room `append(atMost:_:)` made, with no bounds checks: the caller asked for
+    /// enough.
+    struct Cursor {
+        fileprivate(set) var next: UnsafeMutablePointer<UInt8>
+
+        fileprivate init(_ start: UnsafeMutablePointer<UInt8>) { next = start }
+
+        /// At most 10 bytes.
+        @inline(__always)
+        mutating func varint(_ value: UInt64) {
+            var v = value
+            while v >= 0x80 {
+                next.pointee = UInt8(truncatingIfNeeded: v) | 0x80
+                next += 1
+                v >>= 7
+            }
+            next.pointee = UInt8(v)
+            next += 1
+        }
+
+        /// Zig-zag, as `ByteWriter.signed`; at most 10 bytes.
+        @inline(__always)
+        mutating func signed(_ value: Int64) { varint(UInt64(bitPattern: (value << 1) ^ (value >> 63))) }
+
+        @inline(__always)
+        mutating func u8(_ value: UInt8) {
+            next.pointee = value
+            next += 1
+        }
+    }
 }
 
 /// Reads what `ByteWriter` wrote; every read checks bounds and throws on damage, never traps.

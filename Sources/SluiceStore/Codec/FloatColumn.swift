@@ -22,6 +22,10 @@ enum FloatColumn {
     static let noiseULPs: Int64 = 16
 
     static func encode(_ values: [Double], into w: inout ByteWriter) {
+        values.withUnsafeBufferPointer { encode($0, into: &w) }
+    }
+
+    static func encode(_ values: UnsafeBufferPointer<Double>, into w: inout ByteWriter) {
         guard let (scale, ints, corrections, anyCorrection) = decimal(values) else {
             encodeRaw(values, into: &w)
             return
@@ -50,11 +54,21 @@ enum FloatColumn {
             encoded.append(zigzag(asPlain ? i : i &- previous))
             previous = i
         }
-        if asPlanes { writePlanes(encoded, into: &w) } else { for e in encoded { w.varint(e) } }
-        if anyCorrection { for c in corrections { w.signed(c) } }
+        if asPlanes { writePlanes(encoded, into: &w) } else { writeVarints(encoded, into: &w) }
+        if anyCorrection {
+            w.append(atMost: 10 * corrections.count) { out in
+                corrections.withUnsafeBufferPointer { for c in $0 { out.signed(c) } }
+            }
+        }
     }
 
-    private static func encodeRaw(_ values: [Double], into w: inout ByteWriter) {
+    private static func writeVarints(_ values: [UInt64], into w: inout ByteWriter) {
+        w.append(atMost: 10 * values.count) { out in
+            values.withUnsafeBufferPointer { for v in $0 { out.varint(v) } }
+        }
+    }
+
+    private static func encodeRaw(_ values: UnsafeBufferPointer<Double>, into w: inout ByteWriter) {
         var xors: [UInt64] = []
         xors.reserveCapacity(values.count)
         var previous: UInt64 = 0
@@ -69,7 +83,7 @@ enum FloatColumn {
             writePlanes(xors, into: &w)
         } else {
             w.u8(raw)
-            for x in xors { w.varint(x) }
+            writeVarints(xors, into: &w)
         }
     }
 
@@ -79,9 +93,13 @@ enum FloatColumn {
         for v in values { widest |= v }
         let width = max(1, (64 - widest.leadingZeroBitCount + 7) / 8)
         w.u8(UInt8(width))
-        for k in 0..<width {
-            let shift = UInt64(8 * k)
-            for v in values { w.u8(UInt8(truncatingIfNeeded: v >> shift)) }
+        w.append(atMost: width * values.count) { out in
+            values.withUnsafeBufferPointer { values in
+                for k in 0..<width {
+                    let shift = UInt64(8 * k)
+                    for v in values { out.u8(UInt8(truncatingIfNeeded: v >> shift)) }
+                }
+            }
         }
     }
 
@@ -96,7 +114,7 @@ enum FloatColumn {
         return out
     }
 
-    private static func rawLength(_ values: [Double]) -> Int {
+    private static func rawLength(_ values: UnsafeBufferPointer<Double>) -> Int {
         var n = 0, previous: UInt64 = 0
         for v in values {
             n += varintLength(v.bitPattern ^ previous)
@@ -140,12 +158,12 @@ enum FloatColumn {
 
     /// The largest of the values' own decimal scales (each value's shortest decimal, allowing
     /// binary noise), when every value fits an integer at that scale; `nil` otherwise.
-    static func decimalScale(_ values: [Double]) -> Int? { decimal(values)?.scale }
+    static func decimalScale(_ values: [Double]) -> Int? { values.withUnsafeBufferPointer { decimal($0)?.scale } }
 
     /// The values at their decimal scale (see `decimalScale`): each as an integer, and the
     /// difference between its bits and that integer's decimal's (the correction). One pass: a
     /// value that needs a finer scale than those before it refits them at that scale.
-    static func decimal(_ values: [Double]) -> (scale: Int, ints: [Int64], corrections: [Int64], anyCorrection: Bool)? {
+    static func decimal(_ values: UnsafeBufferPointer<Double>) -> (scale: Int, ints: [Int64], corrections: [Int64], anyCorrection: Bool)? {
         var scale = 0
         var ints: [Int64] = [], corrections: [Int64] = []
         ints.reserveCapacity(values.count)
@@ -219,27 +237,52 @@ enum FloatColumn {
 enum TimeColumn {
     static let units: [Int64] = [1, 1_000, 1_000_000]
 
-    static func encode(_ times: [Int64], into w: inout ByteWriter) {
+    /// Writes `times` and returns the least and greatest of them ((0, 0) for none), which the
+    /// block's summary needs and this pass reads anyway.
+    @discardableResult
+    static func encode(_ times: [Int64], into w: inout ByteWriter) -> (least: Int64, greatest: Int64) {
+        times.withUnsafeBufferPointer { encode($0, into: &w) }
+    }
+
+    /// As `encode(_: [Int64], into:)`.
+    @discardableResult
+    static func encode(_ times: UnsafeBufferPointer<Int64>, into w: inout ByteWriter) -> (least: Int64, greatest: Int64) {
+        // Each unit is divided by as a constant: the compiler makes that a multiplication,
+        // where a divisor read from `units` would cost a division per timestamp.
         var unit = units.count - 1
         for t in times {
-            while unit > 0, t % units[unit] != 0 { unit -= 1 }
-            if unit == 0 { break }
+            if unit == 2, t % 1_000_000 != 0 { unit = 1 }
+            if unit == 1, t % 1_000 != 0 { unit = 0; break }
         }
         w.u8(UInt8(unit))
-        let divisor = units[unit]
-        var previous: Int64 = 0
-        var previousDelta: Int64 = 0
-        for (i, microseconds) in times.enumerated() {
-            let t = microseconds / divisor
-            if i == 0 {
-                w.signed(t)
-            } else {
-                let delta = t &- previous
-                w.signed(delta &- previousDelta)
-                previousDelta = delta
-            }
-            previous = t
+        switch unit {
+        case 2: return deltas(times, into: &w) { $0 / 1_000_000 }
+        case 1: return deltas(times, into: &w) { $0 / 1_000 }
+        default: return deltas(times, into: &w) { $0 }
         }
+    }
+
+    /// Writes `times`, each divided by its unit, as a first value and then deltas of deltas;
+    /// returns the least and greatest.
+    @inline(__always)
+    private static func deltas(_ times: UnsafeBufferPointer<Int64>, into w: inout ByteWriter, inUnit: (Int64) -> Int64) -> (least: Int64, greatest: Int64) {
+        guard !times.isEmpty else { return (0, 0) }
+        var least = times[0], greatest = times[0]
+        w.append(atMost: 10 * times.count) { out in
+            var previous = inUnit(times[0])
+            out.signed(previous)
+            var previousDelta: Int64 = 0
+            for i in 1..<times.count {
+                least = Swift.min(least, times[i])
+                greatest = Swift.max(greatest, times[i])
+                let t = inUnit(times[i])
+                let delta = t &- previous
+                out.signed(delta &- previousDelta)
+                previousDelta = delta
+                previous = t
+            }
+        }
+        return (least, greatest)
     }
 
     static func decode(_ count: Int, from r: inout ByteReader) throws(StoreError) -> [Int64] {

@@ -134,12 +134,11 @@ struct BlockFrame {
         var builder = BlockBuilder()
         for r in records { builder.add(r) }
         builder.receipts = receipts
-        return try build(&builder, level: level)
+        return try build(builder, level: level)
     }
 
-    /// Frames what a builder holds (and leaves it holding the same records, gathered into its
-    /// groups' columns).
-    static func build(_ builder: inout BlockBuilder, level: Int32) throws(StoreError) -> (bytes: [UInt8], summary: BlockSummary) {
+    /// Frames what a builder holds.
+    static func build(_ builder: BlockBuilder, level: Int32) throws(StoreError) -> (bytes: [UInt8], summary: BlockSummary) {
         let count = builder.count
         let (raw, summary) = builder.encode()
         let payload = try Zstd.compress(raw, level: level)

@@ -36,11 +36,11 @@ struct SegmentCompactor {
             for group in try BlockFrame.groups(frame, block.header, version: block.version) { builder.append(group) }
             builder.receipts += block.summary.receipts
             if builder.count >= maximumRecords {
-                frames.append(try BlockFrame.build(&builder, level: level).bytes)
+                frames.append(try BlockFrame.build(builder, level: level).bytes)
                 builder.reset()
             }
         }
-        if !builder.isEmpty { frames.append(try BlockFrame.build(&builder, level: level).bytes) }
+        if !builder.isEmpty { frames.append(try BlockFrame.build(builder, level: level).bytes) }
         return frames
     }
 

@@ -63,8 +63,7 @@ extension SegmentWriter {
         func enqueue(_ block: BlockBuilder, acknowledgements: [Acknowledgement]) async throws(StoreError) {
             let level = self.level
             let frame = try await BlockingWork.run(on: lane) { () throws(StoreError) -> [UInt8] in
-                var block = block
-                return try BlockFrame.build(&block, level: level).bytes
+                try BlockFrame.build(block, level: level).bytes
             }
             let framed = Block(frame: frame, records: block.count, acknowledgements: acknowledgements)
             state.withLock { $0.waiting.append(framed) }

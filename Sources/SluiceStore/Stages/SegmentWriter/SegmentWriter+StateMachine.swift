@@ -34,13 +34,8 @@ extension SegmentWriter {
         }
 
         mutating func batch(_ batch: StoreBatch) -> Action {
-            // Read in place: iterating the array would copy (retain and release) every record,
-            // and so would passing one to a mutating method; most are samples of known series.
-            batch.records.withUnsafeBufferPointer { records in
-                for i in records.indices {
-                    if let row = block.knownSample(records[i]) { block.add(row) } else { block.add(records[i]) }
-                }
-            }
+            // Read in place: iterating the array would copy (retain and release) every record.
+            batch.records.withUnsafeBufferPointer { block.add($0) }
             for output in batch.outputs { block.add(output) }
             // A whole batch goes into one block, so its receipts share its records' frame.
             block.receipts += batch.receipts

@@ -41,7 +41,7 @@ let package = Package(
         .target(
             name: "SluiceStore",
             dependencies: [
-                "SluiceModel", "SluiceConfig", "SluicePipeline", "CZstd", "CSluicePrefetch",
+                "SluiceModel", "SluiceConfig", "SluicePipeline", "CZstd",
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),

@@ -71,9 +71,9 @@ struct BlockCodecTests {
         // The writer's way: a sample of a series the block has seen goes in as a row.
         var writers = BlockBuilder()
         var rows = 0
-        // The writer's batches, of sizes about the look-ahead and far from it.
+        // The writer's batches, of several sizes.
         var batched = BlockBuilder()
-        let batchSizes = [1, 7, BlockBuilder.lookAhead, BlockBuilder.lookAhead + 1, 40, 300]
+        let batchSizes = [1, 7, 8, 9, 40, 300]
         for block in 0..<4 {
             var added: [StoredRecord] = []
             var records: [Record] = []

@@ -8,9 +8,4 @@ static inline __attribute__((always_inline)) void sluice_prefetch_for_write(cons
     __builtin_prefetch(address, 1, 3);
 }
 
-/// As `sluice_prefetch_for_write`, for a line that is only to be read.
-static inline __attribute__((always_inline)) void sluice_prefetch_for_read(const void *address) {
-    __builtin_prefetch(address, 0, 3);
-}
-
 #endif

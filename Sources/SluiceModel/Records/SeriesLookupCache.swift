@@ -126,16 +126,6 @@ public struct SeriesLookupCache<Value> {
         }
     }
 
-    /// The address of the slot where `find` starts looking for this key, to prefetch; `nil`
-    /// before the first entry. A hint only, never to be read through: the next `fill` may move
-    /// the slots.
-    @inlinable
-    public func firstSlotAddress(tenantID: String?, name: String, labels: Labels) -> UnsafeRawPointer? {
-        guard !slots.isEmpty else { return nil }
-        let slot = Int(truncatingIfNeeded: Identity(tenantID: tenantID, name: name, labels: labels).fingerprint) & (slotCount - 1)
-        return slots.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress! + slot) }
-    }
-
     /// Remembers `value` for the key `find` was asked about (with no change to the table in
     /// between): a new entry after a miss, a new value after a hit.
     @inlinable

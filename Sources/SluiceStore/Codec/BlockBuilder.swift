@@ -1,4 +1,3 @@
-import CSluicePrefetch
 import SluiceModel
 import SluicePipeline
 
@@ -127,29 +126,11 @@ struct BlockBuilder {
         }
     }
 
-    /// How many records ahead `add(_: UnsafeBufferPointer<Record>)` asks for a record's
-    /// lookup-cache slot.
-    static let lookAhead = 8
-
-    /// Adds a batch of records, in order, borrowing each where it lies (see `knownSample`).
-    ///
-    /// Most are samples of known series, each found through the lookup cache; its slots are
-    /// spread over more memory than a core keeps close while it also decodes and aggregates, so
-    /// the slot of the record `lookAhead` on is fetched while this one is added.
+    /// Adds a batch of records, in order, borrowing each where it lies (see `knownSample`):
+    /// iterating the array would copy every record.
     mutating func add(_ records: UnsafeBufferPointer<Record>) {
         for i in records.indices {
-            if i + Self.lookAhead < records.count, let address = slotAddress(records[i + Self.lookAhead]) {
-                sluice_prefetch_for_read(address)
-            }
             if let row = knownSample(records[i]) { add(row) } else { add(records[i]) }
-        }
-    }
-
-    /// Where the lookup cache keeps a metric record's series, to prefetch (a hint only).
-    private func slotAddress(_ record: borrowing Record) -> UnsafeRawPointer? {
-        switch record {
-        case .metric(let m): series.cache.firstSlotAddress(tenantID: m.tenantID, name: m.name, labels: m.labels)
-        default: nil
         }
     }
 

@@ -7,8 +7,11 @@ import SluicePipeline
 ///
 /// Metric samples, the bulk of most streams, are kept as flat rows (group, time, value) in
 /// arrival order: one append to one array per sample, where filling the group's own columns
-/// would touch a thousand arrays spread over memory. `gather()` moves them into their groups'
-/// columns, in order, when the block is encoded, which happens off the writer's task.
+/// would touch a thousand arrays spread over memory. `encode()`, which runs off the writer's
+/// task, sorts them by group into a scratch copy (`Gathered`) and writes each group from its
+/// slice; it changes nothing, so the writer and the encoder may share a builder without either
+/// copying its groups. Only compaction, which appends decoded groups, moves rows into columns
+/// (`gather()`).
 struct BlockBuilder {
     /// One series' columns (FORMAT.md, "Payload"): what is encoded, and what decoding yields.
     struct Group {

@@ -17,13 +17,14 @@ public protocol StoreStage: Sendable {
 ///
 /// ```
 /// ingest edge ─RecordBatch→ WindowAggregator ─[StageEvent]→ stages… ─[StageEvent]→ SinkStage → sinks
-///      └─ raw records ─→ storeInput ←─ closed windows, checkpoints ─┘
-///                            └─→ store
+///                                 └─ raw records, closed windows, checkpoints ─→ storeInput ←─ anomalies ─┘
+///                                                                                    └─→ store
 /// ```
 ///
-/// The ingest edge sends batches to `input` (and raw records to `storeInput`); once every
-/// source is done, `finishInput(_:)` says how the input ended, and `run()` returns once
-/// everything sent has reached the sinks (and the store).
+/// The ingest edge sends batches to `input`; the aggregator passes each batch's records on to
+/// `storeInput` once it has taken them, with the series it found for them. Once every source
+/// is done, `finishInput(_:)` says how the input ended, and `run()` returns once everything
+/// sent has reached the sinks (and the store).
 public struct Pipeline: Sendable {
     public struct Configuration: Sendable {
         public var aggregator: WindowAggregator.Configuration
@@ -42,7 +43,7 @@ public struct Pipeline: Sendable {
     public let configuration: Configuration
     /// Where the ingest edge sends record batches.
     public let input: BoundedChannel<RecordBatch>
-    /// Where raw records, closed windows and checkpoints go to the store; `nil` without one.
+    /// Where the aggregator and the sink stage send what the store keeps; `nil` without one.
     public let storeInput: BoundedChannel<StoreBatch>?
     private let end = InputEnd()
     let resumption: WindowAggregator.Resumption?

@@ -10,11 +10,19 @@ public struct RecordBatch: Sendable {
     /// Where these records end in their source (a cluster partition's stream sequence): the
     /// aggregator keeps it and every checkpoint after it carries it.
     public var position: UInt64?
+    /// To resolve once these records are durable: the aggregator passes them to the store with
+    /// the records (and drops them when there is no store).
+    public var acknowledgements: [Acknowledgement]
+    /// Answers to keyed requests, stored in the same block as these records.
+    public var receipts: [IngestReceipt]
 
-    public init(records: [Record], checkpoint: Bool = false, position: UInt64? = nil) {
+    public init(records: [Record], checkpoint: Bool = false, position: UInt64? = nil, acknowledgements: [Acknowledgement] = [],
+                receipts: [IngestReceipt] = []) {
         self.records = records
         self.checkpoint = checkpoint
         self.position = position
+        self.acknowledgements = acknowledgements
+        self.receipts = receipts
     }
 }
 

@@ -1,5 +1,6 @@
 import Testing
 import SluiceModel
+import SluicePipeline
 @testable import SluiceStore
 
 @Suite("Block codec")
@@ -139,6 +140,69 @@ struct BlockCodecTests {
             // Over the limit after the first block, so forgotten; a handful after the others.
             #expect(builder.numberedSeries == (block == 0 ? 0 : 4 + block), "after block \(block)")
         }
+    }
+
+    @Test("records with the samples the window aggregator found for them make the bytes the records alone make, through a renumbering; histogram points are not kept raw")
+    func aggregatorSamples() throws {
+        let many = BlockBuilder.MetricSeries.limit + 100
+        let shared: [Labels] = (0..<many + 10).map { ["host": "h\($0)"] }
+        var random = SeededRandom(seed: 5)
+        var machine = WindowAggregator.StateMachine(configuration: .init(windows: [.minutes(1)], lateness: .minutes(10)))
+        var keysSent = 0
+        // The oracle: every stored record added by itself, histogram points left out.
+        var oracle = BlockBuilder()
+        var builder = BlockBuilder()
+        var numbered = 0
+        for block in 0..<4 {
+            // Block 1 has more series than the limit, so the builder's numbers start over after it.
+            let hosts = block == 1 ? Array(0..<many) : (0..<2_000).map { _ in Int(random.next() % 50) }
+            var records: [Record] = []
+            for (i, host) in hosts.enumerated() {
+                let t = Timestamp(microseconds: Self.t0 + Int64(block * 100_000 + i) * 1_000)
+                // Labels shared as the decoder shares them, and now and then in storage of their own.
+                let labels = random.next() % 7 == 0 ? Labels(shared[host].map { $0 }) : shared[host]
+                // Block 1's are all samples, a series each.
+                switch block == 1 ? 2 : random.next() % 20 {
+                case 0:
+                    records.append(.cache(CacheRecord(timestamp: t, tenantID: "t", labels: labels, cache: "c", hits: 1, misses: 2, sizeKB: 3)))
+                case 1:
+                    var sketch = DDSketch()
+                    sketch.add(Double(i), count: 3)
+                    records.append(.metric(MetricRecord(timestamp: t, tenantID: "t", labels: labels, name: "cpu",
+                                                        distribution: Distribution(sketch: sketch, sum: Double(3 * i), bucketError: 0))))
+                default:
+                    records.append(.metric(MetricRecord(timestamp: t, tenantID: block != 1 && i % 3 == 0 ? nil : "t", labels: labels,
+                                                        name: block != 1 && i % 2 == 0 ? "mem" : "cpu", value: Double(i) * 0.5)))
+                }
+            }
+            // The aggregator's batches, of several sizes, as the writer gets them.
+            var start = 0
+            while start < records.count {
+                let end = min(records.count, start + [1, 9, 64, 500, 4_096][(block + start) % 5])
+                var events: [StageEvent] = []
+                var stored: [StoredSample] = []
+                records[start..<end].withUnsafeBufferPointer { machine.take($0, into: &events, stored: &stored) }
+                #expect(stored.count == end - start)
+                numbered += stored.filter { $0.series >= 0 }.count
+                builder.learn(Array(machine.registry.keys[keysSent...]))
+                keysSent = machine.registry.count
+                records[start..<end].withUnsafeBufferPointer { r in stored.withUnsafeBufferPointer { builder.add(r, samples: $0) } }
+                start = end
+            }
+            for record in records {
+                if case .metric(let m) = record, m.hasDistribution { continue }
+                oracle.add(record)
+            }
+            #expect(builder.count == oracle.count, "block \(block)")
+            let (frame, _) = try BlockFrame.build(oracle, level: 1)
+            #expect(try BlockFrame.build(builder, level: 1).bytes == frame, "block \(block)")
+            oracle = oracle.handOff()
+            builder = builder.handOff()
+            #expect(builder.numberedSeries == oracle.numberedSeries, "after block \(block)")
+            // Over the limit after block 1, so forgotten.
+            if block == 1 { #expect(builder.numberedSeries == 0) }
+        }
+        #expect(numbered > 4_000, "the samples of series seen before are numbered")
     }
 
     @Test("metric samples keep each series' arrival order and groups their first appearance, with other kinds and merged groups between them")

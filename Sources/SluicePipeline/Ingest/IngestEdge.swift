@@ -159,7 +159,6 @@ public struct IngestEdge: Sendable {
         counters.update { batch.count(into: &$0) }
         guard !batch.records.isEmpty else { return }
         tap?(batch.records)
-        try await pipeline.storeInput?.send(StoreBatch(records: Self.raw(batch.records)))
     }
 
     /// Decodes one whole message (an HTTP body, a datagram) by the edge's rules, for `submit`
@@ -204,7 +203,6 @@ public struct IngestEdge: Sendable {
         }
         counters.update { counted.count(into: &$0) }
         tap?(counted.records)
-        if !counted.records.isEmpty { try await pipeline.storeInput?.send(StoreBatch(records: Self.raw(counted.records))) }
     }
 
     /// Takes one decoded message (an HTTP body): valid records go on even when others are bad.
@@ -237,21 +235,17 @@ public struct IngestEdge: Sendable {
             if let ticket, let receipt { ticket.taken(receipt, acknowledgement: nil) }
             return Submission(accepted: batch.records.count, rejections: batch.rejections)
         }
-        guard await enqueue(RecordBatch(records: batch.records)) else { throw .pipelineFull(configuration.enqueueTimeout) }
+        // The records go to the store through the aggregator, with the acknowledgement and the
+        // receipt: they are stored in the same block.
+        let acknowledgement = configuration.waitForDurability && pipeline.storeInput != nil ? Acknowledgement() : nil
+        let receipt = ticket == nil ? nil : receipt
+        let taken = RecordBatch(records: batch.records, acknowledgements: acknowledgement.map { [$0] } ?? [], receipts: receipt.map { [$0] } ?? [])
+        guard await enqueue(taken) else { throw .pipelineFull(configuration.enqueueTimeout) }
         counters.update { batch.count(into: &$0) }
         tap?(batch.records)
         // The aggregator has the records: from here on they are taken, so the store gets them
         // whatever the client does, and only the durability wait has a deadline.
-        let acknowledgement = configuration.waitForDurability && pipeline.storeInput != nil ? Acknowledgement() : nil
-        let receipt = ticket == nil ? nil : receipt
         if let ticket, let receipt { ticket.taken(receipt, acknowledgement: acknowledgement) }
-        let stored = StoreBatch(records: Self.raw(batch.records), acknowledgements: acknowledgement.map { [$0] } ?? [],
-                                receipts: receipt.map { [$0] } ?? [])
-        do {
-            try await pipeline.storeInput?.send(stored)
-        } catch {
-            throw .notDurable
-        }
         if let acknowledgement {
             switch await wait(for: acknowledgement) {
             case .stored: break
@@ -287,14 +281,6 @@ public struct IngestEdge: Sendable {
                 return .cancelled
             }
         }
-    }
-
-    /// The records the store keeps raw: all but histogram points, which a raw metric sample
-    /// cannot stand for. Their samples are kept in the windows they are merged into (and in
-    /// the checkpoint of the open ones).
-    public static func raw(_ records: [Record]) -> [Record] {
-        guard records.contains(where: { if case .metric(let m) = $0 { m.hasDistribution } else { false } }) else { return records }
-        return records.filter { if case .metric(let m) = $0 { !m.hasDistribution } else { true } }
     }
 
     /// Sends, waiting at most the enqueue timeout for room; `false` when it gave up (nothing sent).

@@ -228,9 +228,8 @@ struct PartitionReader: Service {
                 if gap != nil { throw PartitionReaderRestart() }
                 continue
             }
-            // Raw records reach the store's channel before the aggregator sees them, so no
-            // checkpoint naming their position can be kept before they are durable.
-            if !records.isEmpty { try await pipeline.storeInput?.send(StoreBatch(records: IngestEdge.raw(records))) }
+            // The aggregator passes the records on to the store ahead of any checkpoint naming
+            // their position, so none is kept before they are durable.
             try await pipeline.input.send(RecordBatch(records: records, position: last.streamSequence))
             position = last.streamSequence
             progress.took(position: position, pending: last.pending, published: last.published, records: records.count, unreadable: unreadable)

@@ -2,8 +2,9 @@ import SluiceModel
 import SluicePipeline
 
 /// Builds one block's columns as records arrive, so that flushing only has to serialise them:
-/// no record is copied, and a metric record whose labels are interned finds its group through
-/// a `SeriesLookupCache` instead of by hashing its key.
+/// no record is copied. A metric sample the window aggregator numbered (`StoredSample`) finds
+/// its group by that number, without the record being read; any other metric record whose
+/// labels are interned finds it through a `SeriesLookupCache` instead of by hashing its key.
 ///
 /// Metric samples, the bulk of most streams, are kept as flat rows (group, time, value) in
 /// arrival order: one append to one array per sample, where filling the group's own columns
@@ -74,6 +75,11 @@ struct BlockBuilder {
         var groups: [(group: Int32, block: UInt32)] = []
         /// The number by the identity of the key's storage, as the decoder shares it.
         var cache = SeriesLookupCache<Int32>()
+        /// The window aggregator's series, by its number (`StoreBatch.seriesKeys`): their keys,
+        /// and each one's number here, -1 until it is needed. Kept when the numbers here start
+        /// over, as the aggregator's never do.
+        var aggregatorKeys: [SeriesKey] = []
+        var byAggregator: [Int32] = []
         static let limit = 1 << 16
 
         /// The number of the series with `key`, numbered now if it is new.
@@ -86,11 +92,25 @@ struct BlockBuilder {
             return n
         }
 
+        /// The number of the aggregator's series `id`; `nil` for a number it has not given.
+        @inline(__always)
+        mutating func number(aggregator id: Int32) -> Int32? {
+            let i = Int(id)
+            guard i < byAggregator.count else { return nil }
+            let known = byAggregator[i]
+            if known >= 0 { return known }
+            let key = aggregatorKeys[i]
+            let n = number(BlockCodec.GroupKey(metric: key))
+            byAggregator[i] = n
+            return n
+        }
+
         mutating func removeAll() {
             numbers.removeAll()
             keys.removeAll()
             groups.removeAll()
             cache.removeAll()
+            for i in byAggregator.indices { byAggregator[i] = -1 }
         }
     }
 
@@ -134,6 +154,27 @@ struct BlockBuilder {
     mutating func add(_ records: UnsafeBufferPointer<Record>) {
         for i in records.indices {
             if let row = knownSample(records[i]) { add(row) } else { add(records[i]) }
+        }
+    }
+
+    /// Takes the keys of the series the aggregator numbered since its last batch.
+    mutating func learn(_ keys: [SeriesKey]) {
+        guard !keys.isEmpty else { return }
+        series.aggregatorKeys += keys
+        series.byAggregator += repeatElement(-1, count: keys.count)
+    }
+
+    /// Adds a batch of records the window aggregator took, with what it found for each
+    /// (`StoredSample`): a numbered metric sample is added from the sample alone, without its
+    /// record being read.
+    mutating func add(_ records: UnsafeBufferPointer<Record>, samples: UnsafeBufferPointer<StoredSample>) {
+        for i in records.indices {
+            let sample = samples[i]
+            if sample.series >= 0, let n = series.number(aggregator: sample.series) {
+                add(Row(group: metricGroup(n), time: sample.time, value: sample.value))
+            } else if sample.series != StoredSample.skipped {
+                add(records[i])
+            }
         }
     }
 

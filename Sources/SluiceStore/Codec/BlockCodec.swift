@@ -12,6 +12,15 @@ enum BlockCodec {
         var labels: Labels
         var length: Int64
 
+        /// A metric series' group.
+        init(metric key: SeriesKey) {
+            kind = .metric
+            tenant = key.tenantID
+            name = key.name
+            labels = key.labels
+            length = 0
+        }
+
         init(_ record: StoredRecord) {
             kind = record.kind
             tenant = record.tenantID

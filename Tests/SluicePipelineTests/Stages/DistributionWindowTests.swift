@@ -46,7 +46,27 @@ struct DistributionWindowTests {
     func notRaw() {
         let point = Record.metric(MetricRecord(timestamp: Timestamp(microseconds: Self.base), tenantID: "t", name: "latency", distribution: Self.histogram([1, 2, 3])))
         let sample = Record.metric(MetricRecord(timestamp: Timestamp(microseconds: Self.base), tenantID: "t", name: "latency", value: 2))
-        #expect(IngestEdge.raw([point, sample, point]) == [sample])
-        #expect(IngestEdge.raw([sample]) == [sample])
+        let visit = Record.visit(VisitRecord(timestamp: Timestamp(microseconds: Self.base), tenantID: "t", visitorID: "v"))
+        var machine = WindowAggregator.StateMachine(configuration: .init(windows: [.minutes(1)], lateness: .zero))
+        var events: [StageEvent] = []
+        var stored: [StoredSample] = []
+        // The first batch numbers the series; in the second, its samples are known.
+        [point].withUnsafeBufferPointer { machine.take($0, into: &events, stored: &stored) }
+        [sample, visit, point, sample].withUnsafeBufferPointer { machine.take($0, into: &events, stored: &stored) }
+        // The points are skipped; the samples go as numbered samples, of the series the registry
+        // holds under that number; the visit goes as itself.
+        #expect(stored.map(\.series) == [StoredSample.skipped, 0, StoredSample.record, StoredSample.skipped, 0])
+        #expect(machine.registry.keys == [SeriesKey(tenantID: "t", name: "latency")])
+        #expect(stored[1] == StoredSample(series: 0, time: Self.base, value: 2))
+        #expect(stored[4] == stored[1])
+        // Taking the batch without recording gives the windows the same events.
+        var plain = WindowAggregator.StateMachine(configuration: .init(windows: [.minutes(1)], lateness: .zero))
+        var plainEvents: [StageEvent] = []
+        [point].withUnsafeBufferPointer { plain.take($0, into: &plainEvents) }
+        [sample, visit, point, sample].withUnsafeBufferPointer { plain.take($0, into: &plainEvents) }
+        machine.inputFinished(into: &events)
+        plain.inputFinished(into: &plainEvents)
+        #expect(events == plainEvents)
+        #expect(events.contains { if case .output(.window(let w)) = $0 { w.count == 8 } else { false } })
     }
 }

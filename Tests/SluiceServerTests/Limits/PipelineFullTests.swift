@@ -70,7 +70,10 @@ struct PipelineFullTests {
             }
         }
         #expect(accepted < Self.requests)
-        // Room again: a retry is taken.
+        // Room again once what was taken has gone through (to the store, and on to the sinks):
+        // a retry is taken.
+        let pipeline = server.server.state.pipeline
+        await pipeline.progress.settled(through: pipeline.counters.snapshot.records)
         let retry = try await server.request("POST", "/api/v2/analytics/metrics", body: #"{"metric_name":"m","value":1,"tenant_id":"t","timestamp":"2030-01-01T00:59:00Z"}"#)
         #expect(retry.status == 202)
         try await server.stop()

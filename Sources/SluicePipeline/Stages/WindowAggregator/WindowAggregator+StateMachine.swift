@@ -94,6 +94,20 @@ extension WindowAggregator {
         /// are prefetched before any is added: a window's sketches are too many for a core's
         /// cache, and fetches that overlap cost about what one costs alone.
         public mutating func take(_ records: UnsafeBufferPointer<Record>, into events: inout [StageEvent]) {
+            var none: [StoredSample] = []
+            take(records, into: &events, stored: &none, recording: false)
+        }
+
+        /// Takes a batch as `take(_:into:)` does, and appends to `stored` one `StoredSample` per
+        /// record: what the store needs of it, with the series number found for the windows.
+        public mutating func take(_ records: UnsafeBufferPointer<Record>, into events: inout [StageEvent], stored: inout [StoredSample]) {
+            take(records, into: &events, stored: &stored, recording: true)
+        }
+
+        @inline(__always)
+        private mutating func take(
+            _ records: UnsafeBufferPointer<Record>, into events: inout [StageEvent], stored: inout [StoredSample], recording: Bool
+        ) {
             withUnsafeTemporaryAllocation(of: (KnownSample, DDSketch.Bin)?.self, capacity: Self.lookAhead) { samples in
                 var start = 0
                 while start < records.count {
@@ -108,8 +122,10 @@ extension WindowAggregator {
                     }
                     for k in 0..<n {
                         if let (sample, bin) = samples[k] {
+                            if recording { stored.append(StoredSample(series: sample.series, time: sample.time, value: sample.value)) }
                             take(sample, in: bin, into: &events)
                         } else {
+                            if recording { stored.append(StoredSample(other: records[start + k])) }
                             record(records[start + k], into: &events)
                         }
                     }

@@ -1,8 +1,11 @@
 import SluiceModel
 
 /// The window aggregator stage: record batches in, closed windows (and forwarded token records
-/// and watermarks) out, in record order. Closed windows and checkpoints of the open ones also
-/// go to the store; raw records reach the store from the ingest edge, not from here.
+/// and watermarks) out, in record order. With a store, each batch's raw records go on to it
+/// as well, after the aggregator has taken them, with the windows they closed and any
+/// checkpoint of the open ones: the store finds each sample's series by the number the
+/// aggregator found (`StoredSample`), and never holds a checkpoint ahead of the records it
+/// counts.
 public struct WindowAggregator: Sendable {
     public let configuration: Configuration
     let input: BoundedChannel<RecordBatch>
@@ -55,14 +58,27 @@ public struct WindowAggregator: Sendable {
         defer { output.finish() }
         count(records: 0, events: resumption?.events ?? [])
         try await emit(resumption?.events ?? [], checkpoint: nil)
+        // The registry's series the store has been given the keys of.
+        var keysSent = 0
         for await batch in input {
             var events: [StageEvent] = []
-            batch.records.withUnsafeBufferPointer { machine.take($0, into: &events) }
+            var raw: StoreBatch?
+            if store != nil, !batch.records.isEmpty || !batch.acknowledgements.isEmpty || !batch.receipts.isEmpty {
+                var stored: [StoredSample] = []
+                stored.reserveCapacity(batch.records.count)
+                batch.records.withUnsafeBufferPointer { machine.take($0, into: &events, stored: &stored) }
+                let keys = Array(machine.registry.keys[keysSent...])
+                keysSent = machine.registry.count
+                raw = StoreBatch(records: batch.records, samples: stored, seriesKeys: keys, acknowledgements: batch.acknowledgements,
+                                 receipts: batch.receipts)
+            } else {
+                batch.records.withUnsafeBufferPointer { machine.take($0, into: &events) }
+            }
             if let position = batch.position { machine.position = position }
             late.report(machine, counters: counters, windows: configuration.windows)
             count(records: batch.records.count, events: events)
             if let live, live.isRequested { live.publish(machine.openSummaries()) }
-            try await emit(events, checkpoint: batch.checkpoint ? .save(machine.checkpoint().encoded()) : nil)
+            try await emit(events, checkpoint: batch.checkpoint ? .save(machine.checkpoint().encoded()) : nil, raw: raw)
         }
         var events: [StageEvent] = []
         switch ending() {
@@ -85,10 +101,21 @@ public struct WindowAggregator: Sendable {
         }
     }
 
-    private func emit(_ events: [StageEvent], checkpoint: StoreBatch.Checkpoint?) async throws {
+    /// Sends the windows `events` closed (and a checkpoint) to the store, after `raw`, the
+    /// batch's own records, in one batch; then `events` down the line.
+    private func emit(_ events: [StageEvent], checkpoint: StoreBatch.Checkpoint?, raw: StoreBatch? = nil) async throws {
         if let store {
-            let windows = events.compactMap(\.output)
-            if !windows.isEmpty || checkpoint != nil { try await store.send(StoreBatch(outputs: windows, checkpoint: checkpoint)) }
+            var batch = raw ?? StoreBatch()
+            batch.outputs = events.compactMap(\.output)
+            batch.checkpoint = checkpoint
+            if raw != nil || !batch.outputs.isEmpty || checkpoint != nil {
+                do {
+                    try await store.send(batch)
+                } catch {
+                    for waiting in batch.acknowledgements { waiting.resolve(.failed("the store stopped taking records")) }
+                    throw error
+                }
+            }
         }
         if !events.isEmpty { try await output.send(events) }
     }

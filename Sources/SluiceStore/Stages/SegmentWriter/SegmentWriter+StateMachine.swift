@@ -34,8 +34,15 @@ extension SegmentWriter {
         }
 
         mutating func batch(_ batch: StoreBatch) -> Action {
+            block.learn(batch.seriesKeys)
             // Read in place: iterating the array would copy (retain and release) every record.
-            batch.records.withUnsafeBufferPointer { block.add($0) }
+            batch.records.withUnsafeBufferPointer { records in
+                if batch.samples.count == records.count {
+                    batch.samples.withUnsafeBufferPointer { block.add(records, samples: $0) }
+                } else {
+                    block.add(records)
+                }
+            }
             for output in batch.outputs { block.add(output) }
             // A whole batch goes into one block, so its receipts share its records' frame.
             block.receipts += batch.receipts

@@ -109,8 +109,9 @@ public struct SeriesLookupCache<Value> {
         slotCount = m
     }
 
-    /// The value filled for the same key, if the table still holds it.
-    @inlinable
+    /// The value filled for the same key, if the table still holds it. Always inlined: it is
+    /// a hash and a probe, and its callers run it once a record.
+    @inlinable @inline(__always)
     public func find(tenantID: String?, name: String, labels: Labels) -> (probe: Probe, value: Value?) {
         let identity = Identity(tenantID: tenantID, name: name, labels: labels)
         let mask = slotCount - 1

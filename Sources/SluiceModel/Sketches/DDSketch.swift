@@ -93,8 +93,9 @@ public struct DDSketch: Sendable, Hashable {
         add(value, in: Bin(value))
     }
 
-    /// Adds one finite value whose bin is known (`Bin(value)`).
-    @inlinable
+    /// Adds one finite value whose bin is known (`Bin(value)`). Always inlined: the window
+    /// aggregator adds every sample through it.
+    @inlinable @inline(__always)
     public mutating func add(_ value: Double, in bin: Bin) {
         assert({ let b = Bin(value); return b.sign == bin.sign && b.index == bin.index }(), "the bin of another value")
         storedCount += 1

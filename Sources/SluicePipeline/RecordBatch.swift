@@ -35,7 +35,8 @@ public final class Acknowledgement: Sendable {
         case stored
         /// The store could not write them, for this reason.
         case failed(String)
-        /// The waiter stopped waiting (its task was cancelled) before either.
+        /// The waiter stopped waiting (its task was cancelled) before either, or the records
+        /// never reached a store that could answer for them: either way, not known to be durable.
         case cancelled
     }
 

@@ -10,8 +10,9 @@ import SluiceModel
 /// stdin, files, TCP connections, UDP datagrams and HTTP bodies all come through here, so the
 /// rules live in one place: decoding (`IngestDecoder`), counters by type and by reason, the
 /// token's tenant and refusal of a foreign one, the rate limit, and acknowledgements. Decoded
-/// records go from here to the store (raw) and to the window aggregator; a full pipeline makes
-/// the source wait, which is the back-pressure that reaches the socket or the reader.
+/// records go from here to the window aggregator, which passes them on to the store; a full
+/// pipeline makes the source wait, which is the back-pressure that reaches the socket or the
+/// reader.
 public struct IngestEdge: Sendable {
     public struct Configuration: Sendable {
         public var decoder = NDJSONDecoder.Configuration()

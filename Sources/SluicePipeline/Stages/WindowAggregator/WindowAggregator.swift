@@ -112,7 +112,10 @@ public struct WindowAggregator: Sendable {
                 do {
                     try await store.send(batch)
                 } catch {
-                    for waiting in batch.acknowledgements { waiting.resolve(.failed("the store stopped taking records")) }
+                    // The store stage has ended: nothing will store these records, and nothing
+                    // holds them. Their requests hear that they are not durable, as when the
+                    // edge's own send failed, not that they are held for a retry.
+                    for waiting in batch.acknowledgements { waiting.resolve(.cancelled) }
                     throw error
                 }
             }

@@ -13,3 +13,22 @@ public func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) 
         thread.start()
     }
 }
+
+/// Starts `body` on a thread of its own at once, and returns a task whose value is its result.
+///
+/// For a fake server: `Task { try await offThePool { … } }` starts the thread only once the task
+/// gets a turn on the cooperative pool, and under the whole suite's load that turn can come
+/// after the client under test has given up waiting for an answer.
+public func startedOnAThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) -> Task<T, any Error> {
+    let (results, continuation) = AsyncStream<Result<T, any Error>>.makeStream()
+    let thread = Thread {
+        continuation.yield(Result { try body() })
+        continuation.finish()
+    }
+    thread.stackSize = 1 << 20
+    thread.start()
+    return Task {
+        for await result in results { return try result.get() }
+        throw CancellationError()
+    }
+}

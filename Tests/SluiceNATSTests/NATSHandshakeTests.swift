@@ -17,22 +17,21 @@ struct NATSHandshakeTests {
             close(fd)
             throw NATSServerPeer.Failure(description: "cannot listen on \(port)")
         }
-        let done = Task {
-            try await offThePool {
-                defer { close(fd) }
-                let connection = accept(fd, nil, nil)
-                defer { close(connection) }
-                _ = Array(greeting.utf8).withUnsafeBytes { send(connection, $0.baseAddress, $0.count, 0) }
-                var received: [UInt8] = []
-                var chunk = [UInt8](repeating: 0, count: 4_096)
-                while !String(decoding: received, as: UTF8.self).contains("PING\r\n") {
-                    let n = chunk.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
-                    if n <= 0 { return }
-                    received += chunk[..<n]
-                }
-                #expect(String(decoding: received, as: UTF8.self).hasPrefix("CONNECT {"), "the client's first words")
-                _ = Array(answer.utf8).withUnsafeBytes { send(connection, $0.baseAddress, $0.count, 0) }
+        // Started now: the client connects as soon as this returns.
+        let done = startedOnAThread {
+            defer { close(fd) }
+            let connection = accept(fd, nil, nil)
+            defer { close(connection) }
+            _ = Array(greeting.utf8).withUnsafeBytes { send(connection, $0.baseAddress, $0.count, 0) }
+            var received: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 4_096)
+            while !String(decoding: received, as: UTF8.self).contains("PING\r\n") {
+                let n = chunk.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
+                if n <= 0 { return }
+                received += chunk[..<n]
             }
+            #expect(String(decoding: received, as: UTF8.self).hasPrefix("CONNECT {"), "the client's first words")
+            _ = Array(answer.utf8).withUnsafeBytes { send(connection, $0.baseAddress, $0.count, 0) }
         }
         return (port, done)
     }

@@ -102,10 +102,13 @@ public struct Topology: Sendable {
     /// down first, in reverse). A source that ends on its own (end of input) shuts the group
     /// down gracefully, so what it sent drains.
     public func group(sources: [any Service], logger: Logger) -> ServiceGroup {
-        var entries: [ServiceGroupConfiguration.ServiceConfiguration] = services.map {
-            .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup)
+        let entries = (services + sources).map {
+            // Named by type: the default name describes the whole value by reflection, which
+            // walks the pipeline's state and took longer than the first thousand records.
+            ServiceGroupConfiguration.ServiceConfiguration(
+                service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
+                serviceName: String(describing: type(of: $0)))
         }
-        entries += sources.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) }
         return ServiceGroup(configuration: .init(services: entries, logger: logger))
     }
 }

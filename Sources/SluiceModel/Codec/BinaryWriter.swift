@@ -15,13 +15,37 @@ public struct BinaryWriter: Sendable {
     public mutating func bool(_ value: Bool) { bytes.append(value ? 1 : 0) }
 
     /// Four bytes, little-endian.
-    public mutating func u32(_ value: UInt32) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
-    }
+    public mutating func u32(_ value: UInt32) { littleEndian(value) }
 
     /// Eight bytes, little-endian.
-    public mutating func u64(_ value: UInt64) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    public mutating func u64(_ value: UInt64) { littleEndian(value) }
+
+    /// Byte by byte: appending a buffer of the value's bytes costs several times as much.
+    @inline(__always)
+    private mutating func littleEndian<T: FixedWidthInteger & UnsignedInteger>(_ value: T) {
+        var v = value
+        for _ in 0..<MemoryLayout<T>.size {
+            bytes.append(UInt8(truncatingIfNeeded: v))
+            v >>= 8
+        }
+    }
+
+    /// Each value as `u64` does, in order.
+    public mutating func u64s(_ values: [UInt64]) {
+        #if _endian(little)
+        values.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        #else
+        for v in values { u64(v) }
+        #endif
+    }
+
+    /// Each value as `f64` does, in order.
+    public mutating func f64s(_ values: [Double]) {
+        #if _endian(little)
+        values.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        #else
+        for v in values { f64(v) }
+        #endif
     }
 
     /// Eight bytes, two's complement, little-endian.

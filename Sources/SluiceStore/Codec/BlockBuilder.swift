@@ -278,19 +278,25 @@ struct BlockBuilder {
         init(_ rows: [Row], groups: Int) {
             starts = [Int](repeating: 0, count: groups + 1)
             guard !rows.isEmpty else { return }
-            for row in rows { starts[Int(row.group) + 1] += 1 }
-            for g in 0..<groups { starts[g + 1] += starts[g] }
-            var next = starts
             let n = rows.count
             var values: [Double] = []
             times = [Int64](unsafeUninitializedCapacity: n) { times, timesWritten in
                 values = [Double](unsafeUninitializedCapacity: n) { values, valuesWritten in
                     rows.withUnsafeBufferPointer { rows in
-                        for row in rows {
-                            let at = next[Int(row.group)]
-                            next[Int(row.group)] = at + 1
-                            times.initializeElement(at: at, to: row.time)
-                            values.initializeElement(at: at, to: row.value)
+                        starts.withUnsafeMutableBufferPointer { starts in
+                            for row in rows { starts[Int(row.group) + 1] += 1 }
+                            for g in 0..<groups { starts[g + 1] += starts[g] }
+                            // Where each group's next sample goes: its start, then one on.
+                            let next = UnsafeMutableBufferPointer<Int>.allocate(capacity: groups)
+                            defer { next.deallocate() }
+                            _ = next.initialize(from: starts[0..<groups])
+                            for row in rows {
+                                let g = Int(row.group)
+                                let at = next[g]
+                                next[g] = at + 1
+                                times.initializeElement(at: at, to: row.time)
+                                values.initializeElement(at: at, to: row.value)
+                            }
                         }
                     }
                     valuesWritten = n
@@ -350,12 +356,13 @@ struct BlockBuilder {
         // Each group is borrowed where it lies: a copy would retain and release all its columns.
         var extents: [Extent] = []
         extents.reserveCapacity(groups.count)
+        var floats = FloatColumn.Scratch()
         gathered.times.withUnsafeBufferPointer { times in
             gathered.values.withUnsafeBufferPointer { values in
                 for g in groups.indices {
                     let r = gathered.range(g)
                     let samples = (UnsafeBufferPointer(rebasing: times[r]), UnsafeBufferPointer(rebasing: values[r]))
-                    extents.append(Self.encode(groups[g], samples: samples, dictionary: &dictionary, into: &body))
+                    extents.append(Self.encode(groups[g], samples: samples, dictionary: &dictionary, floats: &floats, into: &body))
                 }
             }
         }
@@ -376,7 +383,7 @@ struct BlockBuilder {
     /// Writes one group, with a metric group's `samples` still held as rows after its columns.
     private static func encode(
         _ group: borrowing Group, samples: (times: UnsafeBufferPointer<Int64>, values: UnsafeBufferPointer<Double>),
-        dictionary: inout BlockCodec.Dictionary, into body: inout ByteWriter
+        dictionary: inout BlockCodec.Dictionary, floats scratch: inout FloatColumn.Scratch, into body: inout ByteWriter
     ) -> Extent {
         let key = group.key
         body.u8(key.kind.rawValue)
@@ -394,12 +401,12 @@ struct BlockBuilder {
             body.varint(n)
             if group.times.isEmpty {
                 let range = TimeColumn.encode(samples.times, into: &body)
-                FloatColumn.encode(samples.values, into: &body)
+                FloatColumn.encode(samples.values, into: &body, scratch: &scratch)
                 return Extent(count: n, least: range.least, greatest: range.greatest)
             }
             let times = group.times + samples.times, values = group.floats[0] + samples.values
             let range = times.withUnsafeBufferPointer { TimeColumn.encode($0, into: &body) }
-            values.withUnsafeBufferPointer { FloatColumn.encode($0, into: &body) }
+            FloatColumn.encode(values, into: &body, scratch: &scratch)
             return Extent(count: n, least: range.least, greatest: range.greatest)
         }
         let n = group.times.count
@@ -408,7 +415,7 @@ struct BlockBuilder {
         switch key.kind {
         case .metric, .performance:
             if key.kind == .performance { for i in 0..<n { body.u8(group.masks[i]) } }
-            for c in group.floats.indices { FloatColumn.encode(group.floats[c], into: &body) }
+            for c in group.floats.indices { FloatColumn.encode(group.floats[c], into: &body, scratch: &scratch) }
         case .cache:
             for i in 0..<n { body.varint(group.unsigned[3 * i]); body.varint(group.unsigned[3 * i + 1]) }
             var previous: Int64 = 0
@@ -426,7 +433,7 @@ struct BlockBuilder {
             for i in group.texts.indices { body.varint(dictionary.ref(group.texts[i])) }
         case .window:
             for i in group.unsigned.indices { body.varint(group.unsigned[i]) }
-            for c in 0..<3 { FloatColumn.encode(group.floats[c], into: &body) }
+            for c in 0..<3 { FloatColumn.encode(group.floats[c], into: &body, scratch: &scratch) }
             // Percentiles are stored only for windows without a sketch; the others
             // recompute theirs from the sketch, which is what every merge needs anyway.
             // Bit 1: a sketch; bit 2: its exact sum after it.
@@ -453,7 +460,7 @@ struct BlockBuilder {
             body.raw(visitors.bytes)
         case .anomaly:
             for i in group.texts.indices { body.varint(dictionary.ref(group.texts[i])) }
-            for c in group.floats.indices { FloatColumn.encode(group.floats[c], into: &body) }
+            for c in group.floats.indices { FloatColumn.encode(group.floats[c], into: &body, scratch: &scratch) }
         }
         return Extent(count: n, least: range.least, greatest: range.greatest)
     }

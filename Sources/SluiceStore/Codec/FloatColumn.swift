@@ -21,84 +21,110 @@ enum FloatColumn {
     /// A value within this many ULPs of a decimal counts as that decimal plus noise.
     static let noiseULPs: Int64 = 16
 
+    /// The arrays `encode` works in, kept between columns so that a block's thousand columns
+    /// allocate them once.
+    struct Scratch {
+        var ints: [Int64] = []
+        var corrections: [Int64] = []
+    }
+
     static func encode(_ values: [Double], into w: inout ByteWriter) {
-        values.withUnsafeBufferPointer { encode($0, into: &w) }
+        var scratch = Scratch()
+        values.withUnsafeBufferPointer { encode($0, into: &w, scratch: &scratch) }
     }
 
     static func encode(_ values: UnsafeBufferPointer<Double>, into w: inout ByteWriter) {
-        guard let (scale, ints, corrections, anyCorrection) = decimal(values) else {
+        var scratch = Scratch()
+        encode(values, into: &w, scratch: &scratch)
+    }
+
+    static func encode(_ values: [Double], into w: inout ByteWriter, scratch: inout Scratch) {
+        values.withUnsafeBufferPointer { encode($0, into: &w, scratch: &scratch) }
+    }
+
+    /// Writes `values` in the smallest form. After the decimal fit, one pass sizes every form
+    /// (deltas, plain, corrections, raw) and the widest value of each; the chosen form is then
+    /// written from the integers, with no array of its encoded values.
+    static func encode(_ values: UnsafeBufferPointer<Double>, into w: inout ByteWriter, scratch: inout Scratch) {
+        guard let (scale, anyCorrection) = decimal(values, ints: &scratch.ints, corrections: &scratch.corrections) else {
             encodeRaw(values, into: &w)
             return
         }
-        // Deltas suit smooth series; plain integers suit noise (deltas double its range).
-        var deltaBytes = 0, plainBytes = 0, previous: Int64 = 0
-        for i in ints {
-            deltaBytes += varintLength(zigzag(i &- previous))
-            plainBytes += varintLength(zigzag(i))
-            previous = i
-        }
-        var correctionBytes = 0
-        if anyCorrection { for c in corrections { correctionBytes += varintLength(zigzag(c)) } }
-        let rawBytes = rawLength(values)
-        guard min(deltaBytes, plainBytes) + correctionBytes < rawBytes else {
-            encodeRaw(values, into: &w)
-            return
-        }
-        let asPlain = plainBytes < deltaBytes
-        let asPlanes = min(deltaBytes, plainBytes) >= planesFromBytes * values.count
-        w.u8(UInt8(scale) | (anyCorrection ? corrected : 0) | (asPlain ? plain : 0) | (asPlanes ? planes : 0))
-        previous = 0
-        var encoded: [UInt64] = []
-        encoded.reserveCapacity(ints.count)
-        for i in ints {
-            encoded.append(zigzag(asPlain ? i : i &- previous))
-            previous = i
-        }
-        if asPlanes { writePlanes(encoded, into: &w) } else { writeVarints(encoded, into: &w) }
-        if anyCorrection {
-            w.append(atMost: 10 * corrections.count) { out in
-                corrections.withUnsafeBufferPointer { for c in $0 { out.signed(c) } }
+        let n = values.count
+        scratch.ints.withUnsafeBufferPointer { ints in
+            scratch.corrections.withUnsafeBufferPointer { corrections in
+                // Deltas suit smooth series; plain integers suit noise (deltas double its range).
+                var deltaBytes = 0, plainBytes = 0, correctionBytes = 0, rawBytes = 0
+                var widestDelta: UInt64 = 0, widestPlain: UInt64 = 0
+                var previous: Int64 = 0, previousBits: UInt64 = 0
+                for k in 0..<n {
+                    let i = ints[k]
+                    let zDelta = zigzag(i &- previous), zPlain = zigzag(i)
+                    deltaBytes += varintLength(zDelta)
+                    plainBytes += varintLength(zPlain)
+                    widestDelta |= zDelta
+                    widestPlain |= zPlain
+                    correctionBytes += varintLength(zigzag(corrections[k]))
+                    let bits = values[k].bitPattern
+                    rawBytes += varintLength(bits ^ previousBits)
+                    previousBits = bits
+                    previous = i
+                }
+                if !anyCorrection { correctionBytes = 0 }
+                guard min(deltaBytes, plainBytes) + correctionBytes < rawBytes else {
+                    encodeRaw(values, into: &w)
+                    return
+                }
+                let asPlain = plainBytes < deltaBytes
+                let asPlanes = min(deltaBytes, plainBytes) >= planesFromBytes * n
+                w.u8(UInt8(scale) | (anyCorrection ? corrected : 0) | (asPlain ? plain : 0) | (asPlanes ? planes : 0))
+                if asPlain {
+                    write(n, widest: widestPlain, asPlanes: asPlanes, into: &w) { k in zigzag(ints[k]) }
+                } else {
+                    write(n, widest: widestDelta, asPlanes: asPlanes, into: &w) { k in zigzag(ints[k] &- (k == 0 ? 0 : ints[k - 1])) }
+                }
+                if anyCorrection {
+                    w.append(atMost: 10 * n) { out in
+                        for k in 0..<n { out.signed(corrections[k]) }
+                    }
+                }
             }
         }
     }
 
-    private static func writeVarints(_ values: [UInt64], into w: inout ByteWriter) {
-        w.append(atMost: 10 * values.count) { out in
-            values.withUnsafeBufferPointer { for v in $0 { out.varint(v) } }
-        }
-    }
-
     private static func encodeRaw(_ values: UnsafeBufferPointer<Double>, into w: inout ByteWriter) {
-        var xors: [UInt64] = []
-        xors.reserveCapacity(values.count)
-        var previous: UInt64 = 0
-        var bytes = 0
+        let n = values.count
+        var bytes = 0, widest: UInt64 = 0, previous: UInt64 = 0
         for v in values {
-            xors.append(v.bitPattern ^ previous)
-            bytes += varintLength(xors[xors.count - 1])
+            let xor = v.bitPattern ^ previous
+            bytes += varintLength(xor)
+            widest |= xor
             previous = v.bitPattern
         }
-        if bytes >= planesFromBytes * values.count {
-            w.u8(rawPlanes)
-            writePlanes(xors, into: &w)
-        } else {
-            w.u8(raw)
-            writeVarints(xors, into: &w)
+        let asPlanes = bytes >= planesFromBytes * n
+        w.u8(asPlanes ? rawPlanes : raw)
+        write(n, widest: widest, asPlanes: asPlanes, into: &w) { k in
+            values[k].bitPattern ^ (k == 0 ? 0 : values[k - 1].bitPattern)
         }
     }
 
-    /// A byte width w, then w planes: plane k holds byte k (little-endian) of every value.
-    static func writePlanes(_ values: [UInt64], into w: inout ByteWriter) {
-        var widest: UInt64 = 0
-        for v in values { widest |= v }
-        let width = max(1, (64 - widest.leadingZeroBitCount + 7) / 8)
-        w.u8(UInt8(width))
-        w.append(atMost: width * values.count) { out in
-            values.withUnsafeBufferPointer { values in
+    /// Writes `value(0..<count)` as varints, or as byte planes given `widest`, the bitwise or of
+    /// them all: a byte width w, then w planes, plane k holding byte k (little-endian) of every
+    /// value.
+    @inline(__always)
+    private static func write(_ count: Int, widest: UInt64, asPlanes: Bool, into w: inout ByteWriter, _ value: (Int) -> UInt64) {
+        if asPlanes {
+            let width = max(1, (64 - widest.leadingZeroBitCount + 7) / 8)
+            w.u8(UInt8(width))
+            w.append(atMost: width * count) { out in
                 for k in 0..<width {
                     let shift = UInt64(8 * k)
-                    for v in values { out.u8(UInt8(truncatingIfNeeded: v >> shift)) }
+                    for i in 0..<count { out.u8(UInt8(truncatingIfNeeded: value(i) >> shift)) }
                 }
+            }
+        } else {
+            w.append(atMost: 10 * count) { out in
+                for i in 0..<count { out.varint(value(i)) }
             }
         }
     }
@@ -112,15 +138,6 @@ enum FloatColumn {
             for i in 0..<count { out[i] |= UInt64(try r.u8()) << shift }
         }
         return out
-    }
-
-    private static func rawLength(_ values: UnsafeBufferPointer<Double>) -> Int {
-        var n = 0, previous: UInt64 = 0
-        for v in values {
-            n += varintLength(v.bitPattern ^ previous)
-            previous = v.bitPattern
-        }
-        return n
     }
 
     static func decode(_ count: Int, from r: inout ByteReader) throws(StoreError) -> [Double] {
@@ -158,54 +175,64 @@ enum FloatColumn {
 
     /// The largest of the values' own decimal scales (each value's shortest decimal, allowing
     /// binary noise), when every value fits an integer at that scale; `nil` otherwise.
-    static func decimalScale(_ values: [Double]) -> Int? { values.withUnsafeBufferPointer { decimal($0)?.scale } }
-
-    /// The values at their decimal scale (see `decimalScale`): each as an integer, and the
-    /// difference between its bits and that integer's decimal's (the correction). One pass: a
-    /// value that needs a finer scale than those before it refits them at that scale.
-    static func decimal(_ values: UnsafeBufferPointer<Double>) -> (scale: Int, ints: [Int64], corrections: [Int64], anyCorrection: Bool)? {
-        var scale = 0
+    static func decimalScale(_ values: [Double]) -> Int? {
         var ints: [Int64] = [], corrections: [Int64] = []
-        ints.reserveCapacity(values.count)
-        corrections.reserveCapacity(values.count)
-        var anyCorrection = false
-        for v in values {
-            guard v.isFinite else { return nil }
-            if let (i, c) = fit(v, scale) {
-                ints.append(i)
-                corrections.append(c)
-                if c != 0 { anyCorrection = true }
-                continue
-            }
-            // Skip scales this value cannot reach at all.
-            var fitted: (Int64, Int64)?
-            repeat {
-                scale += 1
-                fitted = scale < powers.count ? fit(v, scale) : nil
-            } while fitted == nil && scale < powers.count
-            guard let (i, c) = fitted else { return nil }
-            // The values before it, at the finer scale: fitted or not, each with its correction.
-            let p = powers[scale]
-            anyCorrection = false
-            for k in ints.indices {
-                let x = values[k] * p
-                guard abs(x) < 9_007_199_254_740_992 else { return nil }
-                ints[k] = roundedInteger(x)
-                corrections[k] = Int64(bitPattern: values[k].bitPattern) &- Int64(bitPattern: (Double(ints[k]) / p).bitPattern)
-                if corrections[k] != 0 { anyCorrection = true }
-            }
-            ints.append(i)
-            corrections.append(c)
-            if c != 0 { anyCorrection = true }
-        }
-        return (scale, ints, corrections, anyCorrection)
+        return values.withUnsafeBufferPointer { decimal($0, ints: &ints, corrections: &corrections)?.scale }
     }
 
-    /// `v` as an integer at `scale` fraction digits and its correction, when it is within a few
-    /// ULPs of that decimal; `nil` otherwise.
+    /// The values at their decimal scale (see `decimalScale`), into the first `values.count`
+    /// places of `ints` and `corrections` (grown to hold them): each as an integer, and the
+    /// difference between its bits and that integer's decimal's (the correction). One pass: a
+    /// value that needs a finer scale than those before it refits them at that scale.
+    static func decimal(_ values: UnsafeBufferPointer<Double>, ints: inout [Int64], corrections: inout [Int64]) -> (scale: Int, anyCorrection: Bool)? {
+        let n = values.count
+        if ints.count < n {
+            ints = [Int64](repeating: 0, count: n)
+            corrections = [Int64](repeating: 0, count: n)
+        }
+        return ints.withUnsafeMutableBufferPointer { ints in
+            corrections.withUnsafeMutableBufferPointer { corrections in
+                var scale = 0, p = powers[0]
+                var anyCorrection = false
+                for k in 0..<n {
+                    let v = values[k]
+                    guard v.isFinite else { return nil }
+                    if let (i, c) = fit(v, p) {
+                        ints[k] = i
+                        corrections[k] = c
+                        anyCorrection = anyCorrection || c != 0
+                        continue
+                    }
+                    // Skip scales this value cannot reach at all.
+                    var fitted: (Int64, Int64)?
+                    repeat {
+                        scale += 1
+                        fitted = scale < powers.count ? fit(v, powers[scale]) : nil
+                    } while fitted == nil && scale < powers.count
+                    guard let (i, c) = fitted else { return nil }
+                    // The values before it, at the finer scale: fitted or not, each with its correction.
+                    p = powers[scale]
+                    anyCorrection = false
+                    for j in 0..<k {
+                        let x = values[j] * p
+                        guard abs(x) < 9_007_199_254_740_992 else { return nil }
+                        ints[j] = roundedInteger(x)
+                        corrections[j] = Int64(bitPattern: values[j].bitPattern) &- Int64(bitPattern: (Double(ints[j]) / p).bitPattern)
+                        if corrections[j] != 0 { anyCorrection = true }
+                    }
+                    ints[k] = i
+                    corrections[k] = c
+                    if c != 0 { anyCorrection = true }
+                }
+                return (scale, anyCorrection)
+            }
+        }
+    }
+
+    /// `v` as an integer at the scale whose power of ten is `p` and its correction, when it is
+    /// within a few ULPs of that decimal; `nil` otherwise.
     @inline(__always)
-    static func fit(_ v: Double, _ scale: Int) -> (integer: Int64, correction: Int64)? {
-        let p = powers[scale]
+    static func fit(_ v: Double, _ p: Double) -> (integer: Int64, correction: Int64)? {
         let x = v * p
         guard abs(x) < 9_007_199_254_740_992 else { return nil }
         let i = roundedInteger(x)

@@ -27,6 +27,30 @@ struct BinaryCodecTests {
         try r.expectEnd("the values")
     }
 
+    @Test("fixed-width values are little-endian, and a whole array of them is each value in turn")
+    func fixedWidth() throws {
+        var w = BinaryWriter()
+        w.u32(0x0102_0304)
+        w.u64(0x0102_0304_0506_0708)
+        #expect(w.bytes == [4, 3, 2, 1, 8, 7, 6, 5, 4, 3, 2, 1])
+        // The bytes spelled out from each value's bits, not by the writer.
+        func spelled(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) } }
+        for count in [0, 1, 7, 1_000] {
+            let words = (0..<count).map { UInt64($0) &* 0x9E37_79B9_7F4A_7C15 }
+            let doubles = words.map { Double(bitPattern: $0 | 1) } + [-0.0, .nan, .infinity]
+            var bulk = BinaryWriter()
+            bulk.u8(0xAB)
+            bulk.u64s(words)
+            bulk.f64s(doubles)
+            #expect(bulk.bytes == [0xAB] + words.flatMap(spelled) + doubles.flatMap { spelled($0.bitPattern) })
+            var r = BinaryReader(bulk.bytes)
+            _ = try r.u8()
+            for v in words { #expect(try r.u64() == v) }
+            for v in doubles { #expect(try r.f64().bitPattern == v.bitPattern) }
+            try r.expectEnd("the arrays")
+        }
+    }
+
     @Test("a count larger than the bytes left is refused before anything is allocated")
     func hugeCount() {
         var w = BinaryWriter()

@@ -86,7 +86,8 @@ public struct AnomalyDetector: EventStage {
                 }
             }
             counters.add("anomalies", machine.anomalies - before)
-            if checkpoints, scored >= max(checkpointEvery, machine.modelCount) {
+            // The model count is summed over every series: only once the cheaper test passes.
+            if checkpoints, scored >= checkpointEvery, scored >= machine.modelCount {
                 out.append(.detectorCheckpoint(machine.encoded()))
                 scored = 0
             }

@@ -160,7 +160,7 @@ extension ContextualNovelty {
         w.f64(mean)
         w.f64(variance)
         w.varint(seen.count)
-        for word in seen { w.u64(word) }
+        w.u64s(seen)
     }
 
     /// Reads what `encode(into:)` wrote; throws on anything a model could not hold.

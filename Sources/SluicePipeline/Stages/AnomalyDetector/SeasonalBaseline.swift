@@ -165,7 +165,7 @@ struct SeasonalBaseline: Sendable, Hashable {
         w.f64(mad)
         w.varint(residuals)
         w.varint(ring.count)
-        for v in ring { w.f64(v) }
+        w.f64s(ring)
     }
 
     init() {}

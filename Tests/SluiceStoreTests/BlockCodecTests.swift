@@ -43,6 +43,25 @@ struct BlockCodecTests {
         #expect(summary.mayContain(name: "cpu") && summary.mayContain(name: "response_time"))
     }
 
+    @Test("one compressor kept across blocks of every size and level frames each as a fresh one does")
+    func keptCompressor() throws {
+        let compressor = try Zstd.Compressor()
+        var random = SeededRandom(seed: 5)
+        let all = Self.sample()
+        // Large, small, empty of records, then large again: the kept buffer shrinks for none.
+        for (count, level) in [(all.count, 1), (3, 3), (0, 1), (all.count / 2, 19), (all.count, -1)] {
+            let records = Array(all.shuffled(using: &random).prefix(count))
+            var builder = BlockBuilder()
+            for r in records { builder.add(r) }
+            let kept = try BlockFrame.build(builder, level: Int32(level), compressor: compressor).bytes
+            #expect(try BlockFrame.build(builder, level: Int32(level)).bytes == kept, "\(count) records at level \(level)")
+            let header = try #require(BlockFrame.header(kept))
+            #expect(BlockFrame.checksumMatches(kept, header))
+            #expect(header.payloadLength == kept.count - BlockFrame.headerBytes - header.summaryLength)
+            #expect(Set(try BlockFrame.records(kept, header, version: SegmentFile.version)) == Set(records))
+        }
+    }
+
     @Test("a block's summary states each kind and tenant's count and time range, whatever the arrival order")
     func summaryRanges() throws {
         var random = SeededRandom(seed: 11)

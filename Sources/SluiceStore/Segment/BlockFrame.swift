@@ -137,26 +137,31 @@ struct BlockFrame {
         return try build(builder, level: level)
     }
 
-    /// Frames what a builder holds.
-    static func build(_ builder: BlockBuilder, level: Int32) throws(StoreError) -> (bytes: [UInt8], summary: BlockSummary) {
+    /// Frames what a builder holds, compressing with `compressor` (a fresh one if `nil`).
+    static func build(_ builder: BlockBuilder, level: Int32, compressor: Zstd.Compressor? = nil) throws(StoreError) -> (bytes: [UInt8], summary: BlockSummary) {
         let count = builder.count
         let (raw, summary) = builder.encode()
-        let payload = try Zstd.compress(raw, level: level)
         let summaryBytes = summary.encode()
-        var w = ByteWriter(capacity: headerBytes + summaryBytes.count + payload.count)
+        let zstd: Zstd.Compressor
+        if let compressor { zstd = compressor } else { zstd = try Zstd.Compressor() }
+        // The header is written once the payload's length and checksum are known.
+        var frame = [UInt8](repeating: 0, count: headerBytes)
+        frame += summaryBytes
+        let payloadLength = try zstd.compress(raw, level: level, appendingTo: &frame)
+        var w = ByteWriter(capacity: headerBytes)
         w.u32(magic)
-        w.u32(UInt32(payload.count))
+        w.u32(UInt32(payloadLength))
         w.u32(UInt32(summaryBytes.count))
         w.u32(UInt32(count))
         w.u32(UInt32(raw.count))
         w.i64(summary.entries.map(\.minTime).min() ?? 0)
         w.i64(summary.entries.map(\.maxTime).max() ?? 0)
         let summaryCRC = CRC32C.checksum(summaryBytes, seed: CRC32C.checksum(w.bytes))
-        w.u32(CRC32C.checksum(payload, seed: summaryCRC))
+        let payloadStart = headerBytes + summaryBytes.count
+        w.u32(frame.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[payloadStart...]), seed: summaryCRC) })
         w.u32(summaryCRC)
-        w.raw(summaryBytes)
-        w.raw(payload)
-        return (w.bytes, summary)
+        frame.replaceSubrange(0..<headerBytes, with: w.bytes)
+        return (frame, summary)
     }
 
     /// Parses a header; `nil` when the bytes are not one (a torn or damaged frame).

@@ -41,6 +41,9 @@ extension SegmentWriter {
         /// zstd's level for the blocks framed while a segment is open.
         private let level: Int32
         private let lane: BlockingWork.Pool
+        /// Kept for every block the lane frames (`nil` if libzstd could not make one: each block
+        /// then gets a fresh context).
+        private let compressor = try? Zstd.Compressor()
         private let report: @Sendable (String) -> Void
         private let state = Mutex(State())
 
@@ -61,9 +64,9 @@ extension SegmentWriter {
 
         /// Frames `block` (compressing it, on the pool) and queues it for the next flush.
         func enqueue(_ block: BlockBuilder, acknowledgements: [Acknowledgement]) async throws(StoreError) {
-            let level = self.level
+            let (level, compressor) = (self.level, self.compressor)
             let frame = try await BlockingWork.run(on: lane) { () throws(StoreError) -> [UInt8] in
-                try BlockFrame.build(block, level: level).bytes
+                try BlockFrame.build(block, level: level, compressor: compressor).bytes
             }
             let framed = Block(frame: frame, records: block.count, acknowledgements: acknowledgements)
             state.withLock { $0.waiting.append(framed) }

@@ -50,13 +50,15 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
+        // Linux's sync_file_range, which Swift's Glibc module does not declare (one C function).
+        .target(name: "CSluiceWriteback"),
         // libzstd, from the system (Debian: libzstd-dev). Only the store imports it.
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         // Segment files, the segment writer, recovery, retention and queries.
         .target(
             name: "SluiceStore",
             dependencies: [
-                "SluiceModel", "SluiceConfig", "SluicePipeline", "CZstd",
+                "SluiceModel", "SluiceConfig", "SluicePipeline", "CZstd", "CSluiceWriteback",
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
@@ -145,7 +147,7 @@ let package = Package(
         .testTarget(name: "SluiceModelTests", dependencies: ["SluiceModel", "SluiceTesting"]),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceTesting"]),
         .testTarget(name: "SluicePipelineTests", dependencies: ["SluicePipeline", "SluiceTesting"]),
-        .testTarget(name: "SluiceStoreTests", dependencies: ["SluiceStore", "SluiceTesting"]),
+        .testTarget(name: "SluiceStoreTests", dependencies: ["SluiceStore", "CSluiceWriteback", "SluiceTesting"]),
         .testTarget(name: "SluiceProtocolsTests", dependencies: ["SluiceProtocols", "SluiceTesting"]),
         // Test kit for the server: a real `sluice serve` in-process on loopback.
         .target(

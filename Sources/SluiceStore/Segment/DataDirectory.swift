@@ -208,9 +208,12 @@ final class SegmentAppender {
     }
 
     /// Appends at the current size, so a short write followed by `truncate` leaves no gap.
+    /// The disk starts on the frame at once: a segment's sync (at the latest, its seal) then
+    /// waits for the last frames only, not for everything written since the previous one.
     func append(_ frame: [UInt8]) throws(StoreError) {
         unsynced = true
         try FileIO.writeAll(fd, file.path, frame, at: size)
+        FileIO.startWriteback(fd, from: size, count: frame.count)
         size += frame.count
         blocks += 1
     }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CSluiceWriteback
 
 /// Thin, checked wrappers over the system calls the store uses; every failure names the file.
 ///
@@ -123,6 +124,13 @@ enum FileIO {
             }
             done += n
         }
+    }
+
+    /// Starts the disk writing `count` bytes from `offset` and returns at once, so that the fsync
+    /// that makes them durable later has less left to do. Only a hint: a failure changes
+    /// nothing, and nothing is durable until that fsync.
+    static func startWriteback(_ fd: Int32, from offset: Int, count: Int) {
+        _ = sluice_start_writeback(fd, Int64(offset), Int64(count))
     }
 
     static func fsync(_ fd: Int32, _ path: String) throws(StoreError) {

@@ -66,8 +66,8 @@ public struct ExactSum: Sendable, Hashable {
         let n = Int(count)
         var x = value
         var kept = 0
-        var partials = first
-        withUnsafeMutableBytes(of: &partials) { raw in
+        // In place: a copy of the partials in and out would move 64 bytes for every add.
+        withUnsafeMutableBytes(of: &first) { raw in
             let p = raw.baseAddress!.assumingMemoryBound(to: Double.self)
             for i in 0..<n {
                 let lo = Self.twoSum(&x, p[i])
@@ -78,13 +78,12 @@ public struct ExactSum: Sendable, Hashable {
             }
             if kept < Self.inlineCount { p[kept] = x }
         }
-        first = partials
         guard x.isFinite else { return overflowed(x) }
         if kept < Self.inlineCount {
             count = UInt8(kept + 1)
         } else {
-            // A fifth partial. The storage an earlier one left is reused (a sum that keeps
-            // crossing between four and five partials would otherwise allocate each time).
+            // One partial more than fit inline. The storage an earlier one left is reused (a sum
+            // that keeps crossing that line would otherwise allocate each time).
             more.removeAll(keepingCapacity: true)
             more.append(x)
             count = UInt8(Self.inlineCount + 1)

@@ -37,11 +37,12 @@ let package = Package(
             dependencies: ["SluiceModel", "SluiceConfig", "CSluicePrefetch", .product(name: "DequeModule", package: "swift-collections")],
             swiftSettings: testable
         ),
+        .target(name: "CSluiceWriteback"),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .target(
             name: "SluiceStore",
             dependencies: [
-                "SluiceModel", "SluiceConfig", "SluicePipeline", "CZstd",
+                "SluiceModel", "SluiceConfig", "SluicePipeline", "CZstd", "CSluiceWriteback",
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
